@@ -1,0 +1,91 @@
+#pragma once
+/// Accelerator and node descriptions from the catalogue (hardware/catalog/*.json and
+/// hardware/catalog/nodes/*.json). Every figure keeps its source and its confidence flag, as
+/// in ../shared/reference/hardware.md: V vendor, P paper, S secondary, E estimate,
+/// D disputed, U unverified.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace clustercost {
+
+/// One sourced figure. `value` is empty where the feature is unsupported (e.g. FP8 on A100).
+struct Figure {
+  std::optional<double> value;
+  std::string source;
+  std::string flag;  // one or more of V P S E D U, e.g. "S/E"
+  std::string note;
+
+  bool estimated_or_disputed() const;  // flag contains E, D or U
+  double get() const { return value.value_or(0.0); }
+};
+
+/// Scale-up fabric (NVLink/NVSwitch, HCCS full mesh, UB, Infinity Fabric).
+struct ScaleUpFabric {
+  std::string name;           // "NVLink 4 / NVSwitch gen3"
+  std::string topology;       // "switch" (any pair gets the full per-GPU rate) or "full-mesh"
+  Figure gbs_uni_per_gpu;     // GB/s (1e9 B/s) per direction per GPU
+  Figure per_pair_gbs_uni;    // full mesh only: the per-peer-link limit, GB/s per direction
+  int domain_size = 8;        // GPUs in one scale-up domain
+  Figure latency_us;          // small-message latency
+};
+
+struct Price {
+  Figure purchase_usd;             // per GPU
+  Figure rental_usd_per_gpu_hour;
+  std::string date;                // of the price quotes, "2026-01"
+};
+
+struct GpuSpec {
+  std::string name;       // catalogue key, e.g. "H800-SXM"
+  std::string vendor;     // "NVIDIA", "Huawei", "AMD"
+  std::string full_name;  // "NVIDIA H800 SXM5 80GB"
+  std::string launch;
+  std::vector<std::string> aliases;  // e.g. "h800", "h800_sxm"
+
+  // Dense peaks (no sparsity), TFLOP/s (TOPS for int8); value empty where unsupported.
+  Figure fp64_tflops;
+  Figure tf32_tflops;
+  Figure bf16_tflops;
+  Figure fp8_tflops;
+  Figure int8_tops;
+
+  Figure hbm_gb;         // marketed capacity, GB (1e9); usable capacity below
+  Figure hbm_usable_gib; // what a framework can allocate, GiB
+  Figure hbm_tbps;       // TB/s (1e12 B/s)
+  Figure l2_mb;
+  Figure sms;            // SMs / CUs / AI cores
+  Figure tdp_w;
+
+  ScaleUpFabric scale_up;
+  Figure nic_gbps;       // scale-out NIC line rate per GPU, Gb/s (bits)
+  Figure nic_latency_us;
+
+  Price price;
+  std::string export_control;
+  std::string default_node;  // node type used when a scenario does not name one
+  std::string file;          // catalogue file it came from
+
+  /// Dense peak TFLOP/s for a precision name ("bf16", "fp16", "fp8", "tf32", "fp32", "fp64");
+  /// empty when the GPU has no such unit (e.g. fp8 on A100, on Ascend 910B).
+  std::optional<double> peak_tflops(const std::string& precision) const;
+};
+
+/// A server/node type: how GPUs are packaged, its NICs and topology defaults.
+struct NodeSpec {
+  std::string name;           // "HGX-H800"
+  std::string gpu;            // catalogue GPU it holds
+  int gpus_per_node = 8;
+  int nics_per_node = 8;
+  Figure nic_gbps;            // per NIC
+  std::string default_topology;   // "fat-tree", "rail-optimized", "multi-plane"
+  int default_tiers = 2;
+  Figure node_power_w;        // whole server at max
+  Figure server_share_usd;    // server, chassis and network share per GPU (ownership costs)
+  std::string source;
+  std::string file;
+};
+
+}  // namespace clustercost

@@ -47,6 +47,7 @@ struct GpuSpec {
 
   // Dense peaks (no sparsity), TFLOP/s (TOPS for int8); value empty where unsupported.
   Figure fp64_tflops;
+  Figure fp32_tflops;    // non-tensor FP32 (added; optional in catalogue files)
   Figure tf32_tflops;
   Figure bf16_tflops;
   Figure fp8_tflops;
@@ -62,13 +63,16 @@ struct GpuSpec {
   ScaleUpFabric scale_up;
   Figure nic_gbps;       // scale-out NIC line rate per GPU, Gb/s (bits)
   Figure nic_latency_us;
+  Figure pcie_gbs_uni;   // host link, GB/s per direction (added; optional in catalogue files)
 
   Price price;
   std::string export_control;
   std::string default_node;  // node type used when a scenario does not name one
+  std::string note;          // free text (added; optional in catalogue files)
   std::string file;          // catalogue file it came from
 
-  /// Dense peak TFLOP/s for a precision name ("bf16", "fp16", "fp8", "tf32", "fp32", "fp64");
+  /// Dense peak TFLOP/s for a precision name ("bf16", "fp16", "fp8", "tf32", "fp32", "fp64",
+  /// "int8" in TOPS);
   /// empty when the GPU has no such unit (e.g. fp8 on A100, on Ascend 910B).
   std::optional<double> peak_tflops(const std::string& precision) const;
 };
@@ -85,7 +89,11 @@ struct NodeSpec {
   Figure node_power_w;        // whole server at max
   Figure server_share_usd;    // server, chassis and network share per GPU (ownership costs)
   std::string source;
+  std::string note;           // free text (added; optional in catalogue files)
   std::string file;
+
+  /// Scale-out line rate per GPU, Gb/s: NICs × rate / GPUs (0 when unknown).
+  double nic_gbps_per_gpu() const;
 };
 
 }  // namespace clustercost

@@ -1,0 +1,48 @@
+// clustercost run SCENARIO [--set PATH=VALUE]... [--format text|json|csv|html] [-o FILE]
+#include <memory>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "hardware/spec/catalog.hpp"
+#include "sim/report/report.hpp"
+
+namespace clustercost::cli {
+
+namespace {
+struct RunOptions {
+  std::string scenario;
+  std::vector<std::string> sets;
+  std::string format = "text";
+  std::string output;
+};
+}  // namespace
+
+Action add_run_command(CLI::App& app) {
+  auto opt = std::make_shared<RunOptions>();
+  auto* sub = app.add_subcommand("run", "Estimate step time, run length and cost of a scenario");
+  sub->add_option("scenario", opt->scenario, "Scenario JSON file")->required();
+  sub->add_option("--set", opt->sets, "Override one value: PATH=VALUE (VALUE parsed as JSON, else a string)");
+  sub->add_option("--format", opt->format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "csv", "html"}));
+  sub->add_option("-o,--output", opt->output, "Output file (written atomically); default stdout");
+  return [opt]() {
+    DataDirs dirs = data_dirs();
+    Catalog catalog = Catalog::load(dirs.catalog());
+    Scenario s = load_scenario(opt->scenario, opt->sets, catalog, dirs);
+    Report r = run_scenario(s);
+    std::string out;
+    if (opt->format == "json") out = report_to_json(r).dump(2) + "\n";
+    else if (opt->format == "csv") out = report_to_csv({r});
+    else if (opt->format == "html") out = report_to_html(r);
+    else out = report_to_text(r);
+    // Warnings go to stderr, except when the text summary (which ends with them) is itself
+    // going to the terminal.
+    const bool text_to_stdout = opt->format == "text" && (opt->output.empty() || opt->output == "-");
+    if (!text_to_stdout)
+      for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
+    emit(opt->output, out);
+    return 0;
+  };
+}
+
+}  // namespace clustercost::cli

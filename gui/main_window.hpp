@@ -1,0 +1,141 @@
+#pragma once
+/// The what-if window: scenario panel on the left, result tabs on the right (summary,
+/// breakdown, memory, scaling, timeline, traffic, compare), File menu for open/save/export.
+///
+/// Runs happen on a worker thread (the analytical model takes milliseconds, the scaling sweep
+/// up to a second); Cancel stops waiting: the result is discarded when it arrives and the
+/// sweep stops between runs. run_blocking() does the same work on the calling thread
+/// (scripting and tests).
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <QLabel>
+#include <QMainWindow>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QString>
+#include <QTabWidget>
+
+#include "gui/analysis.hpp"
+#include "gui/chart_adapter.hpp"
+#include "gui/result_views.hpp"
+#include "gui/scenario_document.hpp"
+#include "gui/scenario_panel.hpp"
+
+class QThread;
+
+namespace clustercost {
+
+/// Everything one run produces for the tabs.
+struct RunOutput {
+  std::optional<Report> report;
+  std::vector<ScalingLine> scaling;
+  std::string error;  // InputError::what() or another exception's message
+};
+
+/// The work of one run; reads only its arguments (safe on a worker thread).
+RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::string& file,
+                      const Json& doc, const Scenario& scenario,
+                      const std::atomic<bool>* cancel = nullptr);
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  /// Throws InputError when the catalogue under `dirs` cannot be loaded.
+  explicit MainWindow(DataDirs dirs, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Loads a scenario file into the panel. False when the file is unreadable or the scenario
+  /// is invalid; last_error() then holds the loader's message.
+  bool open_scenario(const QString& path);
+  const QString& last_error() const { return last_error_; }
+
+  /// Runs the current scenario on this thread and shows the result. False when invalid or the
+  /// run fails (last_error()).
+  bool run_blocking();
+  /// Starts a run on a worker thread (the Run button).
+  void start_run();
+  /// Stops waiting for the running job (the Cancel button).
+  void cancel_run();
+  bool running() const { return running_generation_ != 0; }
+
+  /// The shown result, nullptr before the first run.
+  const Report* result() const { return result_ ? &*result_ : nullptr; }
+  /// Pins the shown result in the compare tab.
+  bool pin_current(const QString& label = QString());
+  /// Runs the current document with extra `PATH=VALUE` overrides and pins the result (the
+  /// document itself is unchanged).
+  bool pin_variant(const QStringList& overrides, const QString& label, QString* error);
+
+  /// Tab names: summary, breakdown, memory, scaling, timeline, traffic, compare.
+  QStringList tab_names() const;
+  bool show_tab(const QString& name);
+
+  bool save_scenario(const QString& path, QString* error);
+  bool export_pdf(const QString& path, QString* error);
+  bool export_html(const QString& path, QString* error);
+  bool export_csv(const QString& path, QString* error);
+
+  ScenarioDocument& document() { return document_; }
+  ScenarioPanel* panel() const { return panel_; }
+  QPushButton* run_button() const { return run_button_; }
+  QPushButton* cancel_button() const { return cancel_button_; }
+  QPushButton* pin_button() const { return pin_button_; }
+  QProgressBar* progress() const { return progress_; }
+  SummaryPanel* summary() const { return summary_; }
+  ChartAdapter* breakdown_chart() const { return breakdown_; }
+  ChartAdapter* memory_chart() const { return memory_; }
+  ChartAdapter* scaling_days_chart() const { return scaling_days_; }
+  ChartAdapter* scaling_cost_chart() const { return scaling_cost_; }
+  TimelineView* timeline() const { return timeline_; }
+  QLabel* traffic_label() const { return traffic_; }
+  ComparePanel* compare() const { return compare_; }
+
+ signals:
+  /// A result (or an error) has been shown, or a run was cancelled.
+  void run_finished(bool ok);
+
+ private:
+  void build_ui();
+  void build_menu();
+  void update_run_state();
+  void show_output(RunOutput out);
+  void finish_async(std::uint64_t generation, std::shared_ptr<RunOutput> out);
+  void on_open();
+  void on_save();
+  void on_export(const QString& kind);
+
+  ScenarioDocument document_;
+  std::optional<Report> result_;
+  QString last_error_;
+  std::uint64_t next_generation_ = 1;
+  std::uint64_t running_generation_ = 0;
+  std::shared_ptr<std::atomic<bool>> cancel_flag_;
+  std::vector<QThread*> threads_;
+  std::vector<std::shared_ptr<std::atomic<bool>>> cancel_flags_;
+
+  ScenarioPanel* panel_ = nullptr;
+  QPushButton* open_button_ = nullptr;
+  QPushButton* save_button_ = nullptr;
+  QPushButton* run_button_ = nullptr;
+  QPushButton* cancel_button_ = nullptr;
+  QPushButton* pin_button_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QLabel* status_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  SummaryPanel* summary_ = nullptr;
+  ChartAdapter* breakdown_ = nullptr;
+  ChartAdapter* memory_ = nullptr;
+  ChartAdapter* scaling_days_ = nullptr;
+  ChartAdapter* scaling_cost_ = nullptr;
+  QLabel* scaling_note_ = nullptr;
+  TimelineView* timeline_ = nullptr;
+  QLabel* traffic_ = nullptr;
+  ComparePanel* compare_ = nullptr;
+  QList<QAction*> result_actions_;
+};
+
+}  // namespace clustercost

@@ -1,0 +1,92 @@
+#pragma once
+/// The result tabs that are not a single chart: summary cards, the pipeline Gantt of one step,
+/// and the compare table of pinned results.
+
+#include <map>
+#include <vector>
+
+#include <QGraphicsView>
+#include <QLabel>
+#include <QString>
+#include <QTableWidget>
+#include <QWidget>
+
+#include "gui/analysis.hpp"
+#include "gui/chart_adapter.hpp"
+#include "sim/report/report.hpp"
+
+namespace clustercost {
+
+/// Cards: wall days, GPU-hours, cost, MFU, tokens/s/GPU, memory fit.
+class SummaryPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit SummaryPanel(QWidget* parent = nullptr);
+  void show_report(const Report& r);
+  void clear();
+  /// Card keys: "wall_days", "gpu_hours", "cost", "mfu", "tokens_per_s_per_gpu", "memory".
+  QString card_value(const QString& key) const;
+  QString card_detail(const QString& key) const;
+  /// Every card's text in one string (PDF page, tests).
+  QString text() const;
+
+ private:
+  struct Card {
+    QLabel* title = nullptr;
+    QLabel* value = nullptr;
+    QLabel* detail = nullptr;
+  };
+  std::map<QString, Card> cards_;
+  std::vector<QString> order_;
+  QLabel* header_ = nullptr;
+  QLabel* notes_ = nullptr;
+};
+
+/// A Gantt of one step: one row per pipeline stage, forward and backward blocks, idle time
+/// (bubble) as the grey background. The mouse wheel zooms the time axis.
+class TimelineView : public QGraphicsView {
+  Q_OBJECT
+ public:
+  explicit TimelineView(QWidget* parent = nullptr);
+  void show_sketch(const TimelineSketch& sketch);
+  void clear(const QString& message);
+  const TimelineSketch& sketch() const { return sketch_; }
+  /// Horizontal zoom factor applied by the wheel (1 = fit).
+  double zoom() const { return zoom_; }
+  void zoom_by(double factor);
+
+ protected:
+  void wheelEvent(QWheelEvent* event) override;
+
+ private:
+  TimelineSketch sketch_;
+  double zoom_ = 1.0;
+};
+
+/// Pinned results side by side: a table of key metrics with deltas against the first pin, and
+/// grouped bars of each metric relative to the first pin.
+class ComparePanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ComparePanel(QWidget* parent = nullptr);
+  /// Pins are unlimited; the chart colours repeat after nine.
+  void add_pin(const QString& label, const Report& r);
+  void clear_pins();
+  int pin_count() const { return static_cast<int>(pins_.size()); }
+  /// Delta of metric `row` (key_metrics order) for pin `pin` against pin 0, in percent.
+  double delta(int row, int pin) const;
+  QTableWidget* table() const { return table_; }
+  ChartAdapter* chart() const { return chart_; }
+
+ private:
+  void rebuild();
+  struct Pin {
+    QString label;
+    std::vector<Metric> metrics;
+  };
+  std::vector<Pin> pins_;
+  QTableWidget* table_ = nullptr;
+  ChartAdapter* chart_ = nullptr;
+};
+
+}  // namespace clustercost

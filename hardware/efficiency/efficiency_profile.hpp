@@ -1,0 +1,102 @@
+#pragma once
+/// How fast real kernels run on a GPU relative to its peaks: the compute model of DESIGN.md,
+///   op time = max(FLOPs / (peak[dtype] × e_compute × q_wave), bytes / (HBM bw × e_mem)) + t0,
+/// where e_compute is the efficiency a well-shaped kernel reaches, q_wave the wave-quantisation
+/// factor (tiles / (waves × SMs)), and t0 a fixed per-kernel time (prologue, epilogue, tail).
+/// Shipped profiles (hardware/profiles/*.json) are fitted to published kernel benchmarks
+/// (../shared/reference/published-runs.md, sections C and D); `clustercost calibrate` fits new
+/// ones from probe measurements. Every parameter records its source.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hardware/spec/gpu_spec.hpp"
+#include "models/accounting.hpp"
+#include "sim/common/json_reader.hpp"
+#include "sim/common/units.hpp"
+
+namespace clustercost {
+
+/// Dense GEMM efficiency for one precision: time = W/(peak·efficiency·q) + overhead.
+struct GemmEfficiency {
+  double efficiency = 0.8;     // fraction of dense peak at full waves, large problem
+  double overhead_us = 0.0;    // fixed per-GEMM time
+  int tile_m = 128;            // output tile used for wave quantisation
+  int tile_n = 128;
+  std::string source;
+};
+
+struct AttentionEfficiency {
+  double forward = 0.7;        // fraction of the BF16 dense peak
+  double backward = 0.5;
+  std::string source;
+};
+
+struct MemoryEfficiency {
+  double efficiency = 0.8;     // fraction of HBM TB/s reached by streaming kernels
+  std::string source;
+};
+
+/// Achievable fraction of line rate for collectives (nccl-tests busbw / line rate).
+struct NetworkEfficiency {
+  double scale_up = 0.8;
+  double scale_out = 0.95;
+  std::string source;
+};
+
+struct EfficiencyProfile {
+  std::string name;          // "H800-SXM default (published kernels)"
+  std::string gpu;           // catalogue key it was made for
+  std::string source;        // file, or the measurement file's hash and date
+  std::map<std::string, GemmEfficiency> gemm;  // by precision: "bf16", "fp8", "fp32", "fp64"
+  AttentionEfficiency attention;
+  MemoryEfficiency memory;
+  NetworkEfficiency network;
+  double launch_overhead_us = 0.0;
+  Json fit;                  // the samples and residuals of the fit, kept for provenance
+
+  /// The GEMM efficiency for a precision, falling back to bf16.
+  const GemmEfficiency& gemm_for(const std::string& precision) const;
+};
+
+EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& file);
+EfficiencyProfile load_efficiency_profile(const std::filesystem::path& file);
+Json efficiency_profile_to_json(const EfficiencyProfile& p);
+
+/// The shipped profile for a GPU (hardware/profiles/<gpu>.json); when the GPU has none, an
+/// InputError naming the file that is missing.
+EfficiencyProfile load_default_profile(const std::filesystem::path& profiles_dir,
+                                       const GpuSpec& gpu);
+
+/// Wave quantisation: tiles / (waves × SMs) for an m×n output in tile_m×tile_n tiles.
+double wave_quantisation(double m, double n, int groups, int tile_m, int tile_n, int sms);
+
+/// The time one kernel takes on `gpu` under `profile`; `precision` picks the peak for GEMMs
+/// (attention and memory-bound kernels run at BF16 / HBM rates). `compute_fraction` scales
+/// the compute peak (SMs reserved for communication leave (SMs − comm_sms)/SMs).
+Seconds kernel_time(const GpuSpec& gpu, const EfficiencyProfile& profile, OpClass op_class,
+                    const GemmShape& shape, FlopCount flops, Bytes bytes,
+                    const std::string& precision, bool backward, double compute_fraction = 1.0);
+
+/// One published or measured GEMM: shape, precision and achieved time.
+struct GemmSample {
+  GemmShape shape;
+  std::string precision;
+  Seconds time;
+  std::string source;
+};
+
+/// Linear least-squares fit (Eigen) of time = W/(peak·e·q) + t0 over compute-bound samples:
+/// returns efficiency e and overhead t0, with the RMS relative residual.
+struct GemmFit {
+  GemmEfficiency params;
+  double rms_relative_error = 0;
+  int samples = 0;
+};
+GemmFit fit_gemm_efficiency(const std::vector<GemmSample>& samples, double peak_tflops, int sms,
+                            int tile_m = 128, int tile_n = 128);
+
+}  // namespace clustercost

@@ -1,0 +1,17 @@
+#pragma once
+/// The CPU twin of the GPU probe: same records, same conventions (README.md), measured with
+/// std::chrono::steady_clock. fp32 and fp64 GEMM, an fp32 grouped GEMM, fp64 STREAM copy and
+/// triad, fp32 causal attention, and the cost of waking a parked worker thread (the CPU analogue
+/// of a kernel launch: what a multi-threaded kernel pays to start its helpers).
+
+#include <ostream>
+
+#include "hardware/probe/measurement.hpp"
+
+namespace clustercost::probe {
+
+/// Fills `doc` (device block except date and host, then the records). Check failures are
+/// recorded (ok = false), not thrown; resource errors (allocation) throw.
+void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log);
+
+}  // namespace clustercost::probe

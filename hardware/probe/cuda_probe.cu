@@ -1,0 +1,178 @@
+// The CUDA probe's entry point: finds the device, describes it, runs each section of the plan.
+
+#include <cstdio>
+#include <string>
+
+#include "hardware/probe/checks.hpp"
+#include "hardware/probe/cuda_common.cuh"
+
+namespace clustercost::probe {
+
+namespace cuda {
+
+namespace {
+
+__global__ void fill_bf16_kernel(__nv_bfloat16* p, std::int64_t n, std::uint64_t seed) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += stride) {
+    p[i] = __float2bfloat16_rn(random_value(seed, static_cast<std::uint64_t>(i)));
+  }
+}
+
+__global__ void fill_e4m3_kernel(__nv_fp8_storage_t* p, std::int64_t n, std::uint64_t seed) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += stride) {
+    p[i] = __nv_cvt_float_to_fp8(random_value(seed, static_cast<std::uint64_t>(i)),
+                                 __NV_SATFINITE, __NV_E4M3);
+  }
+}
+
+__global__ void fill_f32_kernel(float* p, std::int64_t n, std::uint64_t seed) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += stride) {
+    p[i] = random_value(seed, static_cast<std::uint64_t>(i));
+  }
+}
+
+std::string version_string(int v) {
+  // CUDA encodes versions as 1000·major + 10·minor.
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+std::string host_compiler() {
+#if defined(__clang__)
+  return std::string("Clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("GCC ") + __VERSION__;
+#else
+  return "unknown host compiler";
+#endif
+}
+
+#define CC_PROBE_STR2(...) #__VA_ARGS__
+#define CC_PROBE_STR(...) CC_PROBE_STR2(__VA_ARGS__)
+
+}  // namespace
+
+void fill_bf16(Env& env, __nv_bfloat16* p, std::int64_t n, std::uint64_t seed) {
+  fill_bf16_kernel<<<env.fill_blocks(n), 256, 0, env.stream.get()>>>(p, n, seed);
+  CC_CHECK_LAUNCH();
+}
+
+void fill_e4m3(Env& env, __nv_fp8_storage_t* p, std::int64_t n, std::uint64_t seed) {
+  fill_e4m3_kernel<<<env.fill_blocks(n), 256, 0, env.stream.get()>>>(p, n, seed);
+  CC_CHECK_LAUNCH();
+}
+
+void fill_f32(Env& env, float* p, std::int64_t n, std::uint64_t seed) {
+  fill_f32_kernel<<<env.fill_blocks(n), 256, 0, env.stream.get()>>>(p, n, seed);
+  CC_CHECK_LAUNCH();
+}
+
+void finish_record(Measurement& m, double check_error, std::ostream& log) {
+  m.check_rel_error = check_error;
+  m.ok = m.check_rel_error <= check_tolerance(m.kind, m.dtype);
+  const double t = m.median().value;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%-12s %-5s %-28s %10.4f ms %9.2f TFLOP/s %9.1f GB/s  err %.2e %s", m.kind.c_str(),
+                m.dtype.c_str(), m.name.c_str(), t * 1e3, t > 0 ? m.flops.value / t / 1e12 : 0.0,
+                t > 0 ? m.bytes.value / t / 1e9 : 0.0, m.check_rel_error,
+                m.ok ? "ok" : "CHECK FAILED");
+  log << line << std::endl;
+}
+
+std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, std::int64_t count,
+                                        std::size_t bytes_per_elem) {
+  std::vector<unsigned char> out(static_cast<std::size_t>(count) * bytes_per_elem);
+  const auto* base = static_cast<const unsigned char*>(src) +
+                     static_cast<std::size_t>(offset) * bytes_per_elem;
+  CC_CHECK(cudaMemcpy(out.data(), base, out.size(), cudaMemcpyDeviceToHost));
+  return out;
+}
+
+}  // namespace cuda
+
+std::string cuda_build_description() {
+  std::string s = "nvcc " + std::to_string(__CUDACC_VER_MAJOR__) + "." +
+                  std::to_string(__CUDACC_VER_MINOR__);
+#if defined(__CUDA_ARCH_LIST__)
+  s += ", architectures " CC_PROBE_STR(__CUDA_ARCH_LIST__);
+#endif
+  s += ", cuBLAS " + std::to_string(CUBLAS_VER_MAJOR) + "." + std::to_string(CUBLAS_VER_MINOR) +
+       "." + std::to_string(CUBLAS_VER_PATCH);
+  s += ", " + cuda::nccl_description();
+  return s;
+}
+
+int cuda_run_plan(const CudaPlan& plan, MeasurementDoc& doc, std::ostream& log) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    log << "no CUDA device: " << cudaGetErrorString(e) << '\n';
+    return 2;
+  }
+  if (count == 0) {
+    log << "no CUDA device: cudaGetDeviceCount found none\n";
+    return 2;
+  }
+  CC_CHECK(cudaSetDevice(0));
+  cuda::Env env(plan.settings, log);
+  cudaDeviceProp prop{};
+  CC_CHECK(cudaGetDeviceProperties(&prop, 0));
+  int clock_khz = 0, l2 = 0, smem_optin = 0, driver = 0, runtime = 0;
+  CC_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+  CC_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+  CC_CHECK(cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+  CC_CHECK(cudaDriverGetVersion(&driver));
+  CC_CHECK(cudaRuntimeGetVersion(&runtime));
+  env.device_count = count;
+  env.sms = prop.multiProcessorCount;
+  env.cc_major = prop.major;
+  env.cc_minor = prop.minor;
+  env.l2_bytes = l2;
+  env.smem_optin_bytes = static_cast<std::size_t>(smem_optin);
+  env.workspace = cuda::DeviceBuffer(std::size_t{32} << 20);
+  CC_CHECK(cublasSetStream(env.blas.get(), env.stream.get()));
+
+  DeviceInfo& d = doc.device;
+  d.kind = "cuda";
+  d.name = prop.name;
+  d.compute_units = prop.multiProcessorCount;
+  if (clock_khz > 0) d.clock_mhz = clock_khz / 1000.0;
+  d.memory_gib = static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0);
+  d.driver = "CUDA driver " + cuda::version_string(driver);
+  d.runtime = "CUDA runtime " + cuda::version_string(runtime);
+  d.compiler = "nvcc " + std::to_string(__CUDACC_VER_MAJOR__) + "." +
+               std::to_string(__CUDACC_VER_MINOR__) + " (host " + cuda::host_compiler() + ")";
+  const std::size_t lt = cublasLtGetVersion();
+  d.gemm_backend = "cuBLASLt " + std::to_string(lt / 10000) + "." +
+                   std::to_string((lt / 100) % 100) + "." + std::to_string(lt % 100);
+  d.compute_capability = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+  d.cache_bytes = l2;
+  d.device_count = count;
+  log << "cuda probe: " << d.name << " (sm_" << prop.major << prop.minor << ", " << d.compute_units
+      << " SMs, " << count << " device(s)), " << d.driver << ", " << d.runtime << ", "
+      << d.gemm_backend << (plan.settings.quick ? ", quick" : "") << '\n';
+  log << "cuda probe build: " << cuda_build_description() << '\n';
+
+  cuda::bench_launch(env, plan, doc);
+  cuda::bench_memory(env, plan, doc);
+  cuda::bench_gemm(env, plan, doc);
+  cuda::bench_grouped_gemm(env, plan, doc);
+  cuda::bench_attention(env, plan, doc);
+  if (count >= 2) {
+    cuda::bench_peer_copy(env, plan, doc);
+    cuda::bench_collectives(env, plan, doc);
+  } else {
+    doc.skipped.push_back("p2p, allreduce, alltoall: one visible device");
+  }
+  CC_CHECK(cudaSetDevice(0));
+  CC_CHECK(cudaDeviceSynchronize());
+  return 0;
+}
+
+}  // namespace clustercost::probe

@@ -1,0 +1,184 @@
+#include "hardware/probe/measurement.hpp"
+
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <system_error>
+
+#include <unistd.h>
+
+#include "hardware/probe/json_writer.hpp"
+#include "hardware/probe/probe.hpp"
+
+namespace clustercost::probe {
+
+namespace {
+
+struct ShapeWriter {
+  JsonWriter& w;
+  void operator()(const GemmShape& s) const {
+    w.field("m", s.m);
+    w.field("n", s.n);
+    w.field("k", s.k);
+  }
+  void operator()(const GroupedGemmShape& s) const {
+    w.field("m", s.total_m());
+    w.field("n", s.n);
+    w.field("k", s.k);
+    w.field("groups", static_cast<std::int64_t>(s.group_m.size()));
+    w.key("group_m");
+    w.begin_array(true);
+    for (auto m : s.group_m) w.value(m);
+    w.end_array();
+  }
+  void operator()(const BytesShape& s) const {
+    w.field("bytes", s.bytes);
+    if (s.ranks > 0) w.field("ranks", s.ranks);
+  }
+  void operator()(const AttentionShape& s) const {
+    w.field("seq", s.seq);
+    w.field("heads", s.heads);
+    w.field("head_dim", s.head_dim);
+    w.field("batch", s.batch);
+    w.field("causal", s.causal);
+  }
+  void operator()(const LaunchShape& s) const { w.field("calls", s.calls); }
+};
+
+void write_optional(JsonWriter& w, std::string_view key, const std::optional<double>& v) {
+  w.key(key);
+  if (v) {
+    w.value(*v);
+  } else {
+    w.null();
+  }
+}
+
+void write_device(JsonWriter& w, const DeviceInfo& d) {
+  w.key("device");
+  w.begin_object();
+  w.field("kind", d.kind);
+  w.field("name", d.name);
+  w.field(d.kind == "cuda" ? "sms" : "cores", d.compute_units);
+  write_optional(w, "clock_mhz", d.clock_mhz);
+  w.field("memory_gib", d.memory_gib);
+  w.field("driver", d.driver);
+  w.field("runtime", d.runtime);
+  w.field("compiler", d.compiler);
+  w.field("gemm_backend", d.gemm_backend);
+  w.field("date", d.date);
+  w.field("host", d.host);
+  if (!d.compute_capability.empty()) w.field("compute_capability", d.compute_capability);
+  if (d.cache_bytes > 0) w.field(d.kind == "cuda" ? "l2_bytes" : "llc_bytes", d.cache_bytes);
+  if (!d.simd.empty()) w.field("simd", d.simd);
+  if (d.threads > 0) w.field("threads", d.threads);
+  if (d.device_count > 0) w.field("device_count", d.device_count);
+  w.end_object();
+}
+
+void write_record(JsonWriter& w, const Measurement& m) {
+  const double t = m.median().value;
+  const auto rate = [t](double amount, double unit) -> std::optional<double> {
+    if (!(t > 0.0)) return std::nullopt;
+    return amount / t / unit;
+  };
+  w.begin_object();
+  w.field("kind", m.kind);
+  w.field("name", m.name);
+  w.field("dtype", m.dtype);
+  w.key("shape");
+  w.begin_object(true);
+  std::visit(ShapeWriter{w}, m.shape);
+  w.end_object();
+  w.field("time_s", t);
+  w.key("times_s");
+  w.begin_array(true);
+  for (const Seconds s : m.samples) w.value(s.value);
+  w.end_array();
+  w.field("flops", m.flops.value);
+  w.field("bytes", m.bytes.value);
+  write_optional(w, "achieved_tflops", rate(m.flops.value, 1e12));
+  write_optional(w, "achieved_gbps", rate(m.bytes.value, 1e9));
+  if (m.busbw_factor) {
+    const auto algbw = rate(m.bytes.value, 1e9);
+    write_optional(w, "busbw_gbps",
+                   algbw ? std::optional<double>(*algbw * *m.busbw_factor) : std::nullopt);
+  }
+  w.field("check_rel_error", m.check_rel_error);
+  w.field("ok", m.ok);
+  if (!m.impl.empty()) w.field("impl", m.impl);
+  w.end_object();
+}
+
+}  // namespace
+
+void write_measurements_json(const MeasurementDoc& doc, std::ostream& out) {
+  JsonWriter w(out);
+  w.begin_object();
+  w.field("schema", kMeasurementsSchema);
+  write_device(w, doc.device);
+  w.key("settings");
+  w.begin_object(true);
+  w.field("quick", doc.settings.quick);
+  w.field("warmup", doc.settings.warmup);
+  w.field("repetitions", doc.settings.repetitions);
+  w.field("threads", doc.settings.threads);
+  w.end_object();
+  w.key("records");
+  w.begin_array();
+  for (const Measurement& m : doc.records) write_record(w, m);
+  w.end_array();
+  w.key("skipped");
+  w.begin_array();
+  for (const std::string& s : doc.skipped) w.value(s);
+  w.end_array();
+  w.end_object();
+  out << '\n';
+}
+
+std::optional<std::string> write_file_atomically(const std::filesystem::path& path,
+                                                 const std::string& content) {
+  namespace fs = std::filesystem;
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
+  // Unique within the directory: process id plus a random tag (two probes may share a folder).
+  std::random_device rd;
+  std::string tmp_name = ".";
+  tmp_name += path.filename().string();
+  tmp_name += ".tmp.";
+  tmp_name += std::to_string(::getpid());
+  tmp_name += '.';
+  tmp_name += std::to_string(rd());
+  const fs::path tmp = dir / tmp_name;
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return "cannot create " + tmp.string();
+    f.write(content.data(), static_cast<std::streamsize>(content.size()));
+    f.flush();
+    if (!f) {
+      f.close();
+      fs::remove(tmp, ec);
+      return "cannot write " + tmp.string();
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    return "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message();
+  }
+  return std::nullopt;
+}
+
+std::string iso8601_utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace clustercost::probe

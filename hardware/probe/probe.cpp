@@ -1,0 +1,115 @@
+#include "hardware/probe/probe.hpp"
+
+#include <exception>
+#include <filesystem>
+#include <new>
+#include <sstream>
+
+#include "hardware/probe/cpu_probe.hpp"
+#include "hardware/probe/cuda_probe.hpp"
+#include "hardware/probe/measurement.hpp"
+#include "hardware/probe/system_info.hpp"
+
+namespace clustercost {
+
+namespace {
+
+// Limits that keep a typo from asking for hours of work or absurd thread counts.
+constexpr int kMaxThreads = 1024;
+constexpr int kMaxRepetitions = 100000;
+
+// Warm-up and timed calls per measurement when the caller did not choose: MAMF used 50 warm-up
+// and 100 timed calls on GPUs (published-runs.md D1); a median of 30 is as stable for our
+// purpose. CPU calls are long, so fewer.
+probe::RunSettings default_settings(const ProbeOptions& o) {
+  probe::RunSettings s;
+  s.quick = o.quick;
+  s.threads = o.threads;
+  if (o.device == "cuda") {
+    s.warmup = o.quick ? 2 : 5;
+    s.repetitions = o.quick ? 5 : 30;
+  } else {
+    s.warmup = 1;
+    s.repetitions = o.quick ? 3 : 5;
+  }
+  if (o.repetitions > 0) s.repetitions = o.repetitions;
+  return s;
+}
+
+int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
+  namespace fs = std::filesystem;
+  if (o.device != "cpu" && o.device != "cuda") {
+    log << "probe: --device must be cpu or cuda, not \"" << o.device << "\"\n";
+    return kProbeUsage;
+  }
+  if (o.threads < 1 || o.threads > kMaxThreads) {
+    log << "probe: --threads must be between 1 and " << kMaxThreads << ", not " << o.threads << '\n';
+    return kProbeUsage;
+  }
+  if (o.repetitions < 0 || o.repetitions > kMaxRepetitions) {
+    log << "probe: repetitions must be between 0 (automatic) and " << kMaxRepetitions << ", not "
+        << o.repetitions << '\n';
+    return kProbeUsage;
+  }
+  if (o.output_path.empty()) {
+    log << "probe: an output file is required (-o FILE)\n";
+    return kProbeUsage;
+  }
+  const fs::path out(o.output_path);
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    log << "probe: the directory of the output file, " << dir.string() << ", does not exist\n";
+    return kProbeUsage;
+  }
+  if (fs::is_directory(out, ec)) {
+    log << "probe: the output path " << out.string() << " is a directory\n";
+    return kProbeUsage;
+  }
+
+  probe::MeasurementDoc doc;
+  doc.settings = default_settings(o);
+  doc.device.date = probe::iso8601_utc_now();
+  if (o.device == "cpu") {
+    probe::run_cpu_probe(doc.settings, doc, log);
+  } else {
+    const int rc = probe::run_cuda_probe(doc.settings, doc, log);
+    if (rc != kProbeOk) return rc;
+  }
+  doc.device.host = probe::host_name();
+
+  std::ostringstream json;
+  probe::write_measurements_json(doc, json);
+  if (const auto err = probe::write_file_atomically(out, json.str())) {
+    log << "probe: " << *err << '\n';
+    return kProbeCheckFailed;
+  }
+  log << "probe: wrote " << doc.records.size() << " measurements to " << out.string() << '\n';
+  if (!doc.all_ok()) {
+    for (const probe::Measurement& m : doc.records) {
+      if (!m.ok) {
+        log << "probe: CHECK FAILED: " << m.kind << " " << m.dtype << " " << m.name
+            << " (error " << m.check_rel_error << ")\n";
+      }
+    }
+    return kProbeCheckFailed;
+  }
+  return kProbeOk;
+}
+
+}  // namespace
+
+int run_probe(const ProbeOptions& options, std::ostream& log) {
+  try {
+    return run_probe_unchecked(options, log);
+  } catch (const std::bad_alloc&) {
+    log << "probe failed: out of memory\n";
+  } catch (const std::exception& e) {
+    log << "probe failed: " << e.what() << '\n';
+  } catch (...) {
+    log << "probe failed: unknown error\n";
+  }
+  return kProbeCheckFailed;
+}
+
+}  // namespace clustercost

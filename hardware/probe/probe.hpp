@@ -1,0 +1,44 @@
+#pragma once
+/// The microkernel probe: measures what a device really achieves on the kernels the simulator
+/// models (dense and grouped GEMM, memory copy and triad, causal attention, launch overhead and,
+/// with several GPUs, peer copies and NCCL collectives), checks every result against a reference,
+/// and writes a `clustercost.measurements/1` JSON document from which `clustercost calibrate`
+/// fits efficiency profiles. The format and the FLOP/byte conventions are in
+/// hardware/probe/README.md. `clustercost-probe` and `clustercost probe` are thin front ends.
+///
+/// The probe builds without the rest of the tree (only a C++ compiler, plus the CUDA toolkit for
+/// the GPU part), so this header and the library depend on the standard library alone.
+
+#include <ostream>
+#include <string>
+
+namespace clustercost {
+
+/// What to measure and where to write it.
+struct ProbeOptions {
+  std::string device = "cpu";  ///< "cpu" or "cuda"
+  bool quick = false;          ///< small shapes, few repetitions (CPU: well under 20 s on 2 cores)
+  int repetitions = 0;         ///< timed samples per measurement; 0 picks a default per device/mode
+  int threads = 1;             ///< CPU worker threads (ignored for cuda)
+  std::string output_path;     ///< measurements JSON; written atomically (temp file + rename)
+};
+
+/// Exit codes of run_probe (and of clustercost-probe), following the CLI convention.
+inline constexpr int kProbeOk = 0;           ///< all measured, all checks passed
+inline constexpr int kProbeCheckFailed = 1;  ///< a result was wrong (file still written) or I/O failed
+inline constexpr int kProbeUsage = 2;        ///< bad options, or no CUDA device ("no CUDA device: ...")
+
+/// The `schema` value of the measurements document.
+inline constexpr const char* kMeasurementsSchema = "clustercost.measurements/1";
+
+/// Runs the probe; progress and errors go to `log`. Returns kProbeOk, kProbeCheckFailed or
+/// kProbeUsage. Never throws: failures become a message on `log` and exit code 1.
+int run_probe(const ProbeOptions& options, std::ostream& log);
+
+/// True when the CUDA part (cc_probe_cuda) was compiled and linked into this binary.
+bool probe_cuda_compiled();
+
+/// "nvcc 13.0, sm_80 sm_90, cuBLAS 13.1.0, NCCL 2.28.9" when compiled with CUDA; else why not.
+std::string probe_cuda_build_info();
+
+}  // namespace clustercost

@@ -1,0 +1,267 @@
+#include "sim/engine/task_graph.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace clustercost {
+
+namespace {
+
+constexpr SimTime kUnset{-1};
+
+/// Builds CSR adjacency (offsets of size n+1) from (from, to) pairs, keeping insertion order.
+void build_csr(std::size_t n, const std::vector<std::pair<TaskId, TaskId>>& edges,
+               std::vector<std::uint32_t>& offset, std::vector<TaskId>& targets) {
+  offset.assign(n + 1, 0);
+  for (const auto& [from, to] : edges) ++offset[from + 1];
+  for (std::size_t i = 0; i < n; ++i) offset[i + 1] += offset[i];
+  targets.assign(edges.size(), 0);
+  std::vector<std::uint32_t> fill(offset.begin(), offset.end() - 1);
+  for (const auto& [from, to] : edges) targets[fill[from]++] = to;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- TaskGraph
+
+StreamId TaskGraph::add_stream(std::string name) {
+  stream_names_.push_back(std::move(name));
+  return static_cast<StreamId>(stream_names_.size() - 1);
+}
+
+TaskId TaskGraph::add(StreamId stream, SimTime duration, bool external, std::uint64_t tag,
+                      std::span<const TaskId> deps) {
+  if (stream >= stream_names_.size()) {
+    throw std::invalid_argument("TaskGraph: unknown stream " + std::to_string(stream));
+  }
+  if (duration.ns < 0) throw std::invalid_argument("TaskGraph: negative task duration");
+  if (tasks_.size() >= kNoTask) throw std::length_error("TaskGraph: too many tasks");
+  const auto id = static_cast<TaskId>(tasks_.size());
+  for (TaskId d : deps) {
+    if (d >= id) throw std::invalid_argument("TaskGraph: unknown dependency " + std::to_string(d));
+  }
+  tasks_.push_back(Task{duration, tag, stream, external});
+  for (TaskId d : deps) edges_.emplace_back(d, id);
+  return id;
+}
+
+TaskId TaskGraph::add_task(StreamId stream, SimTime duration, std::span<const TaskId> deps) {
+  return add(stream, duration, false, 0, deps);
+}
+
+TaskId TaskGraph::add_external_task(StreamId stream, std::uint64_t tag,
+                                    std::span<const TaskId> deps) {
+  return add(stream, SimTime::zero(), true, tag, deps);
+}
+
+void TaskGraph::add_dependency(TaskId before, TaskId after) {
+  if (before >= tasks_.size() || after >= tasks_.size()) {
+    throw std::invalid_argument("TaskGraph: dependency on an unknown task");
+  }
+  if (before == after) {
+    throw std::invalid_argument("TaskGraph: task " + std::to_string(before) +
+                                " depends on itself");
+  }
+  edges_.emplace_back(before, after);
+}
+
+void TaskGraph::validate() const {
+  // Kahn's algorithm over the dependency edges plus the implicit edges of stream order.
+  const std::size_t n = tasks_.size();
+  std::vector<std::pair<TaskId, TaskId>> all = edges_;
+  std::vector<TaskId> last_on_stream(stream_names_.size(), kNoTask);
+  for (TaskId t = 0; t < n; ++t) {
+    TaskId& last = last_on_stream[tasks_[t].stream];
+    if (last != kNoTask) all.emplace_back(last, t);
+    last = t;
+  }
+  std::vector<std::uint32_t> offset;
+  std::vector<TaskId> succ;
+  build_csr(n, all, offset, succ);
+  std::vector<std::uint32_t> indegree(n, 0);
+  for (const auto& e : all) ++indegree[e.second];
+  std::vector<TaskId> ready;
+  for (TaskId t = 0; t < n; ++t) {
+    if (indegree[t] == 0) ready.push_back(t);
+  }
+  std::size_t seen = 0;
+  while (!ready.empty()) {
+    const TaskId t = ready.back();
+    ready.pop_back();
+    ++seen;
+    for (std::uint32_t i = offset[t]; i < offset[t + 1]; ++i) {
+      if (--indegree[succ[i]] == 0) ready.push_back(succ[i]);
+    }
+  }
+  if (seen == n) return;
+  TaskId blocked = 0;
+  while (indegree[blocked] == 0) ++blocked;
+  throw std::invalid_argument(
+      "TaskGraph: task " + std::to_string(blocked) + " (stream \"" +
+      stream_names_[tasks_[blocked].stream] +
+      "\") can never start: its dependencies and stream order form a cycle");
+}
+
+// ------------------------------------------------------------------------------- TaskExecutor
+
+TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskRunner* runner)
+    : engine_(engine), graph_(graph), runner_(runner) {
+  graph.validate();
+  const std::size_t n = graph.task_count();
+  build_csr(n, graph.dependencies(), succ_offset_, succ_);
+
+  std::vector<std::pair<TaskId, TaskId>> membership;  // (stream, task) in program order
+  membership.reserve(n);
+  for (TaskId t = 0; t < n; ++t) membership.emplace_back(graph.stream(t), t);
+  build_csr(graph.stream_count(), membership, stream_offset_, stream_tasks_);
+  stream_head_.assign(graph.stream_count(), 0);
+  for (StreamId s = 0; s < graph.stream_count(); ++s) stream_head_[s] = stream_offset_[s];
+  stream_busy_.assign(graph.stream_count(), false);
+
+  deps_left_.assign(n, 0);
+  for (const auto& e : graph.dependencies()) ++deps_left_[e.second];
+  state_.assign(n, TaskState::kWaiting);
+  start_.assign(n, kUnset);
+  end_.assign(n, kUnset);
+  last_dep_.assign(n, kNoTask);
+  released_by_.assign(n, kNoTask);
+  kind_ = engine.register_handler(*this, "task_complete");
+}
+
+TaskExecutor::~TaskExecutor() { engine_.unregister_handler(kind_); }
+
+void TaskExecutor::start() {
+  if (started_) throw std::logic_error("TaskExecutor: start() called twice");
+  started_ = true;
+  origin_ = engine_.now();
+  struct Guard {
+    bool& flag;
+    ~Guard() { flag = false; }
+  } guard{draining_};
+  draining_ = true;  // hold completions of zero-time tasks until every stream had its turn
+  for (StreamId s = 0; s < graph_.stream_count(); ++s) try_start_head(s);
+  draining_ = false;
+  drain();
+}
+
+void TaskExecutor::try_start_head(StreamId stream) {
+  if (stream_busy_[stream] || stream_head_[stream] == stream_offset_[stream + 1]) return;
+  const TaskId t = stream_tasks_[stream_head_[stream]];
+  if (deps_left_[t] == 0) start_task(t);
+}
+
+void TaskExecutor::start_task(TaskId t) {
+  const StreamId stream = graph_.stream(t);
+  stream_busy_[stream] = true;
+  state_[t] = TaskState::kRunning;
+  start_[t] = engine_.now();
+  // Which constraint released the task: the later of its last dependency and its stream
+  // predecessor (the dependency on a tie).
+  const TaskId dep = last_dep_[t];
+  const std::uint32_t pos = stream_head_[stream];
+  const TaskId prev = pos > stream_offset_[stream] ? stream_tasks_[pos - 1] : kNoTask;
+  if (dep != kNoTask && (prev == kNoTask || end_[dep] >= end_[prev])) {
+    released_by_[t] = dep;
+  } else {
+    released_by_[t] = prev;
+  }
+  if (graph_.is_external(t)) {
+    if (runner_ != nullptr) runner_->start_external(t, graph_.tag(t), *this, engine_);
+    return;
+  }
+  const SimTime d = graph_.duration(t);
+  if (d.ns == 0) {
+    pending_done_.push_back(t);
+  } else {
+    engine_.schedule_in(d, kind_, t);
+  }
+}
+
+void TaskExecutor::finish(TaskId t) {
+  state_[t] = TaskState::kDone;
+  end_[t] = engine_.now();
+  ++done_count_;
+  last_finished_ = t;  // completions are processed in time order
+  const StreamId stream = graph_.stream(t);
+  stream_busy_[stream] = false;
+  ++stream_head_[stream];
+  for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) {
+    const TaskId s = succ_[i];
+    --deps_left_[s];
+    const TaskId prev = last_dep_[s];
+    // Ends arrive in time order, so the newest is the latest; on equal ends keep the smallest id.
+    if (prev == kNoTask || end_[prev] < end_[t] || t < prev) last_dep_[s] = t;
+  }
+  try_start_head(stream);
+  for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) {
+    const TaskId s = succ_[i];
+    if (deps_left_[s] == 0 && state_[s] == TaskState::kWaiting) try_start_head(graph_.stream(s));
+  }
+}
+
+void TaskExecutor::drain() {
+  if (draining_) return;
+  struct Guard {
+    bool& flag;
+    std::vector<TaskId>& work;
+    ~Guard() {
+      flag = false;
+      work.clear();
+    }
+  } guard{draining_, pending_done_};
+  draining_ = true;
+  for (std::size_t i = 0; i < pending_done_.size(); ++i) finish(pending_done_[i]);
+}
+
+void TaskExecutor::complete(TaskId task) {
+  if (task >= graph_.task_count() || !graph_.is_external(task) ||
+      state_[task] != TaskState::kRunning) {
+    throw std::logic_error("TaskExecutor: complete(" + std::to_string(task) +
+                           ") on a task that is not a running external task");
+  }
+  if (end_[task] != kUnset) {  // completed earlier in this cascade, not yet processed
+    throw std::logic_error("TaskExecutor: task " + std::to_string(task) + " completed twice");
+  }
+  end_[task] = engine_.now();
+  pending_done_.push_back(task);
+  drain();
+}
+
+void TaskExecutor::handle(const Event& event, Engine& /*engine*/) {
+  pending_done_.push_back(event.target);
+  drain();
+}
+
+void TaskExecutor::on_complete(std::uint64_t token, Engine& /*engine*/) {
+  if (token >= graph_.task_count()) {
+    throw std::logic_error("TaskExecutor: completion token is not a task id");
+  }
+  complete(static_cast<TaskId>(token));
+}
+
+SimTime TaskExecutor::makespan() const {
+  SimTime last = origin_;
+  for (TaskId t = 0; t < graph_.task_count(); ++t) {
+    if (state_[t] == TaskState::kDone && end_[t] > last) last = end_[t];
+  }
+  return last - origin_;
+}
+
+std::vector<TaskId> TaskExecutor::critical_path() const {
+  std::vector<TaskId> path;
+  for (TaskId t = last_finished_; t != kNoTask; t = released_by_[t]) path.push_back(t);
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+SimTime TaskExecutor::stream_busy_time(StreamId stream) const {
+  SimTime busy = SimTime::zero();
+  for (std::uint32_t i = stream_offset_.at(stream); i < stream_offset_.at(stream + 1); ++i) {
+    const TaskId t = stream_tasks_[i];
+    if (state_[t] == TaskState::kDone) busy += end_[t] - start_[t];
+  }
+  return busy;
+}
+
+}  // namespace clustercost

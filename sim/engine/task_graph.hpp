@@ -1,0 +1,177 @@
+#pragma once
+/// Task graphs on GPU-like streams, executed on the Engine.
+///
+/// A TaskGraph holds tasks, each on one stream, and dependency edges between tasks. Streams
+/// behave like CUDA streams: a stream runs its tasks one at a time in the order they were added
+/// to the graph (program order), and a task starts when it is at the head of its stream, the
+/// stream is free, and every task it depends on has completed. Compute/communication overlap
+/// therefore comes from putting tasks on different streams, as on real GPUs.
+///
+/// A task either has a fixed duration (compute), or is *external*: it starts like any other,
+/// the executor tells an ExternalTaskRunner (e.g. the code that launches a transfer's flows on
+/// the flow model), and it ends when someone calls TaskExecutor::complete (the flow model does,
+/// through the CompletionSink interface, token = task id).
+///
+/// Executing the same graph on an Engine in the same state gives the same start and end times.
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/common/units.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/engine/event.hpp"
+
+namespace clustercost {
+
+using TaskId = std::uint32_t;
+using StreamId = std::uint32_t;
+inline constexpr TaskId kNoTask = std::numeric_limits<TaskId>::max();
+
+class TaskGraph {
+ public:
+  /// Adds a stream (an in-order queue: a GPU's compute stream, a communication channel...).
+  StreamId add_stream(std::string name);
+  /// Adds a task of fixed `duration` (>= 0) on `stream`, after `deps` (existing tasks).
+  /// Throws std::invalid_argument for an unknown stream or task or a negative duration.
+  TaskId add_task(StreamId stream, SimTime duration, std::span<const TaskId> deps = {});
+  TaskId add_task(StreamId stream, SimTime duration, std::initializer_list<TaskId> deps) {
+    return add_task(stream, duration, std::span<const TaskId>(deps.begin(), deps.size()));
+  }
+  /// Adds an external task: its duration is decided by whoever completes it; `tag` is passed to
+  /// the ExternalTaskRunner (e.g. an index into the caller's table of transfers).
+  TaskId add_external_task(StreamId stream, std::uint64_t tag,
+                           std::span<const TaskId> deps = {});
+  TaskId add_external_task(StreamId stream, std::uint64_t tag,
+                           std::initializer_list<TaskId> deps) {
+    return add_external_task(stream, tag, std::span<const TaskId>(deps.begin(), deps.size()));
+  }
+  /// `after` starts only once `before` has completed. Both must exist and differ.
+  void add_dependency(TaskId before, TaskId after);
+
+  std::size_t task_count() const { return tasks_.size(); }
+  std::size_t stream_count() const { return stream_names_.size(); }
+  StreamId stream(TaskId task) const { return tasks_.at(task).stream; }
+  SimTime duration(TaskId task) const { return tasks_.at(task).duration; }
+  bool is_external(TaskId task) const { return tasks_.at(task).external; }
+  std::uint64_t tag(TaskId task) const { return tasks_.at(task).tag; }
+  const std::string& stream_name(StreamId stream) const { return stream_names_.at(stream); }
+  /// Every edge (before, after), in insertion order.
+  const std::vector<std::pair<TaskId, TaskId>>& dependencies() const { return edges_; }
+
+  /// Throws std::invalid_argument, naming a task, when dependencies and stream order form a
+  /// cycle, i.e. when execution would deadlock (a task waiting for one queued behind it).
+  void validate() const;
+
+ private:
+  struct Task {
+    SimTime duration;
+    std::uint64_t tag = 0;
+    StreamId stream = 0;
+    bool external = false;
+  };
+  TaskId add(StreamId stream, SimTime duration, bool external, std::uint64_t tag,
+             std::span<const TaskId> deps);
+
+  std::vector<Task> tasks_;
+  std::vector<std::pair<TaskId, TaskId>> edges_;
+  std::vector<std::string> stream_names_;
+};
+
+class TaskExecutor;
+
+/// Starts external tasks; they must later be completed with TaskExecutor::complete.
+class ExternalTaskRunner {
+ public:
+  virtual ~ExternalTaskRunner() = default;
+  /// Called at engine.now() when external task `task` starts. May call executor.complete(task)
+  /// right away (a zero-time task).
+  virtual void start_external(TaskId task, std::uint64_t tag, TaskExecutor& executor,
+                              Engine& engine) = 0;
+};
+
+enum class TaskState : std::uint8_t { kWaiting, kRunning, kDone };
+
+/// Runs one TaskGraph on an Engine. The graph, engine and runner must outlive the executor.
+/// Not copyable; registers itself as an event handler for its lifetime.
+class TaskExecutor final : public EventHandler, public CompletionSink {
+ public:
+  /// Validates the graph (std::invalid_argument on a cycle). `runner` may be null if external
+  /// tasks are completed by other means.
+  TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskRunner* runner = nullptr);
+  ~TaskExecutor() override;
+  TaskExecutor(const TaskExecutor&) = delete;
+  TaskExecutor& operator=(const TaskExecutor&) = delete;
+
+  /// Starts execution at engine.now(): tasks with nothing before them start immediately. Call
+  /// once, then run the engine.
+  void start();
+  /// Completes running external task `task` at engine.now(). Throws std::logic_error if `task`
+  /// is not an external task that is running.
+  void complete(TaskId task);
+
+  /// Every task has completed.
+  bool finished() const { return done_count_ == graph_.task_count(); }
+  std::size_t completed_count() const { return done_count_; }
+  TaskState state(TaskId task) const { return state_.at(task); }
+  /// Start / end of a task (SimTime{-1} while it has not started / ended).
+  SimTime start_time(TaskId task) const { return start_.at(task); }
+  SimTime end_time(TaskId task) const { return end_.at(task); }
+  /// Time from start() to the end of the last completed task.
+  SimTime makespan() const;
+  /// The chain of tasks that determined the makespan, first to last: from the task that ended
+  /// last (among simultaneous ends, the last one processed), repeatedly the constraint (dependency or stream predecessor) that ended last before
+  /// its start (on a tie, the dependency with the smallest id). Its length equals makespan().
+  std::vector<TaskId> critical_path() const;
+  /// Sum of the durations of the completed tasks of `stream` (it runs one at a time).
+  SimTime stream_busy_time(StreamId stream) const;
+
+  void handle(const Event& event, Engine& engine) override;
+  /// CompletionSink: `token` is a TaskId.
+  void on_complete(std::uint64_t token, Engine& engine) override;
+
+ private:
+  void try_start_head(StreamId stream);
+  void start_task(TaskId task);
+  void finish(TaskId task);
+  void drain();
+
+  Engine& engine_;
+  const TaskGraph& graph_;
+  ExternalTaskRunner* runner_;
+  EventKind kind_;
+  SimTime origin_;
+  bool started_ = false;
+
+  // Successors in CSR form.
+  std::vector<std::uint32_t> succ_offset_;
+  std::vector<TaskId> succ_;
+  // Tasks of each stream in program order, CSR form, and the index of each stream's head.
+  std::vector<std::uint32_t> stream_offset_;
+  std::vector<TaskId> stream_tasks_;
+  std::vector<std::uint32_t> stream_head_;
+  std::vector<bool> stream_busy_;
+  // Per task.
+  std::vector<std::uint32_t> deps_left_;
+  std::vector<TaskState> state_;
+  std::vector<SimTime> start_;
+  std::vector<SimTime> end_;
+  /// The dependency that ended last (kNoTask if none yet).
+  std::vector<TaskId> last_dep_;
+  /// The constraint that released the task (kNoTask for tasks released by start()).
+  std::vector<TaskId> released_by_;
+  std::size_t done_count_ = 0;
+  TaskId last_finished_ = kNoTask;
+
+  // Completions waiting to be processed: completing a task may start others that complete at
+  // once (zero duration, synchronous external runner); a worklist keeps the stack flat.
+  std::vector<TaskId> pending_done_;
+  bool draining_ = false;
+};
+
+}  // namespace clustercost

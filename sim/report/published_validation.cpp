@@ -1,0 +1,138 @@
+#include "sim/report/published_validation.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "hardware/spec/catalog.hpp"
+#include "sim/report/report.hpp"
+
+namespace clustercost {
+
+std::vector<std::string> published_metric_names() {
+  return {"step_time_s", "tokens_per_s_per_gpu", "mfu", "gpu_hours", "wall_days",
+          "megatron_tflops_per_gpu"};
+}
+
+std::vector<PublishedCase> load_published_cases(const std::filesystem::path& file) {
+  Json j = load_json_file(file);
+  ObjectReader r(j, file.string(), "");
+  const Json& arr = r.array("cases");
+  r.string_or("source", "");
+  r.finish();
+  std::vector<PublishedCase> out;
+  const auto metrics = published_metric_names();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    ObjectReader c(arr[i], file.string(), index_path("cases", i));
+    PublishedCase pc;
+    pc.id = c.string("id");
+    pc.description = c.string_or("description", "");
+    pc.scenario = c.string("scenario");
+    if (const Json* sets = c.find("set")) {
+      if (!sets->is_array()) c.fail("set", "expected an array of \"PATH=VALUE\" strings");
+      for (std::size_t k = 0; k < sets->size(); ++k)
+        pc.overrides.push_back(json_string((*sets)[k], file.string(), index_path(c.path_of("set"), k)));
+    }
+    pc.metric = c.string("metric");
+    if (std::find(metrics.begin(), metrics.end(), pc.metric) == metrics.end())
+      c.fail("metric", "unknown metric \"" + pc.metric + "\"");
+    pc.published = c.positive_number("published");
+    pc.source = c.string("source");
+    c.finish();
+    out.push_back(pc);
+  }
+  return out;
+}
+
+namespace {
+
+// Narayanan et al. 2021 (arXiv 2104.04473) eq. 3: FLOPs per iteration including the extra
+// forward of full recomputation, F = 96·B·s·l·h²·(1 + s/(6h) + V/(16·l·h)). The TFLOP/s/GPU of
+// their Table 1 are F / (iteration time × GPUs); we report ours in the same convention.
+double megatron_eq3_flops(const Scenario& s) {
+  const double B = static_cast<double>(s.training.global_batch), sl = s.training.seq_len;
+  const double l = s.model.layers, h = s.model.hidden, V = s.model.vocab;
+  return 96.0 * B * sl * l * h * h * (1.0 + sl / (6.0 * h) + V / (16.0 * l * h));
+}
+
+double metric_value(const Report& r, const std::string& metric) {
+  if (metric == "step_time_s") return r.step.step_time.value;
+  if (metric == "tokens_per_s_per_gpu") return r.step.tokens_per_s_per_gpu;
+  if (metric == "mfu") return r.step.mfu;
+  if (metric == "gpu_hours") return r.run.gpu_hours;
+  if (metric == "wall_days") return r.run.wall_days;
+  if (metric == "megatron_tflops_per_gpu")
+    return megatron_eq3_flops(r.scenario) / r.step.step_time.value /
+           static_cast<double>(r.scenario.cluster.gpus) / 1e12;
+  return 0;
+}
+
+}  // namespace
+
+std::vector<ValidationRow> validate_published(const std::vector<PublishedCase>& cases,
+                                              const Catalog& catalog, const DataDirs& dirs) {
+  std::vector<ValidationRow> rows;
+  for (const auto& c : cases) {
+    ValidationRow row;
+    row.c = c;
+    try {
+      Scenario s = load_scenario(dirs.scenarios() / c.scenario, c.overrides, catalog, dirs);
+      Report r = run_scenario(s);
+      row.predicted = metric_value(r, c.metric);
+      row.error = (row.predicted - c.published) / c.published;
+    } catch (const InputError& e) {
+      row.failure = e.what();
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string validation_table_text(const std::vector<ValidationRow>& rows) {
+  std::ostringstream os;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-14s %-24s %14s %14s %9s  %s\n", "case", "metric",
+                "published", "predicted", "error", "source");
+  os << line;
+  std::map<std::string, std::pair<double, int>> ape;
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      std::snprintf(line, sizeof line, "%-14s %-24s %14.4g %14s %9s  %s\n", r.c.id.c_str(),
+                    r.c.metric.c_str(), r.c.published, "-", "-", r.failure.c_str());
+    } else {
+      std::snprintf(line, sizeof line, "%-14s %-24s %14.4g %14.4g %+8.1f%%  %s\n",
+                    r.c.id.c_str(), r.c.metric.c_str(), r.c.published, r.predicted,
+                    100.0 * r.error, r.c.source.c_str());
+      auto& a = ape[r.c.metric];
+      a.first += std::fabs(r.error);
+      a.second += 1;
+    }
+    os << line;
+  }
+  os << "\nmean absolute percentage error by metric:\n";
+  for (const auto& [metric, a] : ape) {
+    std::snprintf(line, sizeof line, "  %-24s %6.1f%%  over %d case%s\n", metric.c_str(),
+                  100.0 * a.first / a.second, a.second, a.second == 1 ? "" : "s");
+    os << line;
+  }
+  return os.str();
+}
+
+Json validation_to_json(const std::vector<ValidationRow>& rows) {
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    Json j = {{"id", r.c.id}, {"metric", r.c.metric}, {"published", r.c.published},
+              {"source", r.c.source}};
+    if (r.failure.empty()) {
+      j["predicted"] = r.predicted;
+      j["error"] = r.error;
+    } else {
+      j["failure"] = r.failure;
+    }
+    out.push_back(j);
+  }
+  return out;
+}
+
+}  // namespace clustercost

@@ -1,0 +1,289 @@
+// End-to-end tests of the probe: the CPU quick probe writes a valid measurements document, bad
+// usage is refused with exit code 2, cuda without a device answers "no CUDA device", and the
+// CUDA part was compiled whenever nvcc exists (label cuda-build).
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hardware/probe/probe.hpp"
+
+namespace fs = std::filesystem;
+using clustercost::ProbeOptions;
+using clustercost::run_probe;
+
+namespace {
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("cc_probe_" + std::string(info ? info->name() : "suite") + "_" +
+             std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream f(p);
+  return nlohmann::json::parse(f);
+}
+
+bool positive_finite(const nlohmann::json& v) {
+  return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() > 0.0;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2.0;
+}
+
+// The CPU quick probe, run once for the suite (it is the slow part: a few seconds).
+class CpuQuickProbe : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    out_ = dir_->path() / "measurements.json";
+    // A stale file at the output path must be replaced, atomically.
+    std::ofstream(out_) << "stale";
+    ProbeOptions o;
+    o.device = "cpu";
+    o.quick = true;
+    o.output_path = out_.string();
+    std::ostringstream log;
+    const auto t0 = std::chrono::steady_clock::now();
+    rc_ = run_probe(o, log);
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log_ = log.str();
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline fs::path out_;
+  static inline int rc_ = -1;
+  static inline double seconds_ = 0.0;
+  static inline std::string log_;
+};
+
+TEST_F(CpuQuickProbe, ExitsZeroWithinTheQuickBudget) {
+  EXPECT_EQ(rc_, 0) << log_;
+  // The issue's budget for --quick on a 2-core machine.
+  EXPECT_LT(seconds_, 20.0) << log_;
+  EXPECT_NE(log_.find("wrote"), std::string::npos) << log_;
+}
+
+TEST_F(CpuQuickProbe, WritesAtomicallyLeavingNoTemporaryFiles) {
+  ASSERT_EQ(rc_, 0) << log_;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_->path())) names.push_back(e.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"measurements.json"});
+}
+
+TEST_F(CpuQuickProbe, DeviceBlockHasTheContractKeys) {
+  ASSERT_EQ(rc_, 0) << log_;
+  const auto doc = read_json(out_);
+  EXPECT_EQ(doc.at("schema"), "clustercost.measurements/1");
+  const auto& d = doc.at("device");
+  EXPECT_EQ(d.at("kind"), "cpu");
+  for (const char* key : {"name", "driver", "runtime", "compiler", "gemm_backend", "host"}) {
+    ASSERT_TRUE(d.at(key).is_string()) << key;
+    EXPECT_FALSE(d.at(key).get<std::string>().empty()) << key;
+  }
+  EXPECT_GE(d.at("cores").get<int>(), 1);
+  EXPECT_TRUE(d.at("clock_mhz").is_null() || positive_finite(d.at("clock_mhz")));
+  EXPECT_TRUE(positive_finite(d.at("memory_gib")));
+  EXPECT_TRUE(std::regex_match(d.at("date").get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << d.at("date");
+  const std::string backend = d.at("gemm_backend");
+  EXPECT_TRUE(backend.rfind("eigen", 0) == 0 || backend.rfind("blocked", 0) == 0) << backend;
+}
+
+TEST_F(CpuQuickProbe, EveryRecordIsCompletePositiveFiniteAndChecked) {
+  ASSERT_EQ(rc_, 0) << log_;
+  const auto doc = read_json(out_);
+  const int reps = doc.at("settings").at("repetitions");
+  const auto& records = doc.at("records");
+  ASSERT_FALSE(records.empty());
+  std::set<std::string> kinds, gemm_dtypes;
+  for (const auto& r : records) {
+    SCOPED_TRACE(r.dump());
+    const std::string kind = r.at("kind");
+    kinds.insert(kind);
+    const std::string dtype = r.at("dtype");
+    EXPECT_TRUE(dtype == "fp32" || dtype == "fp64") << dtype;
+    if (kind == "gemm") gemm_dtypes.insert(dtype);
+    EXPECT_FALSE(r.at("name").get<std::string>().empty());
+
+    ASSERT_TRUE(r.at("times_s").is_array());
+    ASSERT_EQ(static_cast<int>(r.at("times_s").size()), reps);
+    std::vector<double> times;
+    for (const auto& t : r.at("times_s")) {
+      ASSERT_TRUE(positive_finite(t));
+      times.push_back(t);
+    }
+    ASSERT_TRUE(positive_finite(r.at("time_s")));
+    EXPECT_DOUBLE_EQ(r.at("time_s").get<double>(), median_of(times));
+
+    const double flops = r.at("flops"), bytes = r.at("bytes");
+    const double t = r.at("time_s");
+    if (kind == "launch") {
+      EXPECT_EQ(flops, 0.0);
+      EXPECT_EQ(bytes, 0.0);
+    } else {
+      EXPECT_GT(bytes, 0.0);
+      EXPECT_TRUE(positive_finite(r.at("achieved_gbps")));
+      EXPECT_NEAR(r.at("achieved_gbps").get<double>(), bytes / t / 1e9, 1e-9 * bytes / t);
+    }
+    if (kind == "gemm" || kind == "grouped_gemm" || kind == "attention") {
+      EXPECT_GT(flops, 0.0);
+      EXPECT_TRUE(positive_finite(r.at("achieved_tflops")));
+      EXPECT_NEAR(r.at("achieved_tflops").get<double>(), flops / t / 1e12, 1e-9 * flops / t);
+    }
+    const auto& shape = r.at("shape");
+    if (kind == "gemm") {
+      const double m = shape.at("m"), n = shape.at("n"), k = shape.at("k");
+      EXPECT_DOUBLE_EQ(flops, 2.0 * m * n * k);
+    } else if (kind == "grouped_gemm") {
+      std::int64_t sum = 0;
+      for (const auto& g : shape.at("group_m")) sum += g.get<std::int64_t>();
+      EXPECT_EQ(sum, shape.at("m").get<std::int64_t>());
+      EXPECT_EQ(shape.at("groups").get<std::size_t>(), shape.at("group_m").size());
+      std::set<std::int64_t> distinct(shape.at("group_m").begin(), shape.at("group_m").end());
+      EXPECT_GT(distinct.size(), 1u) << "expert loads should be uneven";
+    } else if (kind == "attention") {
+      EXPECT_TRUE(shape.at("causal").get<bool>());
+      const double s = shape.at("seq"), h = shape.at("heads"), dd = shape.at("head_dim"),
+                   b = shape.at("batch");
+      EXPECT_DOUBLE_EQ(flops, 4.0 * s * s * dd * h * b / 2.0);
+    } else if (kind == "memory") {
+      EXPECT_GT(shape.at("bytes").get<double>(), 0.0);
+    }
+    const double err = r.at("check_rel_error");
+    EXPECT_TRUE(std::isfinite(err));
+    EXPECT_GE(err, 0.0);
+    EXPECT_TRUE(r.at("ok").get<bool>());
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"gemm", "grouped_gemm", "memory", "attention", "launch"}));
+  EXPECT_EQ(gemm_dtypes, (std::set<std::string>{"fp32", "fp64"}));
+}
+
+TEST(ProbeUsage, BadOptionsAreRefusedWithExitCodeTwoAndNoFile) {
+  TempDir dir;
+  const auto out = (dir.path() / "m.json").string();
+  const auto run = [](ProbeOptions o) {
+    std::ostringstream log;
+    return std::make_pair(run_probe(o, log), log.str());
+  };
+  ProbeOptions o;
+  o.output_path = out;
+  o.device = "tpu";
+  auto [rc, log] = run(o);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(log.find("cpu or cuda"), std::string::npos) << log;
+
+  o = ProbeOptions{};
+  o.output_path = out;
+  o.threads = 0;
+  EXPECT_EQ(run(o).first, 2);
+  o.threads = 1;
+  o.repetitions = -1;
+  EXPECT_EQ(run(o).first, 2);
+
+  o = ProbeOptions{};  // no output path
+  EXPECT_EQ(run(o).first, 2);
+
+  o.output_path = (dir.path() / "missing" / "m.json").string();
+  std::tie(rc, log) = run(o);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(log.find("does not exist"), std::string::npos) << log;
+
+  o.output_path = dir.path().string();  // a directory
+  EXPECT_EQ(run(o).first, 2);
+
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(ProbeUsage, CudaWithoutADeviceSaysSoWithExitCodeTwo) {
+  TempDir dir;
+  ProbeOptions o;
+  o.device = "cuda";
+  o.quick = true;
+  o.repetitions = 2;
+  o.output_path = (dir.path() / "cuda.json").string();
+  std::ostringstream log;
+  const int rc = run_probe(o, log);
+  if (rc == 2) {
+    EXPECT_NE(log.str().find("no CUDA device: "), std::string::npos) << log.str();
+    EXPECT_FALSE(fs::exists(o.output_path));
+  } else {
+    // A machine with a GPU runs the quick CUDA probe instead: it must then pass and write.
+    EXPECT_EQ(rc, 0) << log.str();
+    EXPECT_EQ(read_json(o.output_path).at("device").at("kind"), "cuda");
+  }
+}
+
+int run_cli(const std::string& args) {
+  const std::string cmd = std::string("\"") + CC_PROBE_CLI + "\" " + args + " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ProbeCli, ParsesArgumentsByHand) {
+  ASSERT_TRUE(fs::exists(CC_PROBE_CLI)) << CC_PROBE_CLI;
+  EXPECT_EQ(run_cli("--help"), 0);
+  EXPECT_EQ(run_cli("--bogus -o x.json"), 2);
+  EXPECT_EQ(run_cli("--threads two -o x.json"), 2);
+  EXPECT_EQ(run_cli("--threads=0 -o x.json"), 2);
+  EXPECT_EQ(run_cli("--quick=yes -o x.json"), 2);
+  EXPECT_EQ(run_cli("--device"), 2);  // missing value
+  EXPECT_EQ(run_cli("--quick"), 2);   // missing -o
+  EXPECT_EQ(run_cli("--device tpu -o x.json"), 2);
+  EXPECT_FALSE(fs::exists("x.json"));
+}
+
+// Labelled cuda-build in ctest: when CMake saw nvcc, the CUDA objects must be in the binary.
+TEST(ProbeCudaBuild, CudaPartIsCompiledWhenNvccExists) {
+  const bool expected = CC_PROBE_EXPECT_CUDA;
+  EXPECT_EQ(clustercost::probe_cuda_compiled(), expected) << clustercost::probe_cuda_build_info();
+  const std::string info = clustercost::probe_cuda_build_info();
+  if (expected) {
+    EXPECT_NE(info.find("nvcc"), std::string::npos) << info;
+    EXPECT_NE(info.find("cuBLAS"), std::string::npos) << info;
+    // The default architectures (sm_80, sm_90) are compiled in.
+    EXPECT_NE(info.find("800"), std::string::npos) << info;
+    EXPECT_NE(info.find("900"), std::string::npos) << info;
+  } else {
+    EXPECT_NE(info.find("without CUDA"), std::string::npos) << info;
+  }
+}
+
+}  // namespace

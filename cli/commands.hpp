@@ -11,5 +11,6 @@ using Action = std::function<int()>;
 Action add_run_command(CLI::App& app);
 Action add_list_command(CLI::App& app);
 Action add_validate_command(CLI::App& app);
+Action add_probe_command(CLI::App& app);
 
 }  // namespace clustercost::cli

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
       {"run", add_run_command(app)},
       {"list", add_list_command(app)},
       {"validate", add_validate_command(app)},
+#ifdef CLUSTERCOST_HAVE_PROBE
+      {"probe", add_probe_command(app)},
+#endif
   };
   try {
     app.parse(argc, argv);

@@ -57,8 +57,9 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
       try {
         const Scenario s = parse_scenario(variant, file, catalog, dirs);
         const Report r = run_scenario(s);
-        if (!r.step.memory.fits() || !std::isfinite(r.run.wall_days)) continue;
-        line.points.push_back({g, r.run.wall_days, r.cost.total_usd, r.cost.gpu_hour_usd});
+        if (!std::isfinite(r.run.wall_days) || !std::isfinite(r.cost.total_usd)) continue;
+        line.points.push_back({g, r.run.wall_days, r.cost.total_usd, r.cost.gpu_hour_usd,
+                               r.step.memory.fits()});
       } catch (const std::exception&) {
         // Layouts that do not divide, precisions the GPU lacks, infeasible runs: not a point.
       }
@@ -153,16 +154,16 @@ TimelineSketch sketch_pipeline(const StepResult& step, Schedule schedule,
 // ---- compare -------------------------------------------------------------------------------
 
 std::vector<Metric> key_metrics(const Report& r) {
-  return {{"GPUs", "", static_cast<double>(r.scenario.cluster.gpus)},
-          {"step time", "s", r.step.step_time.value},
-          {"MFU", "%", 100.0 * r.step.mfu},
-          {"tokens/s/GPU", "", r.step.tokens_per_s_per_gpu},
-          {"wall time", "days", r.run.wall_days},
-          {"GPU-hours", "", r.run.gpu_hours},
-          {"cost", "USD", r.cost.total_usd},
-          {"cost per M tokens", "USD", r.cost.usd_per_million_tokens},
-          {"memory per GPU", "GiB", to_gib(r.step.memory.total())},
-          {"energy", "MWh", r.cost.energy_mwh}};
+  return {{"GPUs", "", static_cast<double>(r.scenario.cluster.gpus), "GPUs"},
+          {"step time", "s", r.step.step_time.value, "step"},
+          {"MFU", "%", 100.0 * r.step.mfu, "MFU"},
+          {"tokens/s/GPU", "", r.step.tokens_per_s_per_gpu, "tok/s/GPU"},
+          {"wall time", "days", r.run.wall_days, "days"},
+          {"GPU-hours", "", r.run.gpu_hours, "GPU-h"},
+          {"cost", "USD", r.cost.total_usd, "cost"},
+          {"cost per M tokens", "USD", r.cost.usd_per_million_tokens, "$/M tok"},
+          {"memory per GPU", "GiB", to_gib(r.step.memory.total()), "memory"},
+          {"energy", "MWh", r.cost.energy_mwh, "energy"}};
 }
 
 double delta_percent(double value, double base) {

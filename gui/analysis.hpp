@@ -20,6 +20,7 @@ struct ScalingPoint {
   double wall_days = 0;
   double total_usd = 0;
   double gpu_hour_usd = 0;
+  bool fits = true;  // memory fits in HBM
 };
 
 /// One GPU type's points, in increasing GPU count.
@@ -32,8 +33,9 @@ struct ScalingLine {
 std::vector<double> default_scaling_factors();
 
 /// Runs `doc` with `cluster.gpus` = round(base × factor) for each factor and each GPU type of
-/// the catalogue, keeping the model and the layout. Points that fail to validate, fail to run
-/// or do not fit in memory are skipped; GPU types with no point are left out. For GPU types
+/// the catalogue, keeping the model and the layout. Points that fail to validate or to run are
+/// skipped (GPU types with no point are left out); points that do not fit in memory are kept
+/// with `fits` false, so the user sees the trend and where it stops being feasible. For GPU types
 /// other than the scenario's own, GPU-specific keys (profile, node, scale-up bandwidth, pools)
 /// are dropped and the price is the catalogue's rental price. Stops early (returning what it
 /// has) when `cancel` becomes true. Only reads its arguments, so it may run on a worker thread
@@ -79,6 +81,7 @@ struct Metric {
   std::string name;
   std::string unit;
   double value = 0;
+  std::string short_name;  // chart category label
 };
 
 /// The metrics of the compare table, in display order.

@@ -11,9 +11,12 @@
 #include <QChartView>
 #include <QCoreApplication>
 #include <QGraphicsLayout>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPen>
+#include <QScatterSeries>
 #include <QStackedBarSeries>
 #include <QVBoxLayout>
 #include <QValueAxis>
@@ -183,7 +186,7 @@ void ChartAdapter::bar_set(const QString& title, const QStringList& categories,
 
 void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeries>& lines,
                                const QString& x_axis_title, const QString& y_axis_title,
-                               bool log2_x) {
+                               bool log2_x, const QString& flagged_name) {
   series_ = lines;
   categories_.clear();
   title_ = title;
@@ -192,7 +195,16 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
   QChart* chart = fresh_chart(impl_->view, title);
 
   double xmin = std::numeric_limits<double>::max(), xmax = 0, ymax = 0;
-  std::vector<QLineSeries*> made;
+  double ymin = std::numeric_limits<double>::max();
+  std::vector<QXYSeries*> made;
+  auto* rings = new QScatterSeries();
+  rings->setName(flagged_name);
+  rings->setMarkerShape(QScatterSeries::MarkerShapeCircle);
+  rings->setMarkerSize(16);
+  rings->setColor(Qt::transparent);
+  QPen ring_pen(QColor(200, 0, 0));
+  ring_pen.setWidthF(2.0);
+  rings->setPen(ring_pen);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     auto* line = new QLineSeries();
     line->setName(lines[i].name);
@@ -205,14 +217,27 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
       const double xv = lines[i].x[k], yv = lines[i].y[k];
       if (!std::isfinite(xv) || !std::isfinite(yv) || (log2_x && xv <= 0)) continue;
       line->append(xv, yv);
+      if (k < lines[i].flagged.size() && lines[i].flagged[k]) rings->append(xv, yv);
       xmin = std::min(xmin, xv);
       xmax = std::max(xmax, xv);
       ymax = std::max(ymax, yv);
+      ymin = std::min(ymin, yv);
     }
     chart->addSeries(line);
     made.push_back(line);
   }
   if (xmin > xmax) xmin = 1, xmax = 2;
+  if (rings->count() > 0) {
+    chart->addSeries(rings);
+    made.push_back(rings);
+    for (QLegendMarker* marker : chart->legend()->markers(rings)) {
+      marker->setShape(QLegend::MarkerShapeCircle);
+      marker->setPen(ring_pen);
+      marker->setBrush(Qt::NoBrush);
+    }
+  } else {
+    delete rings;
+  }
 
   QAbstractAxis* x = nullptr;
   if (log2_x) {
@@ -229,7 +254,22 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
     x = vx;
   }
   x->setTitleText(x_axis_title);
-  auto* y = value_axis(y_axis_title, ymax);
+  // Lines an order of magnitude apart (a slow GPU type next to fast ones) would flatten the
+  // others against the axis: switch to a log scale then.
+  QAbstractAxis* y = nullptr;
+  if (ymin > 0 && ymax / ymin > 5) {
+    auto* ly = new QLogValueAxis();
+    ly->setBase(10.0);
+    ly->setLabelFormat("%g");
+    // Whole decades, so every end of the axis carries a label.
+    ly->setRange(std::pow(10.0, std::floor(std::log10(ymin))),
+                 std::pow(10.0, std::ceil(std::log10(ymax * 1.0001))));
+    ly->setMinorTickCount(8);
+    ly->setTitleText(y_axis_title + tr(", log scale"));
+    y = ly;
+  } else {
+    y = value_axis(y_axis_title, ymax);
+  }
   chart->addAxis(x, Qt::AlignBottom);
   chart->addAxis(y, Qt::AlignLeft);
   for (auto* line : made) {

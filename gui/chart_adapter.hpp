@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <QPainter>
@@ -18,9 +19,17 @@ namespace clustercost {
 
 /// One named row of values: a bar set (one value per category) or a line (x and y).
 struct ChartSeries {
+  ChartSeries() = default;
+  ChartSeries(QString series_name, std::vector<double> xs, std::vector<double> ys,
+              std::vector<bool> flags = {})
+      : name(std::move(series_name)), x(std::move(xs)), y(std::move(ys)),
+        flagged(std::move(flags)) {}
+
   QString name;
   std::vector<double> x;  // lines only
   std::vector<double> y;  // bar values per category, or line y values
+  /// Lines only, optional: points to mark (e.g. "does not fit in HBM"), parallel to x/y.
+  std::vector<bool> flagged;
 };
 
 /// A horizontal reference line across a bar chart (e.g. HBM capacity).
@@ -42,9 +51,11 @@ class ChartAdapter : public QWidget {
   /// Bars side by side per category (one bar per set).
   void bar_set(const QString& title, const QStringList& categories,
                const std::vector<ChartSeries>& sets, const QString& value_axis_title);
-  /// Lines with markers; `log2_x` draws the x axis in powers of two (GPU counts).
+  /// Lines with markers; `log2_x` draws the x axis in powers of two (GPU counts). Points
+  /// flagged in a series get a red ring, named `flagged_name` in the legend.
   void line_series(const QString& title, const std::vector<ChartSeries>& lines,
-                   const QString& x_axis_title, const QString& y_axis_title, bool log2_x);
+                   const QString& x_axis_title, const QString& y_axis_title, bool log2_x,
+                   const QString& flagged_name = QString());
   /// Removes everything and shows `message` as the title.
   void clear(const QString& message = QString());
 

@@ -1,6 +1,6 @@
 // clustercost-gui: the desktop what-if window, also scriptable for screenshots:
 //   clustercost-gui --scenario FILE --run --screenshot out.png [--tab NAME]
-//                   [--pin-variant "PATH=VALUE[;PATH=VALUE...]"]...
+//                   [--pin-variant "PATH=VALUE[;PATH=VALUE...]"]... [--export FILE]...
 // Exit codes as the CLI's: 0 success, 2 bad input (the loader's message on stderr), 1 other.
 
 #include <cstdio>
@@ -50,8 +50,12 @@ int main(int argc, char** argv) {
                              "After the run, pin it and a variant with these overrides "
                              "(PATH=VALUE separated by ';'); repeatable.",
                              "SETS");
+  QCommandLineOption export_opt("export",
+                                "After the run, write the report (.pdf, .html, .csv) or the "
+                                "scenario (.json) to FILE; repeatable.",
+                                "FILE");
   QCommandLineOption size_opt("size", "Window size for screenshots, WxH.", "WxH", "1600x1000");
-  parser.addOptions({scenario_opt, run_opt, shot_opt, tab_opt, pin_opt, size_opt});
+  parser.addOptions({scenario_opt, run_opt, shot_opt, tab_opt, pin_opt, export_opt, size_opt});
   parser.process(app);
 
   std::unique_ptr<clustercost::MainWindow> window;
@@ -94,6 +98,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   window->show();
+  for (const QString& file : parser.values(export_opt)) {
+    settle(200);  // chart pages are rendered from laid-out charts
+    QString error;
+    const QString ext = file.section('.', -1).toLower();
+    const bool ok = ext == "pdf"    ? window->export_pdf(file, &error)
+                    : ext == "html" ? window->export_html(file, &error)
+                    : ext == "csv"  ? window->export_csv(file, &error)
+                    : ext == "json" ? window->save_scenario(file, &error)
+                                    : (error = file + ": unknown extension (pdf, html, csv, json)",
+                                       false);
+    if (!ok) {
+      print_error(error);
+      return 2;
+    }
+  }
+  if (!parser.values(export_opt).isEmpty() && !parser.isSet(shot_opt)) return 0;
   if (parser.isSet(shot_opt)) {
     settle(400);
     const QPixmap shot = window->grab();

@@ -8,9 +8,9 @@
 #include <QApplication>
 #include <QFileDialog>
 #include <QFontDatabase>
-#include <QFontMetrics>
 #include <QGraphicsScene>
 #include <QHBoxLayout>
+#include <QImage>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPageLayout>
@@ -76,7 +76,10 @@ MainWindow::MainWindow(DataDirs dirs, QWidget* parent)
 MainWindow::~MainWindow() {
   // A worker only reads the catalogue and its own copies; let it finish before they go.
   for (auto& flag : cancel_flags_) flag->store(true);
-  for (QThread* t : threads_) t->wait();
+  for (QThread* t : threads_) {
+    t->wait();
+    delete t;  // its queued clean-up will not run once this window is gone
+  }
 }
 
 void MainWindow::build_ui() {
@@ -330,24 +333,28 @@ void MainWindow::show_output(RunOutput out) {
     for (const auto& p : line.points) {
       d.x.push_back(static_cast<double>(p.gpus));
       d.y.push_back(p.wall_days);
+      d.flagged.push_back(!p.fits);
       c.x.push_back(static_cast<double>(p.gpus));
       c.y.push_back(p.total_usd / 1e6);
+      c.flagged.push_back(!p.fits);
     }
     days.push_back(std::move(d));
     cost.push_back(std::move(c));
   }
   if (days.empty()) {
-    scaling_days_->clear(tr("No GPU type can run this model and layout at 0.25–4× the GPUs"));
+    scaling_days_->clear(tr("No GPU type validates this model and layout at 0.25–4× the GPUs"));
     scaling_cost_->clear(QString());
   } else {
     scaling_days_->line_series(tr("Wall time vs GPU count (%1, same layout)").arg(qs(s.model.name)),
-                               days, tr("GPUs (log₂ scale)"), tr("wall time (days)"), true);
+                               days, tr("GPUs (log₂ scale)"), tr("wall time (days)"), true,
+                               tr("does not fit in HBM"));
     scaling_cost_->line_series(tr("Cost vs GPU count"), cost, tr("GPUs (log₂ scale)"),
-                               tr("cost (million USD)"), true);
+                               tr("cost (million USD)"), true, tr("does not fit in HBM"));
   }
   scaling_note_->setText(
       tr("%1 × {0.25, 0.5, 1, 2, 4} GPUs with tp %2 · cp %3 · pp %4 · ep %5 kept; GPU types "
-         "or counts that do not validate or do not fit in memory are left out. %6 is priced "
+         "or counts that do not validate are left out, red rings mark points whose memory does "
+         "not fit in HBM. %6 is priced "
          "at the scenario's $%7/GPU-hour, the other types at their catalogue rental price.")
           .arg(s.cluster.gpus)
           .arg(s.parallelism.tp)
@@ -450,18 +457,21 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
   }
   const QRectF page(QPointF(0, 0), QSizeF(writer.width(), writer.height()));
 
-  // Page 1..n: the text summary, paginated by lines.
+  // Page 1..n: the text summary, long lines wrapped, a new page when one is full.
   QFont mono = QFontDatabase::systemFont(QFontDatabase::FixedFont);
   mono.setPointSizeF(9);
   painter.setFont(mono);
-  const QFontMetricsF fm(mono, &writer);
-  const QStringList lines = qs(report_to_text(*result_)).split('\n');
-  const int per_page = std::max(1, static_cast<int>(page.height() / fm.lineSpacing()));
-  for (int i = 0; i < lines.size(); ++i) {
-    if (i > 0 && i % per_page == 0) writer.newPage();
-    const double y = (i % per_page) * fm.lineSpacing();
-    painter.drawText(QRectF(0, y, page.width(), fm.lineSpacing()), Qt::AlignLeft | Qt::AlignTop,
-                     lines[i]);
+  double y = 0;
+  for (const QString& line : qs(report_to_text(*result_)).split('\n')) {
+    const QString text = line.isEmpty() ? QStringLiteral(" ") : line;
+    const QRectF need = painter.boundingRect(QRectF(0, 0, page.width(), page.height()),
+                                             Qt::TextWordWrap, text);
+    if (y > 0 && y + need.height() > page.height()) {
+      writer.newPage();
+      y = 0;
+    }
+    painter.drawText(QRectF(0, y, page.width(), need.height()), Qt::TextWordWrap, text);
+    y += need.height();
   }
   // Chart pages, rendered from the same chart objects the tabs show.
   writer.newPage();
@@ -469,15 +479,26 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
   writer.newPage();
   memory_->render_to(painter, page);
   writer.newPage();
-  const QRectF top(page.topLeft(), QSizeF(page.width(), page.height() / 2));
-  scaling_days_->render_to(painter, top);
-  scaling_cost_->render_to(painter, top.translated(0, page.height() / 2));
+  scaling_days_->render_to(painter, page);
+  writer.newPage();
+  scaling_cost_->render_to(painter, page);
   if (timeline_->scene() && !timeline_->sketch().blocks.empty()) {
     writer.newPage();
-    const QRectF src = timeline_->scene()->itemsBoundingRect();
+    // The labels ignore transformations (they keep their size when zooming), so the scene is
+    // drawn 1:1 into an image first and the image is scaled onto the page.
+    const QRectF src = timeline_->sceneRect();
+    QImage image(src.size().toSize() * 2, QImage::Format_ARGB32);
+    image.setDevicePixelRatio(2.0);
+    image.fill(Qt::white);
+    {
+      QPainter ip(&image);
+      ip.setRenderHint(QPainter::Antialiasing);
+      timeline_->scene()->render(&ip, QRectF(QPointF(0, 0), src.size()), src);
+    }
     QRectF dst = page;
-    if (src.width() > 0) dst.setHeight(std::min(page.height(), page.width() * src.height() / src.width()));
-    timeline_->scene()->render(&painter, dst, src);
+    if (src.width() > 0)
+      dst.setHeight(std::min(page.height(), page.width() * src.height() / src.width()));
+    painter.drawImage(dst, image);
   }
   if (compare_->pin_count() >= 2) {
     writer.newPage();

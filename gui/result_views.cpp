@@ -12,6 +12,8 @@
 #include <QHeaderView>
 #include <QPen>
 #include <QVBoxLayout>
+#include <QResizeEvent>
+#include <QTransform>
 #include <QWheelEvent>
 
 namespace clustercost {
@@ -40,6 +42,7 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QWidget(parent) {
     frame->setObjectName(QString("card_%1").arg(key));
     frame->setFrameShape(QFrame::StyledPanel);
     frame->setMinimumSize(220, 110);
+    frame->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     auto* box = new QVBoxLayout(frame);
     Card c;
     c.title = new QLabel(title, frame);
@@ -56,7 +59,6 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QWidget(parent) {
     box->addWidget(c.title);
     box->addWidget(c.value);
     box->addWidget(c.detail);
-    box->addStretch();
     grid->addWidget(frame, i / 3, i % 3);
     cards_[key] = c;
     order_.push_back(key);
@@ -185,8 +187,9 @@ void TimelineView::clear(const QString& message) {
   sketch_ = TimelineSketch{};
   scene()->clear();
   scene()->addSimpleText(message);
-  resetTransform();
   zoom_ = 1.0;
+  fit_ = 1.0;
+  resetTransform();
 }
 
 void TimelineView::zoom_by(double factor) {
@@ -253,12 +256,13 @@ void TimelineView::show_sketch(const TimelineSketch& sk) {
     text(tr("stage %1").arg(s), 6, y_of(s) + 5);
     scene()->addRect(x_of(0), y_of(s), kWidth, kRow, Qt::NoPen, QBrush(idle));
   }
-  QPen outline(Qt::white);
-  outline.setWidth(0);  // cosmetic: one device pixel whatever the zoom
   for (const auto& b : sk.blocks) {
     const double w = std::max((b.end_s - b.start_s) * px_per_s, 0.0);
-    auto* r = scene()->addRect(x_of(b.start_s), y_of(b.stage), w, kRow, outline,
-                               QBrush(b.backward ? bwd : fwd));
+    // No outline (it would swamp narrow blocks); odd micro-batches a shade darker so
+    // neighbours stay apart when zoomed in.
+    const QColor base = b.backward ? bwd : fwd;
+    auto* r = scene()->addRect(x_of(b.start_s), y_of(b.stage), w, kRow, Qt::NoPen,
+                               QBrush(b.micro_batch % 2 ? base.darker(125) : base));
     r->setToolTip(tr("stage %1, micro-batch %2, %3: %4 – %5 s")
                       .arg(b.stage)
                       .arg(b.micro_batch)
@@ -276,9 +280,24 @@ void TimelineView::show_sketch(const TimelineSketch& sk) {
     scene()->addLine(x_of(t), axis_y, x_of(t), axis_y + 5, axis_pen);
     text(QString::number(t, 'g', 4), x_of(t) - 8, axis_y + 7);
   }
-  text(tr("time within one step (s); %1").arg(QString::fromStdString(sk.note)), kLeft,
-       axis_y + 28);
-  setSceneRect(scene()->itemsBoundingRect().adjusted(-10, -10, 40, 10));
+  text(tr("time within one step (s)\n%1.\nMouse wheel: zoom the time axis; drag: pan.")
+           .arg(QString::fromStdString(sk.note)),
+       kLeft, axis_y + 28);
+  setSceneRect(QRectF(0, 0, kLeft + kWidth + 30, axis_y + 90));
+  fit_width();
+}
+
+void TimelineView::fit_width() {
+  // Zoom 1 shows the whole step across the viewport; the wheel zooms in from there.
+  const double scene_w = sceneRect().width();
+  const double view_w = viewport()->width() - 4;
+  fit_ = scene_w > 0 && view_w > 50 ? std::min(1.0, view_w / scene_w) : 1.0;
+  setTransform(QTransform::fromScale(fit_ * zoom_, 1.0));
+}
+
+void TimelineView::resizeEvent(QResizeEvent* event) {
+  QGraphicsView::resizeEvent(event);
+  fit_width();
 }
 
 // ---- compare -------------------------------------------------------------------------------
@@ -288,7 +307,9 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   table_ = new QTableWidget(this);
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-  layout->addWidget(table_, 1);
+  table_->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+  table_->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Maximum);
+  layout->addWidget(table_);
   chart_ = new ChartAdapter(this);
   chart_->setMinimumHeight(320);
   layout->addWidget(chart_, 1);
@@ -349,7 +370,7 @@ void ComparePanel::rebuild() {
   QStringList categories;
   std::vector<ChartSeries> sets;
   for (std::size_t k = 1; k < base.size(); ++k)
-    categories << QString::fromStdString(base[k].name);
+    categories << QString::fromStdString(base[k].short_name);
   for (const auto& pin : pins_) {
     ChartSeries set{pin.label, {}, {}};
     for (std::size_t k = 1; k < base.size() && k < pin.metrics.size(); ++k)

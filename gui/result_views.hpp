@@ -57,10 +57,13 @@ class TimelineView : public QGraphicsView {
 
  protected:
   void wheelEvent(QWheelEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
+  void fit_width();
   TimelineSketch sketch_;
   double zoom_ = 1.0;
+  double fit_ = 1.0;  // horizontal scale that fits the whole step in the viewport
 };
 
 /// Pinned results side by side: a table of key metrics with deltas against the first pin, and

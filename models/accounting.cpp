@@ -578,47 +578,73 @@ constexpr double kFp32Bytes = 4.0;  // router probabilities and logits kept in f
 
 double attention_activations(const Shard& s, bool keep_scores) {
   const ModelSpec& m = s.m;
+  const ActivationSavings& sv = s.c.savings;
   const double T = s.tokens, h = m.hidden, e = s.e;
+  // Stored inputs of linear layers (the tensors their weight-gradient GEMMs read).
+  const double lin = sv.linear_input_bytes > 0 ? sv.linear_input_bytes : e;
+  const double mask = m.dropout ? kMaskBytes : 0.0;
   double b = 0;
-  b += 2.0 * e * T * h * s.rep;  // norm input and its output (input of the Q/K/V projections)
+  b += e * T * h * s.rep;                          // norm input (the residual stream)
+  if (!sv.recompute_norms) b += lin * T * h * s.rep;  // norm output: input of Q/K/V (or down) projections
+  const double dqk = m.qk_head_dim(), dv = m.v_head_dim();
   if (m.attention == AttentionKind::Mla) {
-    // Latents before and after their norms, computed on every TP rank (duplicated projections).
-    b += 2.0 * e * T * (m.mla.q_lora_rank + m.mla.kv_lora_rank);
+    // Latents before their norms and, unless norms are recomputed, after them (inputs of the
+    // up-projections); computed on every TP rank (duplicated projections). The decoupled RoPE
+    // key (one per token, qk_rope_head_dim wide) comes out of kv_down with the KV latent.
+    const double latents = static_cast<double>(m.mla.q_lora_rank) + m.mla.kv_lora_rank;
+    b += e * T * (latents + m.mla.qk_rope_head_dim);
+    if (!sv.recompute_norms) b += lin * T * latents;
   }
   if (m.qk_norm) b += e * T * (s.heads_r + s.kv_heads_r) * m.head_dim;
-  const double dqk = m.qk_head_dim(), dv = m.v_head_dim();
-  b += e * T * s.heads_r * dqk;            // Q
-  b += e * T * s.kv_heads_r * (dqk + dv);  // K and V
-  if (keep_scores) {
-    // softmax output (e), dropout mask (1) and dropout output (e) per score: 5·a·s²·b at e = 2.
-    b += (2.0 * e + kMaskBytes) * s.heads_r * T * s.c.seq_len;
+  // Q, K and V, the attention kernel's inputs; MLA rebuilds them from the latents when its
+  // up-projections are recomputed.
+  if (!(m.attention == AttentionKind::Mla && sv.recompute_mla_up_proj)) {
+    b += e * T * s.heads_r * dqk;            // Q
+    b += e * T * s.kv_heads_r * (dqk + dv);  // K and V
   }
-  b += e * T * s.heads_r * dv;      // context, input of the output projection
-  b += kMaskBytes * T * h * s.rep;  // dropout mask after attention
+  if (keep_scores) {
+    // Softmax output (e) and, with dropout, its mask (1) and output (e): 5·a·s²·b at e = 2.
+    b += (m.dropout ? 2.0 * e + kMaskBytes : e) * s.heads_r * T * s.c.seq_len;
+  }
+  b += lin * T * s.heads_r * dv;  // context, input of the output projection
+  b += mask * T * h * s.rep;      // dropout mask after attention
   return b;
 }
 
-double ffn_intermediates(const ModelSpec& m, double rows, double f, double e) {
-  // SwiGLU: gate and up outputs and their product; GELU/ReLU: activation input and output.
-  return m.activation == Activation::SwiGlu ? 3.0 * e * rows * f : 2.0 * e * rows * f;
+// FFN intermediates for `rows` rows of width f: SwiGLU keeps the gate and up outputs (inputs of
+// the activation) and their product (input of the down projection); GELU/ReLU keep the
+// activation's input and output. A recomputed activation drops its output.
+double ffn_intermediates(const ModelSpec& m, double rows, double f, double e, double lin,
+                         bool recompute_act) {
+  const double act_in = m.activation == Activation::SwiGlu ? 2.0 : 1.0;
+  return e * act_in * rows * f + (recompute_act ? 0.0 : lin * rows * f);
 }
 
 double mlp_activations(const Shard& s, bool moe_block) {
   const ModelSpec& m = s.m;
+  const ActivationSavings& sv = s.c.savings;
   const double T = s.tokens, h = m.hidden, e = s.e;
-  double b = 2.0 * e * T * h * s.rep;  // norm input and output (FFN / router / dispatch input)
+  const double lin = sv.linear_input_bytes > 0 ? sv.linear_input_bytes : e;
+  double b = e * T * h * s.rep;  // norm input
+  if (!sv.recompute_norms) b += lin * T * h * s.rep;  // norm output: FFN / router / dispatch input
   if (!moe_block) {
-    b += ffn_intermediates(m, T, m.ffn_hidden / s.t, e);
+    b += ffn_intermediates(m, T, m.ffn_hidden / s.t, e, lin, sv.recompute_mlp_act);
   } else {
     const MoeSpec& x = *m.moe;
     b += kFp32Bytes * s.moe_tokens * x.routed_experts;  // router probabilities
-    // Each routed copy: permuted input, intermediates, and output (the combine's gate gradient).
-    b += s.routed_rows * 2.0 * e * h + ffn_intermediates(m, s.routed_rows, x.expert_ffn_hidden, e);
+    // Each routed copy: its permuted input (an expert GEMM input), its intermediates, and its
+    // output (the combine's gate gradient needs it).
+    // With FP8 storage and a recomputed MoE activation, the activation's inputs are cached in
+    // FP8 too (DeepSeek-V3 §3.3.2: "we cache the inputs of the SwiGLU operator and recompute its
+    // output ... also stored in FP8").
+    const double act_in = sv.recompute_moe_act && sv.linear_input_bytes > 0 ? lin : e;
+    b += s.routed_rows * (lin + e) * h +
+         ffn_intermediates(m, s.routed_rows, x.expert_ffn_hidden, act_in, lin, sv.recompute_moe_act);
     if (x.shared_experts > 0)
-      b += ffn_intermediates(m, T,
-                             static_cast<double>(x.shared_experts) * x.expert_ffn_hidden / s.t, e);
+      b += ffn_intermediates(m, T, static_cast<double>(x.shared_experts) * x.expert_ffn_hidden / s.t,
+                             act_in, lin, sv.recompute_moe_act);
   }
-  b += kMaskBytes * T * h * s.rep;  // dropout mask after the FFN
+  if (m.dropout) b += kMaskBytes * T * h * s.rep;  // dropout mask after the FFN
   return b;
 }
 
@@ -636,7 +662,8 @@ Bytes activation_bytes_per_layer(const ModelSpec& m, const ShardContext& ctx, La
   const Shard s = make_shard(m, ctx);
   const double layer_input = s.e * s.tokens * m.hidden * s.rep;
   switch (kind) {
-    case LayerKind::Embedding: return Bytes(kMaskBytes * s.tokens * m.hidden * s.rep);
+    case LayerKind::Embedding:
+      return Bytes(m.dropout ? kMaskBytes * s.tokens * m.hidden * s.rep : 0.0);
     case LayerKind::LmHead: return Bytes(head_activations(s));
     case LayerKind::Dense:
     case LayerKind::Moe: {

@@ -95,6 +95,20 @@ struct GemmShape {
   int groups = 1;
 };
 
+/// Memory savings of modern recipes, on top of a Recompute mode other than Full.
+/// Module names follow Megatron-Core's --recompute-modules; DeepSeek-V3 §3.2.3 uses the first
+/// three ("recomputation of RMSNorm and MLA up-projection"; SwiGLU outputs recomputed, §3.3.2).
+struct ActivationSavings {
+  bool recompute_norms = false;        // "layernorm": norm outputs rebuilt from their inputs
+  bool recompute_mla_up_proj = false;  // "mla_up_proj": per-head Q/K/V rebuilt from the latents
+  bool recompute_moe_act = false;      // "moe_act": expert SwiGLU/GELU outputs rebuilt
+  bool recompute_mlp_act = false;      // "mlp_act": dense-FFN activation outputs rebuilt
+  /// Bytes per element of the stored inputs of linear layers; 0 keeps bytes_per_activation.
+  /// FP8 training stores the FP8 cast the weight-gradient GEMM consumes (DeepSeek-V3 §3.3.2,
+  /// Transformer Engine): 1 byte + one fp32 scale per 128 elements.
+  double linear_input_bytes = 0;
+};
+
 /// How a layer is cut across ranks and how much work one rank's micro-batch holds.
 struct ShardContext {
   int tp = 1;               // tensor parallel: attention heads and FFN columns split by tp
@@ -111,6 +125,7 @@ struct ShardContext {
   /// ep × (this rank's micro_batch·seq_len/cp/tp), so uniform = local tokens × top_k (MoE
   /// traffic modules pass their skewed counts here).
   double routed_tokens_on_rank = -1;
+  ActivationSavings savings;
 };
 
 /// One kernel of one layer on one rank for one micro-batch.

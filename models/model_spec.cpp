@@ -115,6 +115,7 @@ ModelSpec parse_model_spec(const Json& j, const std::string& file, const std::st
   m.bias = r.boolean_or("bias", false);
   m.learned_position_embeddings = optional_int(r, "learned_position_embeddings", 0, 0);
   m.qk_norm = r.boolean_or("qk_norm", false);
+  m.dropout = r.boolean_or("dropout", false);
   m.mtp_depth = optional_int(r, "mtp_depth", 0, 0);
 
   // The number of K/V heads must divide the query heads (each K/V head serves a whole group).
@@ -298,6 +299,7 @@ Json model_spec_to_json(const ModelSpec& m) {
   if (m.learned_position_embeddings > 0)
     j["learned_position_embeddings"] = m.learned_position_embeddings;
   if (m.qk_norm) j["qk_norm"] = true;
+  if (m.dropout) j["dropout"] = true;
   if (!m.source.empty()) j["source"] = m.source;
   return j;
 }

@@ -65,6 +65,9 @@ struct ModelSpec {
   bool bias = false;   // biases on the linear layers (GPT-3, Megatron GPT)
   int learned_position_embeddings = 0;  // rows of a learned position table (0: rotary)
   bool qk_norm = false;                 // per-head RMSNorm on queries and keys (Qwen3)
+  bool dropout = false;                 // dropout layers in training (GPT-3 / Megatron GPT: 0.1;
+                                        // Llama 3, DeepSeek, Mixtral, Qwen3 train without): their
+                                        // masks are stored activations (Korthikanti et al. §4.1)
 
   bool is_moe() const { return moe.has_value(); }
   /// True when layer `i` (0-based) has an MoE FFN.

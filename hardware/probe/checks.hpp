@@ -61,8 +61,8 @@ class ErrorAccumulator {
 /// cores accumulate with reduced precision (DeepSeek-V3 report, arXiv:2412.19437 §3.3.2).
 /// Data movement and collectives of exact data must be exact up to one rounding of a triad.
 inline double check_tolerance(std::string_view kind, std::string_view dtype) {
-  const bool movement = kind == "memory" || kind == "p2p" || kind == "allreduce" ||
-                        kind == "alltoall";
+  const bool movement =
+      kind == "memory" || kind == "p2p" || kind == "allreduce" || kind == "alltoall";
   if (kind == "launch") return 0.0;
   if (dtype == "fp64") return movement ? 1e-12 : 1e-10;
   if (dtype == "fp32") return movement ? 1e-6 : 1e-4;

@@ -163,8 +163,8 @@ void micro_tile_fixed(const T* a, const T* b, T* c, std::int64_t n, std::int64_t
 }
 
 template <class T>
-void micro_tile_edge(const T* a, const T* b, T* c, std::int64_t n, std::int64_t k,
-                     std::int64_t kn, std::int64_t mr, std::int64_t nr) {
+void micro_tile_edge(const T* a, const T* b, T* c, std::int64_t n, std::int64_t k, std::int64_t kn,
+                     std::int64_t mr, std::int64_t nr) {
   for (std::int64_t r = 0; r < mr; ++r) {
     for (std::int64_t kk = 0; kk < kn; ++kk) {
       const T av = a[r * k + kk];
@@ -272,9 +272,9 @@ float dot(const float* x, const float* y, std::int64_t n) {
 
 }  // namespace
 
-void attention_causal(const float* q, const float* k, const float* v, float* o,
-                      std::int64_t batch, std::int64_t heads, std::int64_t seq,
-                      std::int64_t head_dim, WorkerPool& pool) {
+void attention_causal(const float* q, const float* k, const float* v, float* o, std::int64_t batch,
+                      std::int64_t heads, std::int64_t seq, std::int64_t head_dim,
+                      WorkerPool& pool) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const std::int64_t units = batch * heads;
   pool.run([&](int t, int nt) {
@@ -289,7 +289,8 @@ void attention_causal(const float* q, const float* k, const float* v, float* o,
       for (std::int64_t i = 0; i < seq; ++i) {
         float mx = -std::numeric_limits<float>::infinity();
         for (std::int64_t j = 0; j <= i; ++j) {
-          p[static_cast<std::size_t>(j)] = dot(qh + i * head_dim, kh + j * head_dim, head_dim) * scale;
+          p[static_cast<std::size_t>(j)] =
+              dot(qh + i * head_dim, kh + j * head_dim, head_dim) * scale;
           mx = std::max(mx, p[static_cast<std::size_t>(j)]);
         }
         float sum = 0.0f;

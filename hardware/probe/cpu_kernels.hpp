@@ -97,8 +97,8 @@ void stream_triad(double* a, const double* b, const double* c, double s, std::in
 
 /// Causal attention forward, fp32, layout [batch][heads][seq][head_dim]; scores scaled by
 /// 1/√head_dim; (batch, head) pairs split over the pool.
-void attention_causal(const float* q, const float* k, const float* v, float* o,
-                      std::int64_t batch, std::int64_t heads, std::int64_t seq,
-                      std::int64_t head_dim, WorkerPool& pool);
+void attention_causal(const float* q, const float* k, const float* v, float* o, std::int64_t batch,
+                      std::int64_t heads, std::int64_t seq, std::int64_t head_dim,
+                      WorkerPool& pool);
 
 }  // namespace clustercost::probe

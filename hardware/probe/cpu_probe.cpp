@@ -51,9 +51,10 @@ void finish_record(Measurement& m, double check_error, std::ostream& log) {
   const double t = m.median().value;
   char line[256];
   std::snprintf(line, sizeof line,
-                "%-12s %-5s %-28s %10.4f ms %9.3f TFLOP/s %9.2f GB/s  err %.2e %s", m.kind.c_str(), m.dtype.c_str(), m.name.c_str(), t * 1e3,
-                t > 0 ? m.flops.value / t / 1e12 : 0.0, t > 0 ? m.bytes.value / t / 1e9 : 0.0,
-                m.check_rel_error, m.ok ? "ok" : "CHECK FAILED");
+                "%-12s %-5s %-28s %10.4f ms %9.3f TFLOP/s %9.2f GB/s  err %.2e %s", m.kind.c_str(),
+                m.dtype.c_str(), m.name.c_str(), t * 1e3, t > 0 ? m.flops.value / t / 1e12 : 0.0,
+                t > 0 ? m.bytes.value / t / 1e9 : 0.0, m.check_rel_error,
+                m.ok ? "ok" : "CHECK FAILED");
   log << line << '\n';
 }
 
@@ -121,8 +122,8 @@ Measurement bench_grouped(const NamedGrouped& g, CpuContext& ctx) {
     std::int64_t row = 0;
     for (std::int64_t e = 0; e < groups; ++e) {
       const std::int64_t me = sh.group_m[static_cast<std::size_t>(e)];
-      gemm(ctx.backend, xs[s].data() + row * k, ws[s].data() + e * k * n,
-           ys[s].data() + row * n, me, n, k, ctx.pool);
+      gemm(ctx.backend, xs[s].data() + row * k, ws[s].data() + e * k * n, ys[s].data() + row * n,
+           me, n, k, ctx.pool);
       row += me;
     }
   };
@@ -234,8 +235,8 @@ Measurement bench_attention(const NamedAttention& a, CpuContext& ctx) {
   r.bytes = Bytes(static_cast<double>(set_bytes));  // read q, k, v; write o
   r.samples = time_calls(ctx.settings.warmup, ctx.settings.repetitions, [&](int i) {
     const int s = i % sets;
-    attention_causal(qs[s].data(), ks[s].data(), vs[s].data(), os[s].data(), sh.batch,
-                     sh.heads, sh.seq, sh.head_dim, ctx.pool);
+    attention_causal(qs[s].data(), ks[s].data(), vs[s].data(), os[s].data(), sh.batch, sh.heads,
+                     sh.seq, sh.head_dim, ctx.pool);
   });
   ErrorAccumulator err;
   std::vector<long double> ref;
@@ -303,9 +304,9 @@ void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostrea
   d.cache_bytes = cpu.llc_bytes;
   d.simd = compiled_simd();
   d.threads = settings.threads;
-  log << "cpu probe: " << d.name << ", " << settings.threads << " thread(s), gemm " << d.gemm_backend
-      << ", simd " << d.simd << ", last-level cache " << (ctx.cache_bytes >> 20) << " MiB"
-      << (settings.quick ? ", quick" : "") << '\n';
+  log << "cpu probe: " << d.name << ", " << settings.threads << " thread(s), gemm "
+      << d.gemm_backend << ", simd " << d.simd << ", last-level cache " << (ctx.cache_bytes >> 20)
+      << " MiB" << (settings.quick ? ", quick" : "") << '\n';
 
   for (const NamedGemm& g : cpu_gemm_shapes(settings.quick)) {
     doc.records.push_back(bench_gemm<float>(g, "fp32", ctx));

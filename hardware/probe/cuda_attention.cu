@@ -42,9 +42,9 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kKvPitch = kHeadDim + 8;
 constexpr int kPPitch = kTileKeys + 8;
 constexpr int kScratchPitch = kHeadDim + 4;  // holds S (64 wide), then P·V (128 wide)
-constexpr std::size_t kSmemBytes =
-    2 * kTileKeys * kKvPitch * sizeof(bf16) + kBlockRows * kPPitch * sizeof(bf16) +
-    kWarps * 16 * kScratchPitch * sizeof(float);
+constexpr std::size_t kSmemBytes = 2 * kTileKeys * kKvPitch * sizeof(bf16) +
+                                   kBlockRows * kPPitch * sizeof(bf16) +
+                                   kWarps * 16 * kScratchPitch * sizeof(float);
 
 __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
@@ -245,8 +245,7 @@ struct HeadBuffers {
 HeadBuffers make_buffers(Env& env, const AttentionShape& s, const std::string& tag, int set) {
   const std::int64_t elems = s.batch * s.heads * s.seq * s.head_dim;
   const auto bytes = static_cast<std::size_t>(elems) * sizeof(bf16);
-  HeadBuffers b{DeviceBuffer(bytes), DeviceBuffer(bytes), DeviceBuffer(bytes),
-                DeviceBuffer(bytes)};
+  HeadBuffers b{DeviceBuffer(bytes), DeviceBuffer(bytes), DeviceBuffer(bytes), DeviceBuffer(bytes)};
   fill_bf16(env, b.q.as<bf16>(), elems, seed_for(tag, set, 0));
   fill_bf16(env, b.k.as<bf16>(), elems, seed_for(tag, set, 1));
   fill_bf16(env, b.v.as<bf16>(), elems, seed_for(tag, set, 2));
@@ -263,8 +262,7 @@ std::vector<double> to_doubles(const std::vector<unsigned char>& raw) {
 }
 
 // Sampled rows of the fused output against a long-double host recomputation.
-ErrorAccumulator check_sampled(const AttentionShape& s, const HeadBuffers& b,
-                               std::uint64_t seed) {
+ErrorAccumulator check_sampled(const AttentionShape& s, const HeadBuffers& b, std::uint64_t seed) {
   ErrorAccumulator err;
   const double scale = 1.0 / std::sqrt(static_cast<double>(kHeadDim));
   std::vector<long double> ref;
@@ -320,8 +318,7 @@ void bench_attention(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
                           " bytes of shared memory per block");
     return;
   }
-  CC_CHECK(cudaFuncSetAttribute(flash_attention_causal,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+  CC_CHECK(cudaFuncSetAttribute(flash_attention_causal, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 static_cast<int>(kSmemBytes)));
   const double small_error = small_case_error(env);
   env.log << "attention: fused kernel vs naive GPU reference (seq 256): error " << small_error

@@ -25,7 +25,8 @@ namespace clustercost::probe::cuda {
 namespace {
 
 void check_nccl(ncclResult_t r, const char* expr, const char* file, int line) {
-  if (r != ncclSuccess) throw_error(std::string("NCCL error: ") + ncclGetErrorString(r), expr, file, line);
+  if (r != ncclSuccess)
+    throw_error(std::string("NCCL error: ") + ncclGetErrorString(r), expr, file, line);
 }
 #define CC_NCCL(expr) check_nccl((expr), #expr, __FILE__, __LINE__)
 
@@ -128,8 +129,9 @@ void bench_collectives(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
       CC_NCCL(ncclGroupStart());
       for (int d = 0; d < n; ++d) {
         CC_NCCL(ncclAllReduce(send[static_cast<std::size_t>(d)].as(),
-                              recv[static_cast<std::size_t>(d)].as(), static_cast<std::size_t>(count),
-                              ncclFloat, ncclSum, comms[d], streams[static_cast<std::size_t>(d)]->get()));
+                              recv[static_cast<std::size_t>(d)].as(),
+                              static_cast<std::size_t>(count), ncclFloat, ncclSum, comms[d],
+                              streams[static_cast<std::size_t>(d)]->get()));
       }
       CC_NCCL(ncclGroupEnd());
     });

@@ -3,11 +3,11 @@
 // RAII owners for device memory, events and library handles, random fills, event timing, and
 // the per-run environment handed to each measurement section.
 
+#include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
-#include <cublasLt.h>
-#include <cublas_v2.h>
 
 #include <cstdint>
 #include <ostream>
@@ -31,9 +31,9 @@ namespace clustercost::probe::cuda {
 
 inline void check(cudaError_t e, const char* expr, const char* file, int line) {
   if (e != cudaSuccess) {
-    throw_error(std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) +
-                    ")",
-                expr, file, line);
+    throw_error(
+        std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")", expr,
+        file, line);
   }
 }
 
@@ -67,7 +67,8 @@ class DeviceBuffer {
   ~DeviceBuffer() {
     if (ptr_) cudaFree(ptr_);  // errors cannot be thrown from here; a sticky fault shows later
   }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(o.bytes_) {}
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(o.bytes_) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
       if (ptr_) cudaFree(ptr_);

@@ -19,7 +19,7 @@ std::string probe_cuda_build_info() {
 #if defined(CLUSTERCOST_PROBE_HAVE_CUDA)
   return probe::cuda_build_description();
 #else
-  return "built without CUDA (nvcc not found, or CLUSTERCOST_PROBE_CUDA=OFF)";
+  return "this probe was built without CUDA (nvcc not found, or CLUSTERCOST_PROBE_CUDA=OFF)";
 #endif
 }
 
@@ -46,8 +46,7 @@ int run_cuda_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostrea
 #else
   (void)settings;
   (void)doc;
-  log << "no CUDA device: this build of the probe has no CUDA support (" << probe_cuda_build_info()
-      << ")\n";
+  log << "no CUDA device: " << probe_cuda_build_info() << '\n';
   return kProbeUsage;
 #endif
 }

@@ -30,9 +30,7 @@ enum class InType { kBf16, kFp8 };
 
 std::size_t elem_bytes(InType t) { return t == InType::kBf16 ? 2 : 1; }
 const char* dtype_name(InType t) { return t == InType::kBf16 ? "bf16" : "fp8"; }
-cudaDataType_t cuda_type(InType t) {
-  return t == InType::kBf16 ? CUDA_R_16BF : CUDA_R_8F_E4M3;
-}
+cudaDataType_t cuda_type(InType t) { return t == InType::kBf16 ? CUDA_R_16BF : CUDA_R_8F_E4M3; }
 
 double decode(InType t, const unsigned char* p) {
   if (t == InType::kFp8) return e4m3_bits_to_float(p[0]);
@@ -60,14 +58,14 @@ class LtGemm {
                                                   &ws, sizeof ws));
     int returned = 0;
     // NOT_SUPPORTED means "no algorithm for this problem": reported as a skip, not an error.
-    const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, desc_, a_, b_, c_, c_, pref_, 1,
-                                                             &heuristic_, &returned);
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(lt, desc_, a_, b_, c_, c_, pref_, 1, &heuristic_, &returned);
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
       returned = 0;
     } else {
       CC_CHECK(st);
     }
-    found_ = returned > 0;
+    found_ = returned > 0 && heuristic_.state == CUBLAS_STATUS_SUCCESS;
   }
   ~LtGemm() {
     if (pref_) cublasLtMatmulPreferenceDestroy(pref_);
@@ -105,8 +103,8 @@ void fill_input(Env& env, InType t, void* p, std::int64_t n, std::uint64_t seed)
 }
 
 /// Sampled check of Y = X·Wᵀ (row-major, as above) from device buffers.
-ErrorAccumulator check_gemm(InType t, const void* x, const void* w, const void* y,
-                            std::int64_t m, std::int64_t n, std::int64_t k, int rows, int cols,
+ErrorAccumulator check_gemm(InType t, const void* x, const void* w, const void* y, std::int64_t m,
+                            std::int64_t n, std::int64_t k, int rows, int cols,
                             std::uint64_t seed) {
   ErrorAccumulator acc;
   const std::size_t eb = elem_bytes(t);
@@ -175,8 +173,8 @@ void bench_one_gemm(Env& env, const NamedGemm& g, InType t, MeasurementDoc& doc)
   });
   ErrorAccumulator err;
   for (int s = 0; s < std::min(sets, env.calls()); ++s) {
-    err.merge(check_gemm(t, xs[s].as(), ws[s].as(), ys[s].as(), m, n, k, 8, 8,
-                         seed_for(tag, s, 9)));
+    err.merge(
+        check_gemm(t, xs[s].as(), ws[s].as(), ys[s].as(), m, n, k, 8, 8, seed_for(tag, s, 9)));
   }
   finish_record(r, err.rel_error(), env.log);
   doc.records.push_back(std::move(r));
@@ -255,8 +253,8 @@ void bench_grouped_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
       bool all_found = true;
       for (int e = 0; e < groups; ++e) {
         per_expert.push_back(std::make_unique<LtGemm>(env.lt.get(), InType::kBf16,
-                                                      sh.group_m[static_cast<std::size_t>(e)], n,
-                                                      k, env.workspace.bytes()));
+                                                      sh.group_m[static_cast<std::size_t>(e)], n, k,
+                                                      env.workspace.bytes()));
         all_found = all_found && per_expert.back()->found();
       }
       if (all_found) {
@@ -297,8 +295,11 @@ void bench_grouped_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
           host[2 * gsz + static_cast<std::size_t>(e)] = y_of(s, e);
         }
         ptr_arrays.emplace_back(host.size() * sizeof(void*));
-        CC_CHECK(cudaMemcpy(ptr_arrays.back().as(), host.data(), host.size() * sizeof(void*),
-                            cudaMemcpyHostToDevice));
+        // On the probe's (non-blocking) stream, and waited for: a plain cudaMemcpy from pageable
+        // memory may return before its DMA lands and does not order with that stream.
+        CC_CHECK(cudaMemcpyAsync(ptr_arrays.back().as(), host.data(), host.size() * sizeof(void*),
+                                 cudaMemcpyHostToDevice, env.stream.get()));
+        CC_CHECK(cudaStreamSynchronize(env.stream.get()));
       }
       CC_CHECK(cublasSetPointerMode(env.blas.get(), CUBLAS_POINTER_MODE_HOST));
       Measurement r = make_record("cublasGemmGroupedBatchedEx");

@@ -55,8 +55,9 @@ void bench_memory(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
   const int blocks = env.sms * 8;
   for (const MemOp op : {MemOp::kCopy, MemOp::kTriad, MemOp::kMemcpy}) {
     const int arrays = op == MemOp::kTriad ? 3 : 2;
-    const std::string name = op == MemOp::kCopy ? "copy" : op == MemOp::kTriad ? "triad"
-                                                                              : "cudaMemcpy_d2d";
+    const std::string name = op == MemOp::kCopy    ? "copy"
+                             : op == MemOp::kTriad ? "triad"
+                                                   : "cudaMemcpy_d2d";
     const int sets = rotation_sets(bytes * arrays, env.l2_bytes, env.settings.quick);
     std::vector<DeviceBuffer> bufs;
     for (int s = 0; s < sets; ++s) {

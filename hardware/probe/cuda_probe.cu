@@ -24,8 +24,8 @@ __global__ void fill_e4m3_kernel(__nv_fp8_storage_t* p, std::int64_t n, std::uin
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += stride) {
-    p[i] = __nv_cvt_float_to_fp8(random_value(seed, static_cast<std::uint64_t>(i)),
-                                 __NV_SATFINITE, __NV_E4M3);
+    p[i] = __nv_cvt_float_to_fp8(random_value(seed, static_cast<std::uint64_t>(i)), __NV_SATFINITE,
+                                 __NV_E4M3);
   }
 }
 
@@ -88,8 +88,8 @@ void finish_record(Measurement& m, double check_error, std::ostream& log) {
 std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, std::int64_t count,
                                         std::size_t bytes_per_elem) {
   std::vector<unsigned char> out(static_cast<std::size_t>(count) * bytes_per_elem);
-  const auto* base = static_cast<const unsigned char*>(src) +
-                     static_cast<std::size_t>(offset) * bytes_per_elem;
+  const auto* base =
+      static_cast<const unsigned char*>(src) + static_cast<std::size_t>(offset) * bytes_per_elem;
   CC_CHECK(cudaMemcpy(out.data(), base, out.size(), cudaMemcpyDeviceToHost));
   return out;
 }
@@ -97,8 +97,8 @@ std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, st
 }  // namespace cuda
 
 std::string cuda_build_description() {
-  std::string s = "nvcc " + std::to_string(__CUDACC_VER_MAJOR__) + "." +
-                  std::to_string(__CUDACC_VER_MINOR__);
+  std::string s =
+      "nvcc " + std::to_string(__CUDACC_VER_MAJOR__) + "." + std::to_string(__CUDACC_VER_MINOR__);
 #if defined(__CUDA_ARCH_LIST__)
   s += ", architectures " CC_PROBE_STR(__CUDA_ARCH_LIST__);
 #endif
@@ -159,19 +159,36 @@ int cuda_run_plan(const CudaPlan& plan, MeasurementDoc& doc, std::ostream& log) 
       << d.gemm_backend << (plan.settings.quick ? ", quick" : "") << '\n';
   log << "cuda probe build: " << cuda_build_description() << '\n';
 
-  cuda::bench_launch(env, plan, doc);
-  cuda::bench_memory(env, plan, doc);
-  cuda::bench_gemm(env, plan, doc);
-  cuda::bench_grouped_gemm(env, plan, doc);
-  cuda::bench_attention(env, plan, doc);
+  // A failing section (a CUDA or library error) is recorded and the others still run, so one
+  // unsupported call does not cost the whole measurement file; the run then exits 1. After a
+  // sticky error (a kernel fault) the later sections fail fast in the same way.
+  const auto section = [&](const char* name, auto&& run) {
+    try {
+      run(env, plan, doc);
+    } catch (const std::exception& ex) {
+      log << "error in " << name << ": " << ex.what() << '\n';
+      doc.errors.push_back(std::string(name) + ": " + ex.what());
+    }
+    // Sections may switch devices; the next one starts on device 0 again.
+    if (const cudaError_t se = cudaSetDevice(0); se != cudaSuccess) {
+      doc.errors.push_back(std::string("cudaSetDevice(0) after ") + name + ": " +
+                           cudaGetErrorString(se));
+    }
+  };
+  section("launch", cuda::bench_launch);
+  section("memory", cuda::bench_memory);
+  section("gemm", cuda::bench_gemm);
+  section("grouped_gemm", cuda::bench_grouped_gemm);
+  section("attention", cuda::bench_attention);
   if (count >= 2) {
-    cuda::bench_peer_copy(env, plan, doc);
-    cuda::bench_collectives(env, plan, doc);
+    section("p2p", cuda::bench_peer_copy);
+    section("collectives", cuda::bench_collectives);
   } else {
     doc.skipped.push_back("p2p, allreduce, alltoall: one visible device");
   }
-  CC_CHECK(cudaSetDevice(0));
-  CC_CHECK(cudaDeviceSynchronize());
+  const cudaError_t last = cudaDeviceSynchronize();
+  if (last != cudaSuccess)
+    doc.errors.push_back(std::string("final synchronise: ") + cudaGetErrorString(last));
   return 0;
 }
 

@@ -16,13 +16,13 @@ namespace clustercost::probe {
 
 struct CudaPlan {
   RunSettings settings;
-  std::vector<NamedGemm> gemms;          ///< each in bf16, and in fp8 e4m3 on sm_89 and newer
-  std::vector<NamedGrouped> grouped;     ///< bf16
-  std::vector<NamedAttention> attention; ///< bf16, head_dim 128, seq a multiple of 64
-  std::int64_t memory_array_bytes = 0;   ///< per array of copy / triad
-  std::int64_t p2p_bytes = 0;            ///< per peer copy (needs ≥ 2 devices)
-  std::int64_t collective_bytes = 0;     ///< per rank, NCCL all-reduce / all-to-all (≥ 2 devices)
-  int launch_calls = 0;                  ///< empty kernels per launch-overhead sample
+  std::vector<NamedGemm> gemms;           ///< each in bf16, and in fp8 e4m3 on sm_89 and newer
+  std::vector<NamedGrouped> grouped;      ///< bf16
+  std::vector<NamedAttention> attention;  ///< bf16, head_dim 128, seq a multiple of 64
+  std::int64_t memory_array_bytes = 0;    ///< per array of copy / triad
+  std::int64_t p2p_bytes = 0;             ///< per peer copy (needs ≥ 2 devices)
+  std::int64_t collective_bytes = 0;  ///< per rank, NCCL all-reduce / all-to-all (≥ 2 devices)
+  int launch_calls = 0;               ///< empty kernels per launch-overhead sample
 };
 
 /// The plan the probe runs on a GPU (quick: seconds; full: about a minute on an H100/H200).

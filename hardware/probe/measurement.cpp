@@ -1,12 +1,12 @@
 #include "hardware/probe/measurement.hpp"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <system_error>
-
-#include <unistd.h>
 
 #include "hardware/probe/json_writer.hpp"
 #include "hardware/probe/probe.hpp"
@@ -133,6 +133,12 @@ void write_measurements_json(const MeasurementDoc& doc, std::ostream& out) {
   w.begin_array();
   for (const std::string& s : doc.skipped) w.value(s);
   w.end_array();
+  if (!doc.errors.empty()) {
+    w.key("errors");
+    w.begin_array();
+    for (const std::string& e : doc.errors) w.value(e);
+    w.end_array();
+  }
   w.end_object();
   out << '\n';
 }

@@ -55,7 +55,8 @@ using Shape = std::variant<GemmShape, GroupedGemmShape, BytesShape, AttentionSha
 
 /// One timed microkernel.
 struct Measurement {
-  std::string kind;   ///< gemm | grouped_gemm | memory | attention | launch | p2p | allreduce | alltoall
+  std::string
+      kind;  ///< gemm | grouped_gemm | memory | attention | launch | p2p | allreduce | alltoall
   std::string name;   ///< e.g. "dsv3_expert_down" or "triad"
   std::string dtype;  ///< bf16 | fp8 | fp32 | fp64
   std::string impl;   ///< what ran: "cublasLt", "eigen", "fused_wmma", ... (extension key)
@@ -80,23 +81,23 @@ struct Measurement {
 
 /// Device and software metadata, first in every measurements file (as nvbench does).
 struct DeviceInfo {
-  std::string kind;          ///< "cpu" or "cuda"
-  std::string name;          ///< marketing name / CPU model
-  int compute_units = 0;     ///< SMs (cuda) or logical cores (cpu)
+  std::string kind;       ///< "cpu" or "cuda"
+  std::string name;       ///< marketing name / CPU model
+  int compute_units = 0;  ///< SMs (cuda) or logical cores (cpu)
   std::optional<double> clock_mhz;
   double memory_gib = 0.0;
-  std::string driver;        ///< CUDA driver version, or the OS kernel for CPUs
-  std::string runtime;       ///< CUDA runtime, or the C/C++ runtime libraries
+  std::string driver;   ///< CUDA driver version, or the OS kernel for CPUs
+  std::string runtime;  ///< CUDA runtime, or the C/C++ runtime libraries
   std::string compiler;
   std::string gemm_backend;  ///< "cublasLt 13.1.0", "eigen 3.4.0", "blocked (own)"
   std::string date;          ///< ISO 8601 UTC
   std::string host;
   // Extensions (not read by calibrate v1 but useful to a human).
-  std::string compute_capability;   ///< cuda: "9.0"
-  std::int64_t cache_bytes = 0;     ///< L2 (cuda) or last-level cache (cpu)
-  std::string simd;                 ///< cpu: vector ISA the kernels were compiled for
-  int threads = 0;                  ///< cpu: worker threads used
-  int device_count = 0;             ///< cuda: visible devices
+  std::string compute_capability;  ///< cuda: "9.0"
+  std::int64_t cache_bytes = 0;    ///< L2 (cuda) or last-level cache (cpu)
+  std::string simd;                ///< cpu: vector ISA the kernels were compiled for
+  int threads = 0;                 ///< cpu: worker threads used
+  int device_count = 0;            ///< cuda: visible devices
 };
 
 /// How the run was configured (extension block "settings").
@@ -112,9 +113,11 @@ struct MeasurementDoc {
   RunSettings settings;
   std::vector<Measurement> records;
   std::vector<std::string> skipped;  ///< measurements not taken, with the reason
+  std::vector<std::string> errors;   ///< sections that failed (e.g. a CUDA error), with the error
 
   bool all_ok() const {
-    return std::all_of(records.begin(), records.end(), [](const Measurement& m) { return m.ok; });
+    return errors.empty() &&
+           std::all_of(records.begin(), records.end(), [](const Measurement& m) { return m.ok; });
   }
 };
 

@@ -43,7 +43,8 @@ int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
     return kProbeUsage;
   }
   if (o.threads < 1 || o.threads > kMaxThreads) {
-    log << "probe: --threads must be between 1 and " << kMaxThreads << ", not " << o.threads << '\n';
+    log << "probe: --threads must be between 1 and " << kMaxThreads << ", not " << o.threads
+        << '\n';
     return kProbeUsage;
   }
   if (o.repetitions < 0 || o.repetitions > kMaxRepetitions) {
@@ -86,10 +87,11 @@ int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
   }
   log << "probe: wrote " << doc.records.size() << " measurements to " << out.string() << '\n';
   if (!doc.all_ok()) {
+    for (const std::string& e : doc.errors) log << "probe: ERROR: " << e << '\n';
     for (const probe::Measurement& m : doc.records) {
       if (!m.ok) {
-        log << "probe: CHECK FAILED: " << m.kind << " " << m.dtype << " " << m.name
-            << " (error " << m.check_rel_error << ")\n";
+        log << "probe: CHECK FAILED: " << m.kind << " " << m.dtype << " " << m.name << " (error "
+            << m.check_rel_error << ")\n";
       }
     }
     return kProbeCheckFailed;

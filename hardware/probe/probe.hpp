@@ -24,9 +24,10 @@ struct ProbeOptions {
 };
 
 /// Exit codes of run_probe (and of clustercost-probe), following the CLI convention.
-inline constexpr int kProbeOk = 0;           ///< all measured, all checks passed
-inline constexpr int kProbeCheckFailed = 1;  ///< a result was wrong (file still written) or I/O failed
-inline constexpr int kProbeUsage = 2;        ///< bad options, or no CUDA device ("no CUDA device: ...")
+inline constexpr int kProbeOk = 0;  ///< all measured, all checks passed
+/// A result was wrong or a CUDA section failed (the file is still written), or I/O failed.
+inline constexpr int kProbeCheckFailed = 1;
+inline constexpr int kProbeUsage = 2;  ///< bad options, or no CUDA device ("no CUDA device: ...")
 
 /// The `schema` value of the measurements document.
 inline constexpr const char* kMeasurementsSchema = "clustercost.measurements/1";

@@ -12,8 +12,9 @@ namespace clustercost::probe {
 std::vector<std::int64_t> uneven_split(std::int64_t total, int groups, std::uint64_t seed,
                                        std::int64_t multiple) {
   if (groups <= 0 || multiple <= 0 || total % multiple != 0 || total < groups * multiple) {
-    throw std::invalid_argument("uneven_split: total must be a multiple of `multiple` and at "
-                                "least groups·multiple");
+    throw std::invalid_argument(
+        "uneven_split: total must be a multiple of `multiple` and at "
+        "least groups·multiple");
   }
   const std::int64_t units = total / multiple;
   const std::int64_t spare = units - groups;  // every group gets one unit first
@@ -60,15 +61,14 @@ std::vector<NamedGemm> layer_shapes(std::int64_t dsv3_tokens, std::int64_t llama
   return r;
 }
 
-NamedGemm square(std::int64_t s) {
-  return {"square_" + std::to_string(s), GemmShape{s, s, s}};
-}
+NamedGemm square(std::int64_t s) { return {"square_" + std::to_string(s), GemmShape{s, s, s}}; }
 
 }  // namespace
 
 std::vector<NamedGemm> gpu_gemm_shapes(bool quick) {
   if (quick) {
-    return {square(2048), square(4096),
+    return {square(2048),
+            square(4096),
             {"dsv3_o_proj", GemmShape{4096, 7168, 16384}},
             {"llama3_70b_gate_up_tp8", GemmShape{8192, 7168, 8192}}};
   }
@@ -85,7 +85,8 @@ std::vector<NamedGemm> gpu_gemm_shapes(bool quick) {
 
 std::vector<NamedGemm> cpu_gemm_shapes(bool quick) {
   if (quick) {
-    return {square(128), square(256),
+    return {square(128),
+            square(256),
             {"dsv3_expert_down", GemmShape{16, 7168, 2048}},
             {"llama3_70b_o_tp8", GemmShape{16, 8192, 1024}}};
   }

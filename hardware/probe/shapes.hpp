@@ -45,14 +45,14 @@ struct LayerGemm {
   std::int64_t n, k;
 };
 inline constexpr LayerGemm kModelLayerGemms[] = {
-    {"dsv3_q_a_kv_a", 2112, 7168},       // 1536 + 512 + 64 from hidden
-    {"dsv3_q_b", 24576, 1536},           // 128 heads × 192
-    {"dsv3_kv_b", 32768, 512},           // 128 heads × (128 + 128)
-    {"dsv3_o_proj", 7168, 16384},        // 128 heads × 128 → hidden
-    {"dsv3_expert_gate_up", 4096, 7168}, // 2 × 2048
+    {"dsv3_q_a_kv_a", 2112, 7168},        // 1536 + 512 + 64 from hidden
+    {"dsv3_q_b", 24576, 1536},            // 128 heads × 192
+    {"dsv3_kv_b", 32768, 512},            // 128 heads × (128 + 128)
+    {"dsv3_o_proj", 7168, 16384},         // 128 heads × 128 → hidden
+    {"dsv3_expert_gate_up", 4096, 7168},  // 2 × 2048
     {"dsv3_expert_down", 7168, 2048},
-    {"llama3_70b_qkv_tp8", 1280, 8192},  // (64 + 2·8)·128 / 8
-    {"llama3_70b_o_tp8", 8192, 1024},    // 64·128 / 8 → hidden
+    {"llama3_70b_qkv_tp8", 1280, 8192},      // (64 + 2·8)·128 / 8
+    {"llama3_70b_o_tp8", 8192, 1024},        // 64·128 / 8 → hidden
     {"llama3_70b_gate_up_tp8", 7168, 8192},  // 2 × 28672 / 8
     {"llama3_70b_down_tp8", 8192, 3584},     // 28672 / 8 → hidden
 };

@@ -1,5 +1,8 @@
 #include "hardware/probe/system_info.hpp"
 
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -7,9 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <sys/utsname.h>
-#include <unistd.h>
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
 #endif
@@ -86,7 +86,8 @@ CpuInfo query_cpu_info() {
   }
   info.logical_cores = static_cast<int>(std::thread::hardware_concurrency());
 
-  if (auto khz = to_double(read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))) {
+  if (auto khz =
+          to_double(read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))) {
     info.max_mhz = *khz / 1000.0;
   } else {
     info.max_mhz = to_double(cpuinfo_field(cpuinfo, "cpu MHz"));
@@ -95,8 +96,8 @@ CpuInfo query_cpu_info() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGE_SIZE);
   if (pages > 0 && page_size > 0) {
-    info.memory_gib = static_cast<double>(pages) * static_cast<double>(page_size) /
-                      (1024.0 * 1024.0 * 1024.0);
+    info.memory_gib =
+        static_cast<double>(pages) * static_cast<double>(page_size) / (1024.0 * 1024.0 * 1024.0);
   }
 
   // The highest cache level listed for cpu0 is the last-level cache.
@@ -130,9 +131,11 @@ CpuInfo query_cpu_info() {
   runtime = std::string("glibc ") + gnu_get_libc_version();
 #endif
 #if defined(__GLIBCXX__)
-  runtime += (runtime.empty() ? "" : ", ") + std::string("libstdc++ ") + std::to_string(__GLIBCXX__);
+  runtime +=
+      (runtime.empty() ? "" : ", ") + std::string("libstdc++ ") + std::to_string(__GLIBCXX__);
 #elif defined(_LIBCPP_VERSION)
-  runtime += (runtime.empty() ? "" : ", ") + std::string("libc++ ") + std::to_string(_LIBCPP_VERSION);
+  runtime +=
+      (runtime.empty() ? "" : ", ") + std::string("libc++ ") + std::to_string(_LIBCPP_VERSION);
 #endif
   info.runtime = runtime;
   return info;

@@ -11,13 +11,13 @@
 namespace clustercost::probe {
 
 struct CpuInfo {
-  std::string model;                ///< /proc/cpuinfo "model name" (x86) or the best substitute
+  std::string model;  ///< /proc/cpuinfo "model name" (x86) or the best substitute
   int logical_cores = 0;
-  std::optional<double> max_mhz;    ///< cpufreq cpuinfo_max_freq, else /proc/cpuinfo "cpu MHz"
+  std::optional<double> max_mhz;  ///< cpufreq cpuinfo_max_freq, else /proc/cpuinfo "cpu MHz"
   double memory_gib = 0.0;
-  std::int64_t llc_bytes = 0;       ///< largest cache level of cpu0; 0 when unknown
-  std::string kernel;               ///< "Linux 6.1.0-18-amd64"
-  std::string runtime;              ///< "glibc 2.36, libstdc++ 20230528"
+  std::int64_t llc_bytes = 0;  ///< largest cache level of cpu0; 0 when unknown
+  std::string kernel;          ///< "Linux 6.1.0-18-amd64"
+  std::string runtime;         ///< "glibc 2.36, libstdc++ 20230528"
 };
 
 CpuInfo query_cpu_info();

@@ -8,8 +8,8 @@ namespace clustercost {
 
 namespace {
 
-/// One step of the fingerprint: xor the word in, then a multiply and a shift (the finaliser of
-/// SplitMix64, Steele et al. 2014) so that every input bit reaches every output bit and the
+/// One step of the fingerprint: xor the word in, then one multiply-xorshift round of SplitMix64's
+/// finaliser (Steele, Lea, Flood, OOPSLA 2014), so input bits spread over the output and the
 /// order of events matters.
 constexpr std::uint64_t mix(std::uint64_t h, std::uint64_t word) {
   h ^= word;
@@ -131,7 +131,7 @@ RunResult Engine::run(const RunLimits& limits) {
       break;
     }
     if (next->time > limits.until) {
-      now_ = limits.until;
+      now_ = std::max(now_, limits.until);  // a horizon in the past leaves the clock alone
       result.reason = StopReason::kTimeLimit;
       break;
     }

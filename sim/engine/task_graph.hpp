@@ -125,8 +125,9 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   /// Time from start() to the end of the last completed task.
   SimTime makespan() const;
   /// The chain of tasks that determined the makespan, first to last: from the task that ended
-  /// last (among simultaneous ends, the last one processed), repeatedly the constraint (dependency or stream predecessor) that ended last before
-  /// its start (on a tie, the dependency with the smallest id). Its length equals makespan().
+  /// last (among simultaneous ends, the last one processed), repeatedly the constraint that
+  /// released it, i.e. whichever of its dependencies and its stream predecessor ended last (on
+  /// a tie a dependency, the one with the smallest id). Its length equals makespan().
   std::vector<TaskId> critical_path() const;
   /// Sum of the durations of the completed tasks of `stream` (it runs one at a time).
   SimTime stream_busy_time(StreamId stream) const;

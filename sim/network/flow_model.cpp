@@ -172,7 +172,7 @@ void FlowModel::activate(FlowId f) {
   for (std::uint32_t h = 0; h < flow.hops.size(); ++h) {
     Link& link = links_[flow.hops[h].link];
     flow.hops[h].pos = static_cast<std::uint32_t>(link.members.size());
-    link.members.push_back(Member{f, h});
+    link.members.push_back(Member{f, h, kNoRateCap});
     mark_dirty(flow.hops[h].link);
   }
   request_recompute();
@@ -254,10 +254,13 @@ void FlowModel::recompute() {
   threshold = options_.freeze_slower_flows ? threshold * (1.0 - 1e-9) : 0.0;
 
   // The affected set: flows at or above the threshold connected to a changed link through
-  // links shared with other such flows. Frozen flows stop the search.
+  // links shared with other such flows; frozen flows stop the search. This is the one scan of
+  // the members of the links involved: it also sums what the frozen flows take of each link
+  // and lists each link's flows to solve, so the solver never looks at frozen flows again.
   const std::uint32_t stamp = next_stamp();
   comp_links_.clear();
   comp_flows_.clear();
+  link_flows_.clear();
   for (LinkId l : dirty_links_) {
     if (links_[l].stamp != stamp) {
       links_[l].stamp = stamp;
@@ -266,9 +269,17 @@ void FlowModel::recompute() {
   }
   dirty_links_.clear();
   for (std::size_t i = 0; i < comp_links_.size(); ++i) {
-    for (const Member& m : links_[comp_links_[i]].members) {
+    Link& link = links_[comp_links_[i]];
+    double frozen = 0.0;
+    link.solve_begin = static_cast<std::uint32_t>(link_flows_.size());
+    for (const Member& m : link.members) {
+      if (m.rate < threshold) {  // frozen (a fresh flow's member rate is +inf)
+        frozen += m.rate;
+        continue;
+      }
+      link_flows_.push_back(m.flow);
       Flow& flow = flows_[m.flow];
-      if (flow.stamp == stamp || (!flow.fresh && flow.rate < threshold)) continue;
+      if (flow.stamp == stamp) continue;
       flow.stamp = stamp;
       comp_flows_.push_back(m.flow);
       for (const Hop& hop : flow.hops) {
@@ -278,23 +289,18 @@ void FlowModel::recompute() {
         }
       }
     }
+    link.solve_end = static_cast<std::uint32_t>(link_flows_.size());
+    link.frozen_load = frozen;
   }
   stats_.flows_resolved += comp_flows_.size();
-  stats_.largest_component = std::max(stats_.largest_component, comp_flows_.size());
+  stats_.max_flows_resolved = std::max(stats_.max_flows_resolved, comp_flows_.size());
 
-  solve(stamp);
+  solve();
 
   for (LinkId l : comp_links_) {
     Link& link = links_[l];
-    settle_link(link, now);
-    // Summed afresh rather than updated by differences, so rounding does not accumulate.
-    double load = 0.0;
-    for (const Member& m : link.members) {
-      const Flow& flow = flows_[m.flow];
-      load += flow.stamp == stamp ? flow.new_rate : flow.rate;
-    }
-    link.load = load;
-    link.peak_load = std::max(link.peak_load, load);
+    settle_link(link, now);  // with the old load
+    link.load = link.frozen_load;
   }
   for (FlowId f : comp_flows_) {
     Flow& flow = flows_[f];
@@ -303,35 +309,36 @@ void FlowModel::recompute() {
     flow.fresh = false;
     const bool changed = flow.new_rate != flow.rate;
     flow.rate = flow.new_rate;
+    for (const Hop& hop : flow.hops) {
+      Link& link = links_[hop.link];
+      link.members[hop.pos].rate = flow.rate;
+      link.load += flow.rate;
+    }
     if (changed || !flow.completion.valid()) schedule_completion(f);
+  }
+  // Loads are rebuilt from the members' rates at every recomputation, never updated by
+  // differences, so rounding does not accumulate over a run.
+  for (LinkId l : comp_links_) {
+    Link& link = links_[l];
+    link.peak_load = std::max(link.peak_load, link.load);
   }
 }
 
-void FlowModel::solve(std::uint32_t stamp) {
-  // Progressive filling (Bertsekas & Gallager, Data Networks, 2nd ed., §6.5.2): raise every
-  // unfixed flow's rate together; the link whose fair share (remaining capacity / unfixed flows)
-  // is smallest saturates first and fixes its flows at that share; a flow's cap acts as a private
-  // link. Fixing a flow at the current minimum share can only raise the fair share of the other
-  // links it crosses, so a heap entry, once pushed, stays a lower bound of its link's share: the
-  // heap is updated lazily, an entry being refreshed only when it reaches the top with a stale
-  // (too small) key. That costs one push per link plus the refreshes, instead of one push per
-  // (flow, link) fixing.
+void FlowModel::solve() {
+  // Progressive filling (Bertsekas & Gallager, Data Networks, 2nd ed., §6.5, max-min flow
+  // control): raise every unfixed flow's rate together; the link whose fair share (remaining
+  // capacity / unfixed flows) is smallest saturates first and fixes its flows at that share; a
+  // flow's cap acts as a private link. Fixing a flow at the current minimum share can only
+  // raise the fair share of the other links it crosses, so a heap entry, once pushed, stays a
+  // lower bound of its link's share: the heap is updated lazily, an entry being refreshed only
+  // when it reaches the top with a stale (too small) key. That costs one push per link plus the
+  // refreshes, instead of one push per (flow, link) fixing.
   share_heap_.clear();
   capped_.clear();
   for (LinkId l : comp_links_) {
     Link& link = links_[l];
-    // What the frozen flows (not stamped) leave of the capacity.
-    link.rem = link.capacity;
-    link.unfixed = 0;
-    for (const Member& m : link.members) {
-      const Flow& flow = flows_[m.flow];
-      if (flow.stamp == stamp) {
-        ++link.unfixed;
-      } else {
-        link.rem -= flow.rate;
-      }
-    }
-    link.rem = std::max(0.0, link.rem);
+    link.rem = std::max(0.0, link.capacity - link.frozen_load);
+    link.unfixed = link.solve_end - link.solve_begin;
     if (link.unfixed > 0) share_heap_.push_back(ShareEntry{link.rem / link.unfixed, l});
   }
   std::make_heap(share_heap_.begin(), share_heap_.end(), ShareGreater{});
@@ -368,10 +375,10 @@ void FlowModel::solve(std::uint32_t stamp) {
       std::push_heap(share_heap_.begin(), share_heap_.end(), ShareGreater{});
       continue;
     }
-    // The bottleneck. Fixing a member changes only counters, not this member list.
-    for (const Member& m : link.members) {
-      const Flow& flow = flows_[m.flow];
-      if (flow.stamp == stamp && flow.new_rate < 0.0) fix(m.flow, share);
+    // The bottleneck: fix its remaining flows at its share.
+    for (std::uint32_t i = link.solve_begin; i < link.solve_end; ++i) {
+      const FlowId f = link_flows_[i];
+      if (flows_[f].new_rate < 0.0) fix(f, share);
     }
   }
 }

@@ -1,8 +1,8 @@
 #pragma once
 /// Flow-level network model: transfers are fluid flows over directed links that share each
-/// link's bandwidth by max-min fairness, as in SimGrid's `lmm` solver (Velho, Mello, Casanova,
-/// Legrand, "On the validity of flow-level TCP network models for grid and cloud simulations",
-/// ACM TOMACS 23(4), 2013). No packets.
+/// link's bandwidth by max-min fairness, as in SimGrid's `lmm` solver (Velho, Mello Schnorr,
+/// Casanova, Legrand, "On the validity of flow-level TCP network models for grid and cloud
+/// simulations", ACM TOMACS 23(4), 2013). No packets.
 ///
 /// A link is one direction of a cable or port: a capacity (bytes/s) and a latency; a full-duplex
 /// cable is two links. A flow is (bytes, path = link ids, optional rate cap). It waits the sum of
@@ -23,8 +23,9 @@
 /// flow keeps its rate: those flows are frozen, and only the flows at or above the threshold
 /// that are connected to a changed link through links shared with other such flows are
 /// re-solved, on the capacity the frozen flows leave. Without this, every change re-solves the
-/// whole connected component, as SimGrid's lmm does; FlowModelOptions::freeze_slower_flows =
-/// false does that, for checking.
+/// whole connected component of flows sharing links with it (FlowModelOptions::
+/// freeze_slower_flows = false does that, for checking): in a leaf/spine network under an
+/// all-to-all, that is every flow.
 ///
 /// Per link: bytes carried, busy time, peak and time-weighted mean utilisation.
 
@@ -68,7 +69,7 @@ struct FlowModelStats {
   /// Sum over recomputations of the flows re-solved.
   std::uint64_t flows_resolved = 0;
   /// Most flows re-solved by one recomputation.
-  std::size_t largest_component = 0;
+  std::size_t max_flows_resolved = 0;
   /// Completion events moved because a rate changed.
   std::uint64_t reschedules = 0;
 };
@@ -135,10 +136,13 @@ class FlowModel final : public EventHandler {
     LinkId link;
     std::uint32_t pos;
   };
-  /// A link's record of one member flow: which hop of the flow it is.
+  /// A link's record of one member flow: which hop of the flow it is, and a copy of the flow's
+  /// rate (+inf until its first solve), so scanning a link's members needs no access to the
+  /// flows themselves: most members are frozen, and those scans dominate a recomputation.
   struct Member {
     FlowId flow;
     std::uint32_t hop;
+    double rate;
   };
   struct Flow {
     double bytes = 0.0;
@@ -171,9 +175,13 @@ class FlowModel final : public EventHandler {
     double peak_load = 0.0;
     double completed_bytes = 0.0;
     std::uint64_t completed_flows = 0;
-    // Solver scratch.
+    // Scratch of the recomputation: the load of the frozen flows, the capacity left to the
+    // unfixed ones and their count, and the range of link_flows_ listing the flows to solve.
+    double frozen_load = 0.0;
     double rem = 0.0;
     std::uint32_t unfixed = 0;
+    std::uint32_t solve_begin = 0;
+    std::uint32_t solve_end = 0;
     std::uint32_t stamp = 0;
   };
   /// A lower bound of a link's fair share during the solve.
@@ -188,7 +196,7 @@ class FlowModel final : public EventHandler {
   void mark_dirty(LinkId link) { dirty_links_.push_back(link); }
   void request_recompute();
   void recompute();
-  void solve(std::uint32_t stamp);
+  void solve();
   void fix(FlowId f, double rate);
   void settle_link(Link& link, SimTime now);
   void schedule_completion(FlowId f);
@@ -216,6 +224,7 @@ class FlowModel final : public EventHandler {
   // Scratch of the recomputation, kept to reuse their memory.
   std::vector<LinkId> comp_links_;
   std::vector<FlowId> comp_flows_;
+  std::vector<FlowId> link_flows_;
   std::vector<ShareEntry> share_heap_;
   std::vector<std::pair<double, FlowId>> capped_;
   std::size_t fixed_count_ = 0;

@@ -66,6 +66,9 @@ struct ParallelismConfig {
   int zero = 1;
   bool sequence_parallel = false;
   Recompute recompute = Recompute::None;
+  /// Cheap modules recomputed on top of `recompute` (Megatron-Core --recompute-modules names:
+  /// "layernorm", "mla_up_proj", "moe_act", "mlp_act"); DeepSeek-V3 uses the first three.
+  std::vector<std::string> recompute_modules;
   int comm_sms = 0;            // SMs reserved for communication kernels (DeepSeek-V3: 20 of 132)
   /// Layers per pipeline stage (Megatron-style: first and last stages lighter when uneven).
   std::vector<int> stage_layers;
@@ -138,6 +141,10 @@ struct Scenario {
   std::int64_t steps() const;
   int nodes() const;
 };
+
+/// The activation savings a scenario implies: its recompute modules, and FP8 caching of linear
+/// inputs when GEMMs run in FP8.
+ActivationSavings activation_savings(const Scenario& s);
 
 std::string schedule_name(Schedule s);
 std::string recompute_name(Recompute r);

@@ -42,7 +42,8 @@ Json scenario_to_json(const Scenario& s) {
                       {"vpp", p.vpp}, {"schedule", schedule_name(p.schedule)},
                       {"micro_batch", p.micro_batch}, {"zero", p.zero},
                       {"sequence_parallel", p.sequence_parallel},
-                      {"recompute", recompute_name(p.recompute)}, {"comm_sms", p.comm_sms}};
+                      {"recompute", recompute_name(p.recompute)},
+                      {"recompute_modules", p.recompute_modules}, {"comm_sms", p.comm_sms}};
   const auto& t = s.training;
   j["training"] = {{"seq_len", t.seq_len}, {"global_batch", t.global_batch},
                    {"tokens", t.tokens}, {"precision", t.precision},

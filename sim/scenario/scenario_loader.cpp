@@ -153,6 +153,24 @@ void parse_parallelism(ObjectReader r, Scenario& s) {
   if (p.zero > 3) r.fail("zero", "expected a ZeRO stage 0, 1, 2 or 3, got " + std::to_string(p.zero));
   p.sequence_parallel = r.boolean_or("sequence_parallel", p.tp > 1);
   p.recompute = parse_recompute(r.one_of_or("recompute", {"none", "selective", "full"}, "none"));
+  if (const Json* mods = r.find("recompute_modules")) {
+    if (!mods->is_array()) r.fail("recompute_modules", "expected an array of module names");
+    for (std::size_t i = 0; i < mods->size(); ++i) {
+      const std::string path = index_path(r.path_of("recompute_modules"), i);
+      std::string name = json_string((*mods)[i], r.file(), path);
+      if (name != "layernorm" && name != "mla_up_proj" && name != "moe_act" && name != "mlp_act")
+        throw InputError(r.file(), path, "expected \"layernorm\", \"mla_up_proj\", \"moe_act\" "
+                                         "or \"mlp_act\", got \"" + name + "\"");
+      if (name == "mla_up_proj" && s.model.attention != AttentionKind::Mla)
+        throw InputError(r.file(), path, s.model.name + " has no MLA up-projections");
+      if (name == "moe_act" && !s.model.is_moe())
+        throw InputError(r.file(), path, s.model.name + " has no experts");
+      if (std::find(p.recompute_modules.begin(), p.recompute_modules.end(), name) == p.recompute_modules.end())
+        p.recompute_modules.push_back(name);
+    }
+    if (!p.recompute_modules.empty() && p.recompute == Recompute::Full)
+      r.fail("recompute_modules", "full recomputation already recomputes every module");
+  }
   p.comm_sms = static_cast<int>(r.non_negative_integer_or("comm_sms", 0));
   if (p.comm_sms >= static_cast<int>(s.gpu.sms.get()))
     r.fail("comm_sms", std::to_string(p.comm_sms) + " SMs reserved for communication leaves none of " +
@@ -287,6 +305,18 @@ std::vector<int> split_layers(int layers, int pp) {
   if (extra > 0 && pp > 1) { ++out.back(); --extra; }
   if (extra > 0) { ++out.front(); --extra; }
   return out;
+}
+
+ActivationSavings activation_savings(const Scenario& s) {
+  ActivationSavings a;
+  for (const auto& m : s.parallelism.recompute_modules) {
+    if (m == "layernorm") a.recompute_norms = true;
+    if (m == "mla_up_proj") a.recompute_mla_up_proj = true;
+    if (m == "moe_act") a.recompute_moe_act = true;
+    if (m == "mlp_act") a.recompute_mlp_act = true;
+  }
+  if (s.training.precision == "fp8") a.linear_input_bytes = 1.0 + 4.0 / 128.0;
+  return a;
 }
 
 std::int64_t Scenario::micro_batches() const {

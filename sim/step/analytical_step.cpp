@@ -93,6 +93,17 @@ StepResult simulate_step_analytical(const Scenario& s) {
   ctx.bytes_per_param = s.training.precision == "fp8" ? 1 : 2;
   ctx.bytes_per_activation = 2;
   ctx.bytes_per_grad = s.training.grad_dtype == "fp32" ? 4 : 2;
+  ctx.savings = activation_savings(s);
+  // Operators whose forward runs again in backward because their outputs were not stored.
+  auto recomputed = [&](const std::string& name) {
+    const auto& sv = ctx.savings;
+    auto starts = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+    if (sv.recompute_norms && name.find("norm") != std::string::npos) return true;
+    if (sv.recompute_mla_up_proj && (starts("attn.q_up") || starts("attn.kv_up"))) return true;
+    if (sv.recompute_moe_act && (starts("moe.experts.act") || starts("moe.shared.act"))) return true;
+    if (sv.recompute_mlp_act && starts("mlp.act")) return true;
+    return false;
+  };
   std::vector<LayerPlan> plans;
   try {
     plans = plan_layers(m, ctx);
@@ -144,6 +155,10 @@ StepResult simulate_step_analytical(const Scenario& s) {
       if (op.op_class == OpClass::Attention) {
         attn_fwd += f;
         if (par.recompute == Recompute::Selective) w.hw_flops_mb += op.flops_fwd.value;
+      }
+      if (par.recompute != Recompute::Full && recomputed(op.name)) {
+        w.recompute += f;
+        w.hw_flops_mb += op.flops_fwd.value;
       }
     }
     if (par.recompute == Recompute::Full && (lp.kind == LayerKind::Dense || lp.kind == LayerKind::Moe)) {
@@ -206,6 +221,11 @@ StepResult simulate_step_analytical(const Scenario& s) {
     if (lp.kind == LayerKind::LmHead) {
       // Logits and the head's inputs live only between the last forward and its backward.
       w.act_extra += activation_bytes_per_layer(m, ctx, lp.kind, act_mode);
+    } else if (lp.kind == LayerKind::Mtp) {
+      // An MTP module ends in its own head, whose logits are as short-lived as the main head's.
+      const Bytes head = activation_bytes_per_layer(m, ctx, LayerKind::LmHead, act_mode);
+      w.act_per_mb += activation_bytes_per_layer(m, ctx, lp.kind, act_mode) - head;
+      w.act_extra += head;
     } else {
       w.act_per_mb += activation_bytes_per_layer(m, ctx, lp.kind, act_mode);
     }
@@ -249,9 +269,22 @@ StepResult simulate_step_analytical(const Scenario& s) {
       case Schedule::Interleaved:  // Narayanan et al. 2021 §2.2.2
         return std::min<double>(static_cast<double>(mb),
                                 (p - stage) * (1.0 + (p - 1.0) / (static_cast<double>(p) * par.vpp)));
-      case Schedule::DualPipe: return std::min<double>(static_cast<double>(mb), p + 1.0);  // DeepSeek-V3 Table 2
+      case Schedule::DualPipe: return std::min<double>(static_cast<double>(mb) / 2.0, p - stage);
     }
     return p;
+  };
+  // DualPipe: rank r runs stage r for micro-batches entering at rank 0 (1F1B-like, p − r in
+  // flight) and stage p−1−r for those entering at rank p−1 (r + 1 in flight): p + 1 stage-loads
+  // in all, DeepSeek-V3 Table 2's "PP+1".
+  auto activations_on_rank = [&](int rank) -> Bytes {
+    const StageWork& own = work[static_cast<std::size_t>(rank)];
+    if (!dualpipe) return own.act_per_mb * inflight(rank) + own.act_extra;
+    const int mirror = p - 1 - rank;
+    const StageWork& other = work[static_cast<std::size_t>(mirror)];
+    Bytes b = own.act_per_mb * inflight(rank) + own.act_extra;
+    if (mirror != rank) b += other.act_per_mb * inflight(mirror) + other.act_extra;
+    else b += own.act_per_mb * inflight(mirror);
+    return b;
   };
 
   double best_total = -1;
@@ -302,7 +335,7 @@ StepResult simulate_step_analytical(const Scenario& s) {
     mem.weights = dense.weights + expert.weights;
     mem.gradients = dense.grads + expert.grads;
     mem.optimizer = dense.optimizer + expert.optimizer;
-    mem.activations = w.act_per_mb * inflight(st) + w.act_extra;
+    mem.activations = activations_on_rank(st);
     mem.capacity = gib(gpu.hbm_usable_gib.get() > 0 ? gpu.hbm_usable_gib.get()
                                                     : gpu.hbm_gb.get() * kGB / kGiB);
     mem.stage = st;

@@ -156,18 +156,22 @@ struct FlowStarter : EventHandler {
   }
 };
 
-/// `flows` random host-to-host flows on 128 leaves x 8 hosts x 16 spines (4096 links), run to
-/// completion. Arg 1: 0 = all start at once (a collective burst), 1 = staggered random starts
-/// over 10 ms (every start and end re-solves its component).
+/// `flows` random host-to-host flows on a leaf/spine network, run to completion.
+/// Arg 1: 0 = all start at once (a collective burst), 1 = staggered random starts over 10 ms
+/// (every start and end triggers a recomputation).
+/// Arg 2: 0 = 128 leaves x 8 hosts x 16 spines (4096 links), random sizes 1..64 MB;
+///        1 = 2048 leaves x 16 hosts x 8 spines (98304 links), equal 16 MB sizes (an
+///        all-to-all-like burst: many flows share a rate and end together).
 void BM_FlowModel(benchmark::State& state) {
   const auto n_flows = static_cast<std::uint32_t>(state.range(0));
   const bool staggered = state.range(1) != 0;
+  const bool large = state.range(2) != 0;
   FlowModelStats last{};
   std::uint64_t events = 0;
   for (auto _ : state) {
     Engine engine;
     FlowModel net(engine);
-    LeafSpine topo(net, 128, 8, 16);
+    LeafSpine topo = large ? LeafSpine(net, 2048, 16, 8) : LeafSpine(net, 128, 8, 16);
     CountingSink sink;
     FlowStarter starter;
     starter.net = &net;
@@ -179,8 +183,9 @@ void BM_FlowModel(benchmark::State& state) {
       const auto a = static_cast<std::uint32_t>(rng.next() % hosts);
       auto b = static_cast<std::uint32_t>(rng.next() % hosts);
       if (b == a) b = (b + 1) % hosts;
-      starter.paths.push_back(topo.path(a, b, static_cast<std::uint32_t>(rng.next() % topo.spines)));
-      starter.bytes.push_back(static_cast<double>(1 + rng.next() % 64) * 1e6);  // 1..64 MB
+      const auto spine = static_cast<std::uint32_t>(rng.next() % topo.spines);
+      starter.paths.push_back(topo.path(a, b, spine));
+      starter.bytes.push_back(large ? 16e6 : static_cast<double>(1 + rng.next() % 64) * 1e6);
       const SimTime at = staggered ? SimTime{static_cast<std::int64_t>(rng.next() % 10000000)}
                                    : SimTime::zero();
       engine.schedule_at(at, starter.kind, i);
@@ -196,13 +201,15 @@ void BM_FlowModel(benchmark::State& state) {
       last.recomputations > 0
           ? static_cast<double>(last.flows_resolved) / static_cast<double>(last.recomputations)
           : 0.0;
-  state.counters["largest_component"] = static_cast<double>(last.largest_component);
+  state.counters["max_flows_resolved"] = static_cast<double>(last.max_flows_resolved);
+  state.counters["links"] = large ? 98304.0 : 4096.0;
   state.counters["events"] =
       static_cast<double>(events) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_FlowModel)
-    ->Args({10000, 0})
-    ->Args({10000, 1})
+    ->Args({10000, 0, 0})
+    ->Args({10000, 1, 0})
+    ->Args({100000, 0, 1})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 

@@ -301,6 +301,9 @@ TEST(Engine, RunUntilAdvancesClockToHorizon) {
   EXPECT_EQ(r.reason, StopReason::kTimeLimit);
   EXPECT_EQ(engine.now(), SimTime{25});
   EXPECT_EQ(r.events_executed, 0u);
+  r = engine.run_until(SimTime{3});  // a horizon in the past: nothing runs, time stays
+  EXPECT_EQ(r.reason, StopReason::kTimeLimit);
+  EXPECT_EQ(engine.now(), SimTime{25});
   r = engine.run();
   EXPECT_EQ(r.reason, StopReason::kDrained);
   EXPECT_EQ(engine.now(), SimTime{30});

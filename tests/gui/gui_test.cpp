@@ -154,23 +154,32 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
     const std::string gpu = j["scenario"]["cluster"]["gpu"].get<std::string>();
     const double gpus = j["scenario"]["cluster"]["gpus"].get<double>();
     const ChartSeries* line = find_series(w.scaling_days_chart(), QString::fromStdString(gpu));
-    if (j["memory"]["fits"].get<bool>()) {
+    {
       ASSERT_NE(line, nullptr);
       bool found = false;
       for (std::size_t k = 0; k < line->x.size(); ++k) {
         if (line->x[k] == gpus) {
           found = true;
           expect_close6(line->y[k], j["run"]["wall_days"].get<double>(), "scaling wall days");
+          ASSERT_EQ(line->flagged.size(), line->x.size());
+          EXPECT_EQ(line->flagged[k], !j["memory"]["fits"].get<bool>());
         }
       }
+      const ChartSeries* cost_line =
+          find_series(w.scaling_cost_chart(), QString::fromStdString(gpu));
+      ASSERT_NE(cost_line, nullptr);
+      for (std::size_t k = 0; k < cost_line->x.size(); ++k)
+        if (cost_line->x[k] == gpus)
+          expect_close6(cost_line->y[k] * 1e6, j["cost"]["total_usd"].get<double>(), "cost");
       EXPECT_TRUE(found);
       EXPECT_TRUE(w.scaling_days_chart()->x_axis_title().contains("GPUs"));
       EXPECT_TRUE(w.scaling_cost_chart()->value_axis_title().contains("USD"));
     }
 
     // Traffic placeholder and timeline.
-    const bool moe = j["scenario"]["model"].contains("moe") &&
-                     !j["scenario"]["model"]["moe"].is_null();
+    // The report names the preset; an MoE model is the one whose active parameters are fewer.
+    const bool moe = j["model"]["params_active"].get<double>() <
+                     j["model"]["params_total"].get<double>();
     EXPECT_EQ(w.traffic_label()->text().startsWith("MoE traffic heatmap"), moe);
     const auto& sk = w.timeline()->sketch();
     EXPECT_EQ(sk.stages, static_cast<int>(j["step"]["stages"].size()));

@@ -5,11 +5,10 @@
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "hardware/probe/checks.hpp"
 #include "hardware/probe/cpu_kernels.hpp"
@@ -169,7 +168,8 @@ TEST(ProbeCpuKernels, CausalAttentionMatchesTheReferenceAndIgnoresTheFuture) {
     };
     for (std::int64_t i = 0; i < seq; ++i) {
       reference_attention_row(at(q), at(k), at(v), i, d, scale, ref);
-      for (std::int64_t j = 0; j < d; ++j) err.add(o[base + i * d + j], static_cast<double>(ref[j]));
+      for (std::int64_t j = 0; j < d; ++j)
+        err.add(o[base + i * d + j], static_cast<double>(ref[j]));
     }
   }
   EXPECT_LE(err.rel_error(), check_tolerance("attention", "fp32"));
@@ -179,7 +179,8 @@ TEST(ProbeCpuKernels, CausalAttentionMatchesTheReferenceAndIgnoresTheFuture) {
   const std::vector<float> before(o.data(), o.data() + seq * d);
   for (std::int64_t j = 0; j < d; ++j) k[(seq - 1) * d + j] += 1.0f;
   attention_causal(q.data(), k.data(), v.data(), o.data(), batch, heads, seq, d, pool);
-  for (std::int64_t i = 0; i < (seq - 1) * d; ++i) ASSERT_EQ(o[i], before[static_cast<std::size_t>(i)]);
+  for (std::int64_t i = 0; i < (seq - 1) * d; ++i)
+    ASSERT_EQ(o[i], before[static_cast<std::size_t>(i)]);
 }
 
 TEST(ProbeCpuKernels, WorkerPoolRunsEveryIndexAndPropagatesExceptions) {
@@ -389,6 +390,17 @@ TEST(ProbeJson, MeasurementsDocumentHasContractKeys) {
   EXPECT_DOUBLE_EQ(r.at("achieved_gbps").get<double>(), 1e6 / 2e-3 / 1e9);
   EXPECT_DOUBLE_EQ(r.at("busbw_gbps").get<double>(), 1e6 / 2e-3 / 1e9 * 2.0 * 7 / 8);
   EXPECT_TRUE(r.at("achieved_tflops").get<double>() == 0.0);
+  EXPECT_FALSE(j.contains("errors"));
+  EXPECT_TRUE(doc.all_ok());
+
+  doc.errors.push_back("gemm: CUDA error");
+  EXPECT_FALSE(doc.all_ok());
+  std::ostringstream out2;
+  write_measurements_json(doc, out2);
+  EXPECT_EQ(nlohmann::json::parse(out2.str()).at("errors")[0], "gemm: CUDA error");
+  doc.errors.clear();
+  doc.records[0].ok = false;
+  EXPECT_FALSE(doc.all_ok());
 }
 
 }  // namespace

@@ -3,21 +3,19 @@
 // CUDA part was compiled whenever nvcc exists (label cuda-build).
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "hardware/probe/probe.hpp"
 
@@ -32,9 +30,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("cc_probe_" + std::string(info ? info->name() : "suite") + "_" +
-             std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("cc_probe_" + std::string(info ? info->name() : "suite") +
+                                         "_" + std::to_string(::getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -63,53 +60,9 @@ double median_of(std::vector<double> v) {
   return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2.0;
 }
 
-// The CPU quick probe, run once for the suite (it is the slow part: a few seconds).
-class CpuQuickProbe : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    out_ = dir_->path() / "measurements.json";
-    // A stale file at the output path must be replaced, atomically.
-    std::ofstream(out_) << "stale";
-    ProbeOptions o;
-    o.device = "cpu";
-    o.quick = true;
-    o.output_path = out_.string();
-    std::ostringstream log;
-    const auto t0 = std::chrono::steady_clock::now();
-    rc_ = run_probe(o, log);
-    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log_ = log.str();
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline fs::path out_;
-  static inline int rc_ = -1;
-  static inline double seconds_ = 0.0;
-  static inline std::string log_;
-};
-
-TEST_F(CpuQuickProbe, ExitsZeroWithinTheQuickBudget) {
-  EXPECT_EQ(rc_, 0) << log_;
-  // The budget for --quick on a 2-core machine.
-  EXPECT_LT(seconds_, 20.0) << log_;
-  EXPECT_NE(log_.find("wrote"), std::string::npos) << log_;
-}
-
-TEST_F(CpuQuickProbe, WritesAtomicallyLeavingNoTemporaryFiles) {
-  ASSERT_EQ(rc_, 0) << log_;
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir_->path())) names.push_back(e.path().filename());
-  EXPECT_EQ(names, std::vector<std::string>{"measurements.json"});
-}
-
-TEST_F(CpuQuickProbe, DeviceBlockHasTheContractKeys) {
-  ASSERT_EQ(rc_, 0) << log_;
-  const auto doc = read_json(out_);
+// The checks of one CPU quick probe run (a few seconds, so it runs once; ctest runs each test
+// in its own process).
+void expect_device_block(const nlohmann::json& doc) {
   EXPECT_EQ(doc.at("schema"), "clustercost.measurements/1");
   const auto& d = doc.at("device");
   EXPECT_EQ(d.at("kind"), "cpu");
@@ -127,72 +80,98 @@ TEST_F(CpuQuickProbe, DeviceBlockHasTheContractKeys) {
   EXPECT_TRUE(backend.rfind("eigen", 0) == 0 || backend.rfind("blocked", 0) == 0) << backend;
 }
 
-TEST_F(CpuQuickProbe, EveryRecordIsCompletePositiveFiniteAndChecked) {
-  ASSERT_EQ(rc_, 0) << log_;
-  const auto doc = read_json(out_);
+void expect_record(const nlohmann::json& r, int reps) {
+  SCOPED_TRACE(r.dump());
+  const std::string kind = r.at("kind");
+  const std::string dtype = r.at("dtype");
+  EXPECT_TRUE(dtype == "fp32" || dtype == "fp64") << dtype;
+  EXPECT_FALSE(r.at("name").get<std::string>().empty());
+
+  ASSERT_TRUE(r.at("times_s").is_array());
+  ASSERT_EQ(static_cast<int>(r.at("times_s").size()), reps);
+  std::vector<double> times;
+  for (const auto& t : r.at("times_s")) {
+    ASSERT_TRUE(positive_finite(t));
+    times.push_back(t);
+  }
+  ASSERT_TRUE(positive_finite(r.at("time_s")));
+  EXPECT_DOUBLE_EQ(r.at("time_s").get<double>(), median_of(times));
+
+  const double flops = r.at("flops"), bytes = r.at("bytes");
+  const double t = r.at("time_s");
+  if (kind == "launch") {
+    EXPECT_EQ(flops, 0.0);
+    EXPECT_EQ(bytes, 0.0);
+  } else {
+    EXPECT_GT(bytes, 0.0);
+    EXPECT_TRUE(positive_finite(r.at("achieved_gbps")));
+    EXPECT_NEAR(r.at("achieved_gbps").get<double>(), bytes / t / 1e9, 1e-9 * bytes / t);
+  }
+  if (kind == "gemm" || kind == "grouped_gemm" || kind == "attention") {
+    EXPECT_GT(flops, 0.0);
+    EXPECT_TRUE(positive_finite(r.at("achieved_tflops")));
+    EXPECT_NEAR(r.at("achieved_tflops").get<double>(), flops / t / 1e12, 1e-9 * flops / t);
+  }
+  const auto& shape = r.at("shape");
+  if (kind == "gemm") {
+    const double m = shape.at("m"), n = shape.at("n"), k = shape.at("k");
+    EXPECT_DOUBLE_EQ(flops, 2.0 * m * n * k);
+  } else if (kind == "grouped_gemm") {
+    std::int64_t sum = 0;
+    for (const auto& g : shape.at("group_m")) sum += g.get<std::int64_t>();
+    EXPECT_EQ(sum, shape.at("m").get<std::int64_t>());
+    EXPECT_EQ(shape.at("groups").get<std::size_t>(), shape.at("group_m").size());
+    const std::set<std::int64_t> distinct(shape.at("group_m").begin(), shape.at("group_m").end());
+    EXPECT_GT(distinct.size(), 1u) << "expert loads should be uneven";
+  } else if (kind == "attention") {
+    EXPECT_TRUE(shape.at("causal").get<bool>());
+    const double s = shape.at("seq"), h = shape.at("heads"), dd = shape.at("head_dim"),
+                 b = shape.at("batch");
+    EXPECT_DOUBLE_EQ(flops, 4.0 * s * s * dd * h * b / 2.0);
+  } else if (kind == "memory") {
+    EXPECT_GT(shape.at("bytes").get<double>(), 0.0);
+  }
+  const double err = r.at("check_rel_error");
+  EXPECT_TRUE(std::isfinite(err));
+  EXPECT_GE(err, 0.0);
+  EXPECT_TRUE(r.at("ok").get<bool>());
+}
+
+TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomicallyAndQuickly) {
+  TempDir dir;
+  const fs::path out = dir.path() / "measurements.json";
+  std::ofstream(out) << "stale";  // must be replaced
+  ProbeOptions o;
+  o.device = "cpu";
+  o.quick = true;
+  o.output_path = out.string();
+  std::ostringstream log;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = run_probe(o, log);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << log.str();
+  EXPECT_LT(seconds, 20.0) << log.str();  // the budget for --quick on 2 cores
+  EXPECT_NE(log.str().find("wrote"), std::string::npos) << log.str();
+
+  // Atomic write: the temporary file was renamed over the stale one, nothing else is left.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"measurements.json"});
+
+  const auto doc = read_json(out);
+  expect_device_block(doc);
   const int reps = doc.at("settings").at("repetitions");
   const auto& records = doc.at("records");
   ASSERT_FALSE(records.empty());
   std::set<std::string> kinds, gemm_dtypes;
   for (const auto& r : records) {
-    SCOPED_TRACE(r.dump());
-    const std::string kind = r.at("kind");
-    kinds.insert(kind);
-    const std::string dtype = r.at("dtype");
-    EXPECT_TRUE(dtype == "fp32" || dtype == "fp64") << dtype;
-    if (kind == "gemm") gemm_dtypes.insert(dtype);
-    EXPECT_FALSE(r.at("name").get<std::string>().empty());
-
-    ASSERT_TRUE(r.at("times_s").is_array());
-    ASSERT_EQ(static_cast<int>(r.at("times_s").size()), reps);
-    std::vector<double> times;
-    for (const auto& t : r.at("times_s")) {
-      ASSERT_TRUE(positive_finite(t));
-      times.push_back(t);
-    }
-    ASSERT_TRUE(positive_finite(r.at("time_s")));
-    EXPECT_DOUBLE_EQ(r.at("time_s").get<double>(), median_of(times));
-
-    const double flops = r.at("flops"), bytes = r.at("bytes");
-    const double t = r.at("time_s");
-    if (kind == "launch") {
-      EXPECT_EQ(flops, 0.0);
-      EXPECT_EQ(bytes, 0.0);
-    } else {
-      EXPECT_GT(bytes, 0.0);
-      EXPECT_TRUE(positive_finite(r.at("achieved_gbps")));
-      EXPECT_NEAR(r.at("achieved_gbps").get<double>(), bytes / t / 1e9, 1e-9 * bytes / t);
-    }
-    if (kind == "gemm" || kind == "grouped_gemm" || kind == "attention") {
-      EXPECT_GT(flops, 0.0);
-      EXPECT_TRUE(positive_finite(r.at("achieved_tflops")));
-      EXPECT_NEAR(r.at("achieved_tflops").get<double>(), flops / t / 1e12, 1e-9 * flops / t);
-    }
-    const auto& shape = r.at("shape");
-    if (kind == "gemm") {
-      const double m = shape.at("m"), n = shape.at("n"), k = shape.at("k");
-      EXPECT_DOUBLE_EQ(flops, 2.0 * m * n * k);
-    } else if (kind == "grouped_gemm") {
-      std::int64_t sum = 0;
-      for (const auto& g : shape.at("group_m")) sum += g.get<std::int64_t>();
-      EXPECT_EQ(sum, shape.at("m").get<std::int64_t>());
-      EXPECT_EQ(shape.at("groups").get<std::size_t>(), shape.at("group_m").size());
-      std::set<std::int64_t> distinct(shape.at("group_m").begin(), shape.at("group_m").end());
-      EXPECT_GT(distinct.size(), 1u) << "expert loads should be uneven";
-    } else if (kind == "attention") {
-      EXPECT_TRUE(shape.at("causal").get<bool>());
-      const double s = shape.at("seq"), h = shape.at("heads"), dd = shape.at("head_dim"),
-                   b = shape.at("batch");
-      EXPECT_DOUBLE_EQ(flops, 4.0 * s * s * dd * h * b / 2.0);
-    } else if (kind == "memory") {
-      EXPECT_GT(shape.at("bytes").get<double>(), 0.0);
-    }
-    const double err = r.at("check_rel_error");
-    EXPECT_TRUE(std::isfinite(err));
-    EXPECT_GE(err, 0.0);
-    EXPECT_TRUE(r.at("ok").get<bool>());
+    expect_record(r, reps);
+    kinds.insert(r.at("kind").get<std::string>());
+    if (r.at("kind") == "gemm") gemm_dtypes.insert(r.at("dtype").get<std::string>());
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"gemm", "grouped_gemm", "memory", "attention", "launch"}));
+  EXPECT_EQ(kinds,
+            (std::set<std::string>{"gemm", "grouped_gemm", "memory", "attention", "launch"}));
   EXPECT_EQ(gemm_dtypes, (std::set<std::string>{"fp32", "fp64"}));
 }
 
@@ -201,7 +180,8 @@ TEST(ProbeUsage, BadOptionsAreRefusedWithExitCodeTwoAndNoFile) {
   const auto out = (dir.path() / "m.json").string();
   const auto run = [](ProbeOptions o) {
     std::ostringstream log;
-    return std::make_pair(run_probe(o, log), log.str());
+    const int code = run_probe(o, log);
+    return std::make_pair(code, log.str());
   };
   ProbeOptions o;
   o.output_path = out;

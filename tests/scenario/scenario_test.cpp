@@ -72,3 +72,24 @@ TEST(Scenario, DualPipeNeedsEvenStages) {
     EXPECT_EQ(e.json_path(), "parallelism.schedule") << e.what();
   }
 }
+
+TEST(Scenario, RecomputeModulesAreValidatedAgainstTheModel) {
+  Catalog c = Catalog::load(dirs().catalog());
+  auto expect_path = [&](const std::string& file, const std::vector<std::string>& sets,
+                         const std::string& path) {
+    try {
+      load_scenario(dirs().scenarios() / file, sets, c, dirs());
+      FAIL() << "accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.json_path(), path) << e.what();
+    }
+  };
+  expect_path("llama3-70b-h100.json", {"parallelism.recompute_modules=[\"moe_act\"]"},
+              "parallelism.recompute_modules[0]");
+  expect_path("llama3-70b-h100.json", {"parallelism.recompute_modules=[\"mla_up_proj\"]"},
+              "parallelism.recompute_modules[0]");
+  expect_path("deepseek-v3-h800.json", {"parallelism.recompute_modules=[\"everything\"]"},
+              "parallelism.recompute_modules[0]");
+  expect_path("deepseek-v3-h800.json", {"parallelism.recompute=full"},
+              "parallelism.recompute_modules");
+}

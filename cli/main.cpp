@@ -2,6 +2,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cli/calibration_commands.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "sim/report/report.hpp"
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
       {"run", add_run_command(app)},
       {"list", add_list_command(app)},
       {"validate", add_validate_command(app)},
+      {"calibrate", add_calibrate_command(app)},
 #ifdef CLUSTERCOST_HAVE_PROBE
       {"probe", add_probe_command(app)},
 #endif

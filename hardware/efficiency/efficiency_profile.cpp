@@ -177,7 +177,18 @@ GemmFit fit_gemm_efficiency(const std::vector<GemmSample>& samples, double peak_
     b(i) = 1.0;
   }
   Eigen::Vector2d sol = A.colPivHouseholderQr().solve(b);
-  double a = sol(0), t0 = std::max(0.0, sol(1));
+  double a = sol(0), t0 = sol(1);
+  if (t0 < 0) {
+    // A negative fixed time is unphysical: refit the efficiency alone with t0 = 0, minimising
+    // Σ(a·x_i/t_i − 1)², so a = Σ(x_i/t_i) / Σ(x_i/t_i)².
+    double num = 0, den = 0;
+    for (int i = 0; i < n; ++i) {
+      num += A(i, 0);
+      den += A(i, 0) * A(i, 0);
+    }
+    a = num / den;
+    t0 = 0;
+  }
   out.params.efficiency = a > 0 ? std::min(1.0, 1.0 / a) : 1.0;
   out.params.overhead_us = t0 * 1e6;
   out.params.tile_m = tile_m;

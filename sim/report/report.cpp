@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "sim/step/analytical_step.hpp"
+#include "sim/workload/des_step.hpp"
 
 #ifndef CLUSTERCOST_VERSION
 #define CLUSTERCOST_VERSION "0.0.0"
@@ -20,11 +21,13 @@ Report run_scenario(const Scenario& s) {
   r.scenario = s;
   r.version = clustercost_version();
   r.params = count_parameters(s.model);
-  r.step = simulate_step_analytical(s);
-  if (s.simulation.fidelity == "des")
-    r.warnings.push_back("fidelity \"des\" is not available yet in this build; the analytical "
-                         "step model was used");
-  for (const auto& w : r.step.warnings) r.warnings.push_back(w);
+  r.step = s.simulation.fidelity == "des" ? simulate_step_des(s) : simulate_step_analytical(s);
+  // The DES states how it scaled the problem ("des: simulated the pipeline of replica 0 ..."):
+  // information for the report, not a warning.
+  for (const auto& w : r.step.warnings) {
+    if (w.rfind("des:", 0) == 0) r.scenario.notes.push_back(w);
+    else r.warnings.push_back(w);
+  }
   r.run = estimate_run(s, r.step);
   r.cost = estimate_cost(s, r.step, r.run);
   return r;

@@ -287,8 +287,47 @@ StepResult simulate_step_analytical(const Scenario& s) {
     return b;
   };
 
+  // Per micro-batch cost of one stage, and of one rank: under DualPipe a rank runs half of the
+  // micro-batches on its own stage and half on the mirrored stage p−1−r, so it pays the average
+  // of the two (the heavy LM-head stage pairs with the light embedding stage).
+  struct MicroBatchCost {
+    Seconds fwd, bwd, wgrad, tp_fwd, tp_bwd, ep_exposed, ep_fwd_exposed;
+    Seconds per_micro_batch() const { return fwd + bwd + tp_fwd + tp_bwd + ep_exposed; }
+  };
+  auto stage_cost = [&](int st) {
+    const StageWork& w = work[static_cast<std::size_t>(st)];
+    MicroBatchCost c;
+    c.fwd = w.fwd;
+    c.bwd = w.bwd + w.recompute;
+    c.wgrad = w.wgrad;
+    c.tp_fwd = w.tp_fwd;
+    c.tp_bwd = w.tp_bwd;
+    // DualPipe overlaps a forward chunk with a backward chunk of another micro-batch: the
+    // all-to-all of each hides behind the other's compute (DeepSeek-V3 §3.2.1). Other
+    // schedules run dispatch/combine on the critical path.
+    const Seconds ep = w.ep_fwd + w.ep_bwd;
+    c.ep_exposed = dualpipe ? Seconds(std::max(0.0, (ep - (c.fwd + c.bwd)).value)) : ep;
+    c.ep_fwd_exposed = dualpipe ? c.ep_exposed * 0.5 : w.ep_fwd;
+    return c;
+  };
+  auto rank_cost = [&](int rank) {
+    MicroBatchCost a = stage_cost(rank);
+    if (!dualpipe || p - 1 - rank == rank) return a;
+    MicroBatchCost b = stage_cost(p - 1 - rank);
+    MicroBatchCost m2;
+    m2.fwd = (a.fwd + b.fwd) * 0.5;
+    m2.bwd = (a.bwd + b.bwd) * 0.5;
+    m2.wgrad = (a.wgrad + b.wgrad) * 0.5;
+    m2.tp_fwd = (a.tp_fwd + b.tp_fwd) * 0.5;
+    m2.tp_bwd = (a.tp_bwd + b.tp_bwd) * 0.5;
+    m2.ep_exposed = (a.ep_exposed + b.ep_exposed) * 0.5;
+    m2.ep_fwd_exposed = (a.ep_fwd_exposed + b.ep_fwd_exposed) * 0.5;
+    return m2;
+  };
+
   double best_total = -1;
   for (int st = 0; st < p; ++st) {
+    const MicroBatchCost rc = rank_cost(st);
     StageWork w = work[static_cast<std::size_t>(st)];
     if (dualpipe) {
       // The mirrored stage's weights live here too.
@@ -306,14 +345,7 @@ StepResult simulate_step_analytical(const Scenario& s) {
     t.weight_grad = w.wgrad;
     t.tp_comm = w.tp_fwd + w.tp_bwd;
     t.ep_comm = w.ep_fwd + w.ep_bwd;
-    // DualPipe overlaps a forward chunk with a backward chunk of another micro-batch: the
-    // all-to-all of each hides behind the other's compute (DeepSeek-V3 §3.2.1). Other
-    // schedules run dispatch/combine on the critical path.
-    if (dualpipe) {
-      t.ep_exposed = Seconds(std::max(0.0, (t.ep_comm - (t.forward + t.backward)).value));
-    } else {
-      t.ep_exposed = t.ep_comm;
-    }
+    t.ep_exposed = stage_cost(st).ep_exposed;
     t.params = w.params_dense + w.params_expert;
 
     // Gradient reduction: reduce-scatter (ZeRO ≥ 1) or all-reduce (ZeRO 0) over the dp ring;
@@ -344,9 +376,9 @@ StepResult simulate_step_analytical(const Scenario& s) {
     // The step on this stage's rank.
     StepBreakdown b;
     const double mbd = static_cast<double>(mb);
-    b.compute = (t.forward + t.backward) * mbd;
-    b.exposed_tp_comm = t.tp_comm * mbd;
-    b.exposed_ep_comm = t.ep_exposed * mbd;
+    b.compute = (rc.fwd + rc.bwd) * mbd;
+    b.exposed_tp_comm = (rc.tp_fwd + rc.tp_bwd) * mbd;
+    b.exposed_ep_comm = rc.ep_exposed * mbd;
     // Optimizer: memory-bound Adam over the local shard: read master, grad, two moments; write
     // master, two moments and the BF16 weights.
     const double shard = (par.zero >= 1 ? w.params_dense / dp_dense + w.params_expert / dp_expert
@@ -355,8 +387,8 @@ StepResult simulate_step_analytical(const Scenario& s) {
     b.optimizer = Seconds(opt_bytes / (gpu.hbm_tbps.get() * 1e12 * prof.memory.efficiency));
     // Gradient reduce-scatter overlaps the last micro-batch's backward; the parameter gather
     // overlaps the next step's first forward (Megatron --overlap-grad-reduce/--overlap-param-gather).
-    b.exposed_dp_comm = Seconds(std::max(0.0, (rs - t.backward).value) +
-                                std::max(0.0, (ag - t.forward).value) +
+    b.exposed_dp_comm = Seconds(std::max(0.0, (rs - rc.bwd).value) +
+                                std::max(0.0, (ag - rc.fwd).value) +
                                 std::max(0.0, (zero3_gather - b.compute).value));
     const double total = b.total().value;
     if (total > best_total) {
@@ -373,18 +405,12 @@ StepResult simulate_step_analytical(const Scenario& s) {
 
   // Pipeline: every stage waits for the slowest one, so the bubble and the point-to-point
   // chain are set by the slowest stage's per-micro-batch times.
-  // Exposed EP time is split between forward and backward as the all-to-alls are (DualPipe
-  // hides them pairwise, so there the remainder is shared evenly).
-  auto ep_exposed_fwd = [&](const StageTiming& t, const StageWork& w) {
-    return dualpipe ? t.ep_exposed * 0.5 : w.ep_fwd;
-  };
   Seconds tf(0), tb(0), tw(0);
-  for (const auto& t : r.stages) {
-    const auto& w = work[static_cast<std::size_t>(t.stage)];
-    const Seconds ef = ep_exposed_fwd(t, w);
-    tf = std::max(tf, t.forward + w.tp_fwd + ef);
-    tb = std::max(tb, t.backward + w.tp_bwd + (t.ep_exposed - ef));
-    tw = std::max(tw, t.weight_grad);
+  for (int rank = 0; rank < p; ++rank) {
+    const MicroBatchCost c = rank_cost(rank);
+    tf = std::max(tf, c.fwd + c.tp_fwd + c.ep_fwd_exposed);
+    tb = std::max(tb, c.bwd + c.tp_bwd + (c.ep_exposed - c.ep_fwd_exposed));
+    tw = std::max(tw, c.wgrad);
   }
   Seconds bubble(0);
   switch (par.schedule) {
@@ -419,9 +445,7 @@ StepResult simulate_step_analytical(const Scenario& s) {
   r.critical.exposed_pp_comm = pp_exposed;
   {
     // Align the critical stage's compute with the pipeline's pace.
-    const auto& ct = r.stages[static_cast<std::size_t>(r.critical_stage)];
-    const auto& cw = work[static_cast<std::size_t>(r.critical_stage)];
-    Seconds own = ct.forward + ct.backward + cw.tp_fwd + cw.tp_bwd + ct.ep_exposed;
+    Seconds own = rank_cost(r.critical_stage).per_micro_batch();
     Seconds pace = tf + tb;
     if (pace > own) r.critical.bubble += (pace - own) * static_cast<double>(mb);
   }

@@ -1,0 +1,192 @@
+#include "sim/workload/des_step.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "hardware/topology/topology_config.hpp"
+#include "sim/step/analytical_step.hpp"
+
+namespace clustercost {
+
+namespace {
+
+SimTime ticks(Seconds s) { return SimTime::from_seconds(Seconds(std::max(0.0, s.value))); }
+
+PipelineOrder order_of(const Scenario& s, std::vector<std::string>& warnings) {
+  const auto& par = s.parallelism;
+  switch (par.schedule) {
+    case Schedule::GPipe:
+      return PipelineOrder::GPipe;
+    case Schedule::OneFOneB:
+      return PipelineOrder::OneFOneB;
+    case Schedule::ZbH1:
+      return PipelineOrder::ZbH1;
+    case Schedule::Interleaved:
+      if (par.vpp > 1 && s.micro_batches() % par.pp != 0) {
+        warnings.push_back("des: the interleaved schedule needs micro-batches (" +
+                           std::to_string(s.micro_batches()) + ") to be a multiple of pp (" +
+                           std::to_string(par.pp) + "), as Megatron-LM does; simulated as 1f1b");
+        return PipelineOrder::OneFOneB;
+      }
+      return PipelineOrder::Interleaved;
+    case Schedule::DualPipe:
+      if (!dualpipe_supported(par.pp, s.micro_batches())) {
+        warnings.push_back(
+            "des: dualpipe needs an even pp and an even number of micro-batches "
+            ">= 2*pp (" +
+            std::to_string(s.micro_batches()) + " for pp " + std::to_string(par.pp) +
+            "); simulated as 1f1b");
+        return PipelineOrder::OneFOneB;
+      }
+      return PipelineOrder::DualPipe;
+  }
+  return PipelineOrder::OneFOneB;
+}
+
+/// For each link, the most identical transfers (same source and destination stage, one per
+/// rank of the stage) that cross it at once.
+std::vector<double> replica_share(const Topology& topo, const RankLayout& layout, bool wrap) {
+  const int p = layout.pp();
+  std::vector<double> share(topo.num_links(), 1.0);
+  std::vector<std::uint32_t> count(topo.num_links(), 0);
+  std::vector<LinkId> touched, route;
+  std::vector<std::pair<int, int>> pairs;
+  for (int i = 0; i + 1 < p; ++i) pairs.emplace_back(i, i + 1), pairs.emplace_back(i + 1, i);
+  if (wrap && p > 1) pairs.emplace_back(p - 1, 0), pairs.emplace_back(0, p - 1);
+  for (auto [a, b] : pairs) {
+    for (int tp = 0; tp < layout.tp(); ++tp)
+      for (int cp = 0; cp < layout.cp(); ++cp)
+        for (std::int64_t dp = 0; dp < layout.dp(); ++dp) {
+          const auto src = static_cast<int>(layout.gpu({tp, cp, dp, a}));
+          const auto dst = static_cast<int>(layout.gpu({tp, cp, dp, b}));
+          route.clear();
+          topo.append_route(src, dst, 0, route);
+          for (LinkId l : route)
+            if (count[l]++ == 0) touched.push_back(l);
+        }
+    for (LinkId l : touched) {
+      share[l] = std::max(share[l], static_cast<double>(count[l]));
+      count[l] = 0;
+    }
+    touched.clear();
+  }
+  return share;
+}
+
+}  // namespace
+
+Topology build_topology(const Scenario& s) {
+  const auto& net = s.cluster.network;
+  NetworkOverrides ov;
+  ov.topology = scale_out_kind_from_string(net.topology);
+  // 2 tiers is the scenario default; leave it open so a fabric too large for 2 tiers gets 3.
+  if (net.tiers != 2) ov.tiers = net.tiers;
+  ov.oversubscription = net.oversubscription;
+  if (net.scale_out_gbps_per_gpu > 0) ov.scale_out_gbps_per_gpu = net.scale_out_gbps_per_gpu;
+  ov.source = s.file;
+  TopologyConfig cfg =
+      topology_config_from(s.gpu, s.node ? &*s.node : nullptr, static_cast<int>(s.cluster.gpus),
+                           s.cluster.gpus_per_node, ov);
+  if (net.scale_up_gbs_uni > 0) {
+    // The scenario's scale-up rate (default: the catalogue's) wins, as in the analytical model.
+    if (cfg.scale_up.topology == ScaleUpTopology::FullMesh && cfg.scale_up.gbs_uni_per_gpu > 0)
+      cfg.scale_up.per_pair_gbs_uni *= net.scale_up_gbs_uni / cfg.scale_up.gbs_uni_per_gpu;
+    cfg.scale_up.gbs_uni_per_gpu = net.scale_up_gbs_uni;
+  }
+  return Topology(std::move(cfg));
+}
+
+DesStep simulate_step_des_detailed(const Scenario& s) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  const StepResult a = simulate_step_analytical(s);
+  const auto& par = s.parallelism;
+  const int p = par.pp;
+  std::vector<std::string> warnings = a.warnings;
+
+  PipelineSpec spec;
+  spec.order = order_of(s, warnings);
+  spec.vpp = spec.order == PipelineOrder::Interleaved ? par.vpp : 1;
+  spec.micro_batches = s.micro_batches();
+  // DP reduce-scatter / all-gather split of the analytical dp_comm (rs + ag): the same ring over
+  // the same group, so in proportion to the bytes, gradients (grad_dtype) vs BF16 parameters.
+  const double grad_bytes = s.training.grad_dtype == "fp32" ? 4.0 : 2.0;
+  const double rs_share = par.zero == 0 ? 1.0 : grad_bytes / (grad_bytes + 2.0);
+  double params_sum = 0;
+  for (const auto& t : a.stages) params_sum += t.params;
+  for (const auto& t : a.stages) {
+    StageCost c;
+    c.forward = ticks(t.forward);
+    c.backward = ticks(t.backward);
+    c.weight_grad = ticks(t.weight_grad);
+    // Megatron runs as many TP collectives in backward as in forward (two per layer each);
+    // the analytical StageTiming keeps only their sum, and the EP all-to-alls' exposed sum.
+    c.tp_forward = ticks(t.tp_comm * 0.5);
+    c.tp_backward = ticks(t.tp_comm * 0.5);
+    c.ep_forward = ticks(t.ep_exposed * 0.5);
+    c.ep_backward = ticks(t.ep_exposed * 0.5);
+    c.grad_reduce = ticks(t.dp_comm * rs_share);
+    c.param_gather = ticks(t.dp_comm * (1.0 - rs_share));
+    // Adam over the local shard is memory-bound, so its time follows the stage's parameters.
+    c.optimizer =
+        ticks(params_sum > 0 ? a.mean.optimizer * (p * t.params / params_sum) : a.mean.optimizer);
+    spec.stages.push_back(c);
+  }
+  spec.message = Bytes(static_cast<double>(par.micro_batch) * s.training.seq_len / par.cp *
+                       s.model.hidden * 2.0 / (par.sequence_parallel ? par.tp : 1));
+  if (par.zero == 3)
+    warnings.push_back("des: ZeRO-3 per-micro-batch parameter gathers are not simulated");
+
+  const RankLayout layout = RankLayout::from(par, s.cluster.gpus_per_node);
+  const Topology topo = build_topology(s);
+  PipelineNetwork net;
+  net.topology = &topo;
+  for (int i = 0; i < p; ++i) net.stage_gpu.push_back(static_cast<int>(layout.gpu({0, 0, 0, i})));
+  net.efficiency.scale_up = s.profile.network.scale_up;
+  net.efficiency.scale_out = s.profile.network.scale_out;
+  net.share = replica_share(topo, layout, spec.vpp > 1);
+
+  DesStep out;
+  out.run = simulate_pipeline(spec, &net);
+  const PipelineRun& run = out.run;
+
+  StepResult& r = out.result;
+  r.fidelity = "des";
+  r.step_time = run.makespan.seconds();
+  r.tokens = a.tokens;
+  r.flops_per_token = a.flops_per_token;
+  const double gpus = static_cast<double>(s.cluster.gpus);
+  r.tokens_per_s_per_gpu = r.tokens / r.step_time.value / gpus;
+  const double peak = s.gpu.peak_tflops("bf16").value_or(1.0) * 1e12;
+  r.mfu = r.flops_per_token * r.tokens_per_s_per_gpu / peak;
+  // Same hardware FLOPs per step as the analytical model, over the simulated step time.
+  r.hfu = a.hfu * (a.step_time / r.step_time);
+  r.critical_stage = run.critical_stage;
+  r.critical = run.stage_breakdown[static_cast<std::size_t>(run.critical_stage)];
+  for (const auto& b : run.stage_breakdown) {
+    r.mean.compute += b.compute / p;
+    r.mean.exposed_tp_comm += b.exposed_tp_comm / p;
+    r.mean.exposed_ep_comm += b.exposed_ep_comm / p;
+    r.mean.exposed_pp_comm += b.exposed_pp_comm / p;
+    r.mean.exposed_dp_comm += b.exposed_dp_comm / p;
+    r.mean.bubble += b.bubble / p;
+    r.mean.optimizer += b.optimizer / p;
+  }
+  r.schedule_bubble = r.critical.bubble;
+  r.busy_fraction = r.critical.compute / r.step_time;
+  r.stages = a.stages;
+  r.memory = a.memory;
+  std::ostringstream note;
+  note << "des: simulated the pipeline of data-parallel replica 0, TP rank 0 (" << p
+       << " GPUs); the other " << (layout.ranks_per_stage() - 1)
+       << " ranks per stage are identical under uniform routing and load the links they share";
+  warnings.push_back(note.str());
+  r.warnings = std::move(warnings);
+  out.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return out;
+}
+
+StepResult simulate_step_des(const Scenario& s) { return simulate_step_des_detailed(s).result; }
+
+}  // namespace clustercost

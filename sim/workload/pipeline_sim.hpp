@@ -1,0 +1,94 @@
+#pragma once
+/// Discrete-event simulation of one training step of one pipeline (one rank per stage).
+///
+/// Each stage is one GPU with four streams, as Megatron-LM uses CUDA streams: a compute stream
+/// (forward / backward / weight-gradient passes, and the exposed TP and EP collectives, which
+/// Megatron runs on the critical path between kernels), a forward-send and a backward-send
+/// stream for pipeline point-to-point transfers, and a data-parallel stream for the gradient
+/// reduce-scatter and parameter all-gather. The compute stream follows the schedule's program
+/// order (schedule.hpp); a pass waits for the transfer carrying its input. Transfers are
+/// external tasks carried as flows by the FlowModel over the Topology's links, so concurrent
+/// transfers on a link share it max-min fairly; without a network they take no time.
+///
+/// Data-parallel overlap (Megatron --overlap-grad-reduce / --overlap-param-gather): the last
+/// gradient-producing pass of each model chunk is cut into `dp_buckets` pieces, each followed by
+/// one bucket of the chunk's reduce-scatter on the DP stream; the first forward of each chunk is
+/// cut likewise, each piece waiting for one bucket of the parameter all-gather. The optimizer
+/// runs on the compute stream once every bucket is reduced. Step time is the makespan.
+///
+/// The breakdown of each stage's compute stream is measured: busy time by kind of task, and every
+/// idle gap attributed to the pipeline transfer or the DP collective it overlapped (exposed PP /
+/// DP communication), the rest being bubble; so each stage's breakdown adds up to the makespan.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hardware/topology/topology.hpp"
+#include "sim/common/units.hpp"
+#include "sim/network/analytical.hpp"
+#include "sim/step/step_result.hpp"
+#include "sim/workload/schedule.hpp"
+
+namespace clustercost {
+
+/// One stage's work for one micro-batch (all its model chunks together), and per step.
+struct StageCost {
+  SimTime forward;                  ///< compute, one micro-batch
+  SimTime backward;                 ///< compute incl. recomputation and the weight gradient
+  SimTime weight_grad;              ///< the weight-gradient part of `backward` (split out by zb-h1)
+  SimTime tp_forward, tp_backward;  ///< exposed TP collectives, one micro-batch
+  SimTime ep_forward, ep_backward;  ///< exposed EP all-to-alls, one micro-batch
+  SimTime grad_reduce;   ///< whole step: gradient reduce-scatter (or all-reduce for ZeRO-0)
+  SimTime param_gather;  ///< whole step: parameter all-gather (ZeRO ≥ 1)
+  SimTime optimizer;     ///< whole step
+};
+
+struct PipelineSpec {
+  PipelineOrder order = PipelineOrder::OneFOneB;
+  int vpp = 1;
+  std::int64_t micro_batches = 1;
+  /// One per stage (rank). Under DualPipe, stages[v]'s per-micro-batch costs are those of model
+  /// stage v, wherever it runs, while the per-step costs (DP collectives, optimizer) of
+  /// stages[i] are rank i's, which holds two stages.
+  std::vector<StageCost> stages;
+  /// Bytes of one point-to-point message (activations forward, their gradient backward).
+  Bytes message;
+  /// Buckets the DP collectives of one model chunk are cut into (≥ 1).
+  int dp_buckets = 4;
+};
+
+/// The network the transfers cross. Link capacity = capacity × the fabric efficiency / share,
+/// where share[link] (≥ 1; empty = all 1) stands for the identical transfers of the replicas
+/// that are not simulated but cross the same link at the same time.
+struct PipelineNetwork {
+  const Topology* topology = nullptr;
+  /// GPU of each stage.
+  std::vector<int> stage_gpu;
+  FabricEfficiency efficiency;
+  std::vector<double> share;
+};
+
+struct PipelineRun {
+  SimTime makespan;
+  /// Per stage: the measured breakdown of its compute stream; each adds up to the makespan.
+  std::vector<StepBreakdown> stage_breakdown;
+  /// The busiest stage (largest non-idle time); ties: the lowest stage.
+  int critical_stage = 0;
+  std::uint64_t events = 0;
+  std::uint64_t fingerprint = 0;
+  double wall_seconds = 0;
+  std::size_t tasks = 0;
+  std::size_t transfers = 0;
+  /// Links the transfers used (each topology link enters the flow model once).
+  std::size_t links = 0;
+  /// Bytes carried by the most loaded link, and its peak utilisation (0..1).
+  Bytes max_link_bytes;
+  double max_link_peak_utilisation = 0;
+};
+
+/// Builds the step's task graph and runs it. `network` null: transfers take no time. Throws
+/// std::invalid_argument for an empty or inconsistent spec (stage_gpu size ≠ stages).
+PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* network = nullptr);
+
+}  // namespace clustercost

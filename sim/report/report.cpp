@@ -155,7 +155,10 @@ std::string report_to_text(const Report& r) {
   os << "Layout     tp " << p.tp << " · cp " << p.cp << " · pp " << p.pp << " · dp " << p.dp
      << " · ep " << p.ep << ", " << schedule_name(p.schedule) << (p.vpp > 1 ? " vpp " + std::to_string(p.vpp) : "")
      << ", micro-batch " << p.micro_batch << " × " << s.micro_batches() << ", ZeRO-" << p.zero
-     << ", recompute " << recompute_name(p.recompute) << ", " << s.training.precision << "\n";
+     << ", recompute " << recompute_name(p.recompute);
+  for (std::size_t i = 0; i < p.recompute_modules.size(); ++i)
+    os << (i == 0 ? " + " : ", ") << p.recompute_modules[i];
+  os << ", " << s.training.precision << "\n";
   os << "\nStep       " << fmt(st.step_time.value, 3) << " s (" << st.fidelity << ")   "
      << fmt(st.tokens_per_s_per_gpu, 0) << " tokens/s/GPU   MFU " << fmt(100 * st.mfu, 1)
      << "%   HFU " << fmt(100 * st.hfu, 1) << "%\n";

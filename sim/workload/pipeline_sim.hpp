@@ -56,6 +56,41 @@ struct PipelineSpec {
   Bytes message;
   /// Buckets the DP collectives of one model chunk are cut into (≥ 1).
   int dp_buckets = 4;
+  /// Fill PipelineRun::task_records (for traces); off by default, as the records cost memory.
+  bool record_tasks = false;
+};
+
+/// What a simulated task does (labels of PipelineRun::task_records).
+enum class TaskKind : std::uint8_t {
+  Forward,          ///< forward compute of one micro-batch (or one DP-bucket piece of it)
+  Backward,         ///< backward compute (input and weight gradients together)
+  BackwardInput,    ///< zb-h1: the input-gradient part of backward
+  WeightGrad,       ///< zb-h1: the weight-gradient part of backward
+  TpComm,           ///< exposed TP collective, on the compute stream
+  EpComm,           ///< exposed EP all-to-all, on the compute stream
+  Optimizer,        ///< optimizer step, on the compute stream
+  SendActivation,   ///< pipeline transfer of activations to the next stage
+  SendGradient,     ///< pipeline transfer of activation gradients to the previous stage
+  DpReduceScatter,  ///< one bucket of the DP gradient reduce-scatter (all-reduce for ZeRO-0)
+  DpAllGather,      ///< one bucket of the DP parameter all-gather
+};
+
+/// The four streams of each stage GPU (see the file comment).
+enum class StreamLane : std::uint8_t { Compute, SendForward, SendBackward, DataParallel };
+
+/// One executed task, for traces. Its index in PipelineRun::task_records is its task id.
+struct TaskRecord {
+  SimTime start, end;
+  /// Stage (rank in the pipeline) whose GPU runs the task.
+  int stage = 0;
+  /// Micro-batch and model chunk of the pass it belongs to (-1: none, e.g. the optimizer).
+  int micro_batch = -1;
+  int chunk = -1;
+  TaskKind kind = TaskKind::Forward;
+  StreamLane lane = StreamLane::Compute;
+  /// Transfers: the receiving stage and the index of the task consuming the message (-1: none).
+  int peer_stage = -1;
+  std::int64_t consumer = -1;
 };
 
 /// The network the transfers cross. Link capacity = capacity × the fabric efficiency / share,
@@ -85,6 +120,8 @@ struct PipelineRun {
   /// Bytes carried by the most loaded link, and its peak utilisation (0..1).
   Bytes max_link_bytes;
   double max_link_peak_utilisation = 0;
+  /// Every task in id order with its start and end; empty unless PipelineSpec::record_tasks.
+  std::vector<TaskRecord> task_records;
 };
 
 /// Builds the step's task graph and runs it. `network` null: transfers take no time. Throws

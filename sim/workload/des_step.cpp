@@ -97,7 +97,9 @@ Topology build_topology(const Scenario& s) {
   return Topology(std::move(cfg));
 }
 
-DesStep simulate_step_des_detailed(const Scenario& s) {
+DesStep simulate_step_des_detailed(const Scenario& s) { return simulate_step_des_detailed(s, {}); }
+
+DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options) {
   const auto wall0 = std::chrono::steady_clock::now();
   const StepResult a = simulate_step_analytical(s);
   const auto& par = s.parallelism;
@@ -108,6 +110,7 @@ DesStep simulate_step_des_detailed(const Scenario& s) {
   spec.order = order_of(s, warnings);
   spec.vpp = spec.order == PipelineOrder::Interleaved ? par.vpp : 1;
   spec.micro_batches = s.micro_batches();
+  spec.record_tasks = options.record_tasks;
   // DP reduce-scatter / all-gather split of the analytical dp_comm (rs + ag): the same ring over
   // the same group, so in proportion to the bytes, gradients (grad_dtype) vs BF16 parameters.
   const double grad_bytes = s.training.grad_dtype == "fp32" ? 4.0 : 2.0;
@@ -147,6 +150,7 @@ DesStep simulate_step_des_detailed(const Scenario& s) {
   net.share = replica_share(topo, layout, spec.vpp > 1);
 
   DesStep out;
+  out.stage_gpu = net.stage_gpu;
   out.run = simulate_pipeline(spec, &net);
   const PipelineRun& run = out.run;
 

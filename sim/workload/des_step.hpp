@@ -33,10 +33,18 @@ struct DesStep {
   PipelineRun run;
   /// Real time of the whole call: analytical costs, topology, link shares and simulation.
   double wall_seconds = 0;
+  /// GPU id of each simulated stage (replica 0, TP/CP rank 0), in stage order.
+  std::vector<int> stage_gpu;
+};
+
+struct DesOptions {
+  /// Keep every task's timing in run.task_records (for `clustercost trace`).
+  bool record_tasks = false;
 };
 
 /// Simulates one step. Errors as simulate_step_analytical (InputError, InfeasibleError).
 DesStep simulate_step_des_detailed(const Scenario& s);
+DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options);
 /// simulate_step_des_detailed(s).result: fidelity "des".
 StepResult simulate_step_des(const Scenario& s);
 

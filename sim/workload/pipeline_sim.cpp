@@ -82,9 +82,15 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
   std::vector<Cat> cat;
   std::vector<TaskId> wait_pp, wait_pp2;
   std::vector<std::pair<TaskId, TaskId>> wait_dp;
+  // Trace labels (spec.record_tasks): `cur` labels the next task added, recorded in id order.
+  const bool record = spec.record_tasks;
+  TaskRecord cur;
+  std::vector<TaskRecord> rec;
+  std::vector<StreamLane> lane_of;  // per stream
   auto add = [&](StreamId st, SimTime d, Cat c, std::initializer_list<TaskId> deps) {
     TaskId id = g.add_task(st, d, deps);
     cat.push_back(c);
+    if (record) rec.push_back(cur);
     wait_pp.push_back(kNoTask);
     wait_pp2.push_back(kNoTask);
     wait_dp.emplace_back(kNoTask, kNoTask);
@@ -140,6 +146,10 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
     const StreamId send_f = g.add_stream("stage " + std::to_string(i) + " send forward");
     const StreamId send_b = g.add_stream("stage " + std::to_string(i) + " send backward");
     const StreamId dp = g.add_stream("stage " + std::to_string(i) + " data-parallel");
+    lane_of.insert(lane_of.end(), {StreamLane::Compute, StreamLane::SendForward,
+                                   StreamLane::SendBackward, StreamLane::DataParallel});
+    cur = TaskRecord{};
+    cur.stage = i;
     auto& ctasks = compute_tasks[static_cast<std::size_t>(i)];
     auto on_compute = [&](SimTime d, Cat k) {
       TaskId t = add(comp, d, k, {});
@@ -169,6 +179,8 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
       if (pass.paired && k + 1 < order.size())
         pairs.emplace_back(slot, vidx(vstage(i, order[k + 1].chunk), order[k + 1].micro_batch));
       const auto ch = static_cast<std::size_t>(pass.chunk);
+      cur.micro_batch = static_cast<int>(pass.micro_batch);
+      cur.chunk = pass.chunk;
       // The pass's costs: a 1/vpp share of the rank's stage, or under DualPipe the whole model
       // stage v (rank i holds stages i and p−1−i).
       const StageCost& sc = dual ? spec.stages[static_cast<std::size_t>(v)] : c;
@@ -181,6 +193,12 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
         last = t;
       };
       // The compute of a pass, cut into DP buckets where it overlaps a DP collective.
+      const TaskKind pass_kind = pass.kind == PassKind::Forward    ? TaskKind::Forward
+                                 : pass.kind == PassKind::Backward ? TaskKind::Backward
+                                 : pass.kind == PassKind::BackwardInput
+                                     ? TaskKind::BackwardInput
+                                     : TaskKind::WeightGrad;
+      cur.kind = pass_kind;
       auto compute = [&](SimTime d, bool gather, bool reduce) {
         if (!gather && !reduce) {
           append(on_compute(d, Cat::Compute));
@@ -189,7 +207,9 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
         for (std::int64_t j = 0; j < q; ++j) {
           const SimTime piece = scaled(d, q);
           if (gather) {
+            cur.kind = TaskKind::DpAllGather;
             TaskId ag = add(dp, ag_bucket, Cat::Dp, {});
+            cur.kind = pass_kind;
             TaskId t = on_compute(piece, Cat::Compute);
             g.add_dependency(ag, t);
             wait_dp[t] = {ag, ag};
@@ -197,7 +217,9 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
           } else {
             TaskId t = on_compute(piece, Cat::Compute);
             append(t);
+            cur.kind = TaskKind::DpReduceScatter;
             TaskId rs = add(dp, rs_bucket, Cat::Dp, {t});
+            cur.kind = pass_kind;
             if (first_rs[static_cast<std::size_t>(i)] == kNoTask)
               first_rs[static_cast<std::size_t>(i)] = rs;
             last_rs[static_cast<std::size_t>(i)] = rs;
@@ -208,7 +230,9 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
         case PassKind::Forward: {
           const SimTime tpf = scaled(sc.tp_forward, parts), epf = scaled(sc.ep_forward, parts);
           compute(scaled(sc.forward, parts), k == first_f[ch] && c.param_gather.ns > 0, false);
+          cur.kind = TaskKind::TpComm;
           if (tpf.ns > 0) append(on_compute(tpf, Cat::Tp));
+          cur.kind = TaskKind::EpComm;
           if (epf.ns > 0) append(on_compute(epf, Cat::Ep));
           fwd_first[slot] = first;
           fwd_last[slot] = last;
@@ -216,6 +240,11 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
             transfers.push_back({path_index(i, rank_of(v + 1, pass.chunk))});
             TaskId x = g.add_external_task(send_f, transfers.size() - 1, {last});
             cat.push_back(Cat::Xfer);
+            if (record) {
+              rec.push_back(cur);
+              rec.back().kind = TaskKind::SendActivation;
+              rec.back().peer_stage = rank_of(v + 1, pass.chunk);
+            }
             wait_pp.push_back(kNoTask);
             wait_pp2.push_back(kNoTask);
             wait_dp.emplace_back(kNoTask, kNoTask);
@@ -230,7 +259,9 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
                                 ? b_full
                                 : SimTime{std::max<std::int64_t>(0, b_full.ns - w.ns)};
           compute(b, false, k == last_grad[ch] && c.grad_reduce.ns > 0);
+          cur.kind = TaskKind::TpComm;
           if (tpb.ns > 0) append(on_compute(tpb, Cat::Tp));
+          cur.kind = TaskKind::EpComm;
           if (epb.ns > 0) append(on_compute(epb, Cat::Ep));
           bwd_first[slot] = first;
           bwd_last[slot] = last;
@@ -238,6 +269,11 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
             transfers.push_back({path_index(i, rank_of(v - 1, pass.chunk))});
             TaskId x = g.add_external_task(send_b, transfers.size() - 1, {last});
             cat.push_back(Cat::Xfer);
+            if (record) {
+              rec.push_back(cur);
+              rec.back().kind = TaskKind::SendGradient;
+              rec.back().peer_stage = rank_of(v - 1, pass.chunk);
+            }
             wait_pp.push_back(kNoTask);
             wait_pp2.push_back(kNoTask);
             wait_dp.emplace_back(kNoTask, kNoTask);
@@ -251,6 +287,9 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
       }
     }
     // The optimizer steps once every gradient bucket of the stage is reduced.
+    cur.kind = TaskKind::Optimizer;
+    cur.micro_batch = -1;
+    cur.chunk = -1;
     TaskId opt = on_compute(c.optimizer, Cat::Opt);
     if (last_rs[static_cast<std::size_t>(i)] != kNoTask) {
       g.add_dependency(last_rs[static_cast<std::size_t>(i)], opt);
@@ -267,12 +306,14 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
         TaskId src = has_transfers ? fwd_xfer[prev] : fwd_last[prev];
         g.add_dependency(src, fwd_first[slot]);
         if (has_transfers) wait_pp[fwd_first[slot]] = src;
+        if (has_transfers && record) rec[src].consumer = fwd_first[slot];
       }
       if (v < vstages - 1) {
         const std::size_t next = vidx(v + 1, mb);
         TaskId src = has_transfers ? bwd_xfer[next] : bwd_last[next];
         g.add_dependency(src, bwd_first[slot]);
         if (has_transfers) wait_pp[bwd_first[slot]] = src;
+        if (has_transfers && record) rec[src].consumer = bwd_first[slot];
       } else if (fwd_last[slot] != bwd_first[slot]) {
         g.add_dependency(fwd_last[slot], bwd_first[slot]);
       }
@@ -303,6 +344,16 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
   const EngineStats es = engine->stats();
   r.events = es.events_executed;
   r.fingerprint = engine->fingerprint();
+  if (record) {
+    if (rec.size() != g.task_count())
+      throw std::logic_error("simulate_pipeline: a task was added without a trace label");
+    for (TaskId t = 0; t < rec.size(); ++t) {
+      rec[t].start = exec.start_time(t);
+      rec[t].end = exec.end_time(t);
+      rec[t].lane = lane_of[g.stream(t)];
+    }
+    r.task_records = std::move(rec);
+  }
   if (flows) {
     r.links = flows->link_count();
     for (LinkId l = 0; l < flows->link_count(); ++l) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/common/shipped_data.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -14,10 +16,7 @@ using namespace clustercost;
 
 namespace {
 
-std::filesystem::path data_dir() {
-  const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return d ? d : CLUSTERCOST_DEFAULT_DATA_DIR;
-}
+std::filesystem::path data_dir() { return test::data_root(); }
 
 GpuSpec hopper() {
   GpuSpec g;

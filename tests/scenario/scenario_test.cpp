@@ -4,14 +4,12 @@
 
 #include "hardware/spec/catalog.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;
 
 namespace {
-DataDirs dirs() {
-  const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return DataDirs{d ? d : CLUSTERCOST_DEFAULT_DATA_DIR};
-}
+DataDirs dirs() { return test::data_dirs(); }
 }  // namespace
 
 TEST(Scenario, SplitLayersIsMegatronStyleUneven) {

@@ -13,30 +13,16 @@
 #include "sim/workload/pipeline_sim.hpp"
 #include "sim/workload/rank_layout.hpp"
 #include "sim/workload/schedule.hpp"
+#include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;
 
 namespace {
 
-DataDirs dirs() {
-  const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return DataDirs{d ? d : CLUSTERCOST_DEFAULT_DATA_DIR};
-}
-
-const Catalog& catalog() {
-  static const Catalog c = Catalog::load(dirs().catalog());  // test fixture data, loaded once
-  return c;
-}
-
+using test::compute_only;
+DataDirs dirs() { return test::data_dirs(); }
 Scenario load(const std::string& name, std::vector<std::string> sets = {}) {
-  return load_scenario(dirs().scenarios() / name, sets, catalog(), dirs());
-}
-
-// Communication made free, so only compute and the pipeline remain.
-std::vector<std::string> compute_only(std::vector<std::string> sets) {
-  sets.push_back("cluster.network.scale_up_gbs_uni=1e12");
-  sets.push_back("cluster.network.scale_out_gbps_per_gpu=1e13");
-  return sets;
+  return test::load_shipped(name, sets);
 }
 
 // p identical stages with only compute: forward F, backward B (of which W weight gradient).

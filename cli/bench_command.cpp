@@ -1,0 +1,195 @@
+// clustercost bench [--format text|json]
+//
+// How fast the simulator itself is, on fixed cases, so regressions show up as numbers:
+//  - one DES step of scenarios/deepseek-v3-h800.json and of Llama 3 405B on 16,384 H100 (the
+//    Llama 3 paper's scale, arXiv:2407.21783 §3.3: TP8, PP16, 16K GPUs; built from
+//    scenarios/llama3-70b-h100.json with overrides): events, events/s of the simulation, wall time
+//    of the whole step call, peak RSS of the process so far (getrusage ru_maxrss);
+//  - the engine alone: the hold model (Jones, CACM 29(4), 1986) with a trivial handler;
+//  - analytical steps per second on the DeepSeek scenario.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli/cli_common.hpp"
+#include "cli/trace_bench_commands.hpp"
+#include "hardware/spec/catalog.hpp"
+#include "sim/common/json_reader.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/step/analytical_step.hpp"
+#include "sim/workload/des_step.hpp"
+
+namespace clustercost::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::string format = "text";
+};
+
+/// Peak resident set of this process so far, MiB (Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// Hold-model handler: each event schedules one more at a pseudo-random later time, so the
+/// pending set stays the same size. SplitMix64 (Steele, Lea, Flood 2014) keeps the generator's
+/// cost negligible next to the queue's.
+class HoldHandler final : public EventHandler {
+ public:
+  EventKind kind = 0;
+  void handle(const Event& e, Engine& engine) override {
+    engine.schedule_in(SimTime{delay()}, kind, e.target + 1);
+  }
+  /// Uniform in [1, 2^20] ns: many distinct times, some ties.
+  std::int64_t delay() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return static_cast<std::int64_t>((z ^ (z >> 31)) >> 44) + 1;
+  }
+
+ private:
+  std::uint64_t state_ = 1;
+};
+
+struct DesCase {
+  std::string name;
+  std::uint64_t events = 0;
+  std::size_t tasks = 0;
+  double sim_wall_s = 0;   // the event loop (PipelineRun::wall_seconds)
+  double step_wall_s = 0;  // the whole call (DesStep::wall_seconds)
+  double step_time_s = 0;  // simulated
+  double peak_rss_mib = 0;
+};
+
+DesCase run_case(const std::string& name, const Scenario& s) {
+  const DesStep d = simulate_step_des_detailed(s);
+  DesCase c;
+  c.name = name;
+  c.events = d.run.events;
+  c.tasks = d.run.tasks;
+  c.sim_wall_s = d.run.wall_seconds;
+  c.step_wall_s = d.wall_seconds;
+  c.step_time_s = d.result.step_time.value;
+  c.peak_rss_mib = peak_rss_mib();
+  return c;
+}
+
+}  // namespace
+
+Action add_bench_command(CLI::App& app) {
+  auto opt = std::make_shared<BenchOptions>();
+  auto* sub = app.add_subcommand("bench", "Measure the simulator's own speed on fixed cases");
+  sub->add_option("--format", opt->format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}));
+  return [opt]() {
+    DataDirs dirs = data_dirs();
+    Catalog catalog = Catalog::load(dirs.catalog());
+    const Scenario deepseek =
+        load_scenario(dirs.scenarios() / "deepseek-v3-h800.json", {}, catalog, dirs);
+    // 126 layers over 16 stages is uneven (8 stages of 8, 8 of 7): Megatron's split, accepted.
+    const Scenario llama = load_scenario(
+        dirs.scenarios() / "llama3-70b-h100.json",
+        {"model=llama3-405b", "cluster.gpus=16384", "parallelism.tp=8", "parallelism.pp=16",
+         "parallelism.vpp=1", "parallelism.schedule=1f1b", "training.global_batch=2048"},
+        catalog, dirs);
+
+    std::vector<DesCase> cases;
+    cases.push_back(run_case("deepseek-v3-h800 (2048 H800)", deepseek));
+    cases.push_back(run_case("llama3-405b (16384 H100, TP8 PP16 1F1B)", llama));
+
+    // Engine hold model: 10^4 pending events, 10^6 executed.
+    constexpr std::uint64_t kHold = 10'000, kEvents = 1'000'000;
+    Engine engine;
+    HoldHandler hold;
+    hold.kind = engine.register_handler(hold, "hold");
+    for (std::uint64_t i = 0; i < kHold; ++i)
+      engine.schedule_at(SimTime{hold.delay()}, hold.kind, 0);
+    const RunResult hr = engine.run(kEvents, 60.0);
+    const double engine_eps =
+        hr.wall_seconds > 0 ? static_cast<double>(hr.events_executed) / hr.wall_seconds : 0;
+
+    // Analytical steps/s: repeat for at least 0.3 s (and 3 calls) to average out timer noise.
+    const auto a0 = std::chrono::steady_clock::now();
+    std::int64_t steps = 0;
+    double elapsed = 0;
+    while (steps < 3 || (elapsed < 0.3 && steps < 100000)) {
+      const StepResult r = simulate_step_analytical(deepseek);
+      if (r.step_time.value <= 0) throw std::logic_error("bench: analytical step time is zero");
+      ++steps;
+      elapsed = since(a0);
+    }
+    const double steps_per_s = static_cast<double>(steps) / elapsed;
+
+    std::string out;
+    if (opt->format == "json") {
+      Json doc = Json::object();
+      doc["schema"] = "clustercost.bench/1";
+      doc["version"] = CLUSTERCOST_VERSION;
+      Json arr = Json::array();
+      for (const auto& c : cases)
+        arr.push_back({{"name", c.name},
+                       {"tasks", c.tasks},
+                       {"events", c.events},
+                       {"events_per_s", c.sim_wall_s > 0 ? c.events / c.sim_wall_s : 0.0},
+                       {"sim_wall_s", c.sim_wall_s},
+                       {"step_wall_s", c.step_wall_s},
+                       {"simulated_step_time_s", c.step_time_s},
+                       {"peak_rss_mib", c.peak_rss_mib}});
+      doc["des"] = std::move(arr);
+      doc["engine_hold"] = {{"pending", kHold},
+                            {"events", hr.events_executed},
+                            {"wall_s", hr.wall_seconds},
+                            {"events_per_s", engine_eps}};
+      doc["analytical"] = {{"scenario", "deepseek-v3-h800"},
+                           {"steps", steps},
+                           {"wall_s", elapsed},
+                           {"steps_per_s", steps_per_s}};
+      doc["peak_rss_mib"] = peak_rss_mib();
+      out = doc.dump(2) + "\n";
+    } else {
+      std::ostringstream o;
+      char line[256];
+      o << "DES step (one step each; events/s over the event loop, wall = whole call)\n";
+      std::snprintf(line, sizeof line, "  %-42s %8s %10s %12s %10s %10s %12s\n", "case", "tasks",
+                    "events", "events/s", "sim wall", "step wall", "peak RSS");
+      o << line;
+      for (const auto& c : cases) {
+        std::snprintf(line, sizeof line, "  %-42s %8zu %10llu %12.3g %9.3fs %9.3fs %8.1f MiB\n",
+                      c.name.c_str(), c.tasks, static_cast<unsigned long long>(c.events),
+                      c.sim_wall_s > 0 ? static_cast<double>(c.events) / c.sim_wall_s : 0.0,
+                      c.sim_wall_s, c.step_wall_s, c.peak_rss_mib);
+        o << line;
+      }
+      std::snprintf(line, sizeof line,
+                    "engine hold model: %llu events, %llu pending, %.3f s: %.3g events/s\n",
+                    static_cast<unsigned long long>(hr.events_executed),
+                    static_cast<unsigned long long>(kHold), hr.wall_seconds, engine_eps);
+      o << line;
+      std::snprintf(line, sizeof line,
+                    "analytical step (deepseek-v3-h800): %lld steps in %.3f s: %.3g steps/s\n",
+                    static_cast<long long>(steps), elapsed, steps_per_s);
+      o << line;
+      out = o.str();
+    }
+    emit("", out);
+    return 0;
+  };
+}
+
+}  // namespace clustercost::cli

@@ -165,15 +165,18 @@ Action add_bench_command(CLI::App& app) {
     } else {
       std::ostringstream o;
       char line[256];
-      o << "DES step (one step each; events/s over the event loop, wall = whole call)\n";
-      std::snprintf(line, sizeof line, "  %-42s %8s %10s %12s %10s %10s %12s\n", "case", "tasks",
-                    "events", "events/s", "sim wall", "step wall", "peak RSS");
+      o << "DES step, one each (events/s over the event loop; whole call = costs, topology, "
+           "link shares and the simulation; peak RSS of the process so far)\n";
+      std::snprintf(line, sizeof line, "  %-42s %8s %9s %10s %10s %11s %11s %12s\n", "case",
+                    "tasks", "events", "events/s", "step (sim)", "event loop", "whole call",
+                    "peak RSS");
       o << line;
       for (const auto& c : cases) {
-        std::snprintf(line, sizeof line, "  %-42s %8zu %10llu %12.3g %9.3fs %9.3fs %8.1f MiB\n",
+        std::snprintf(line, sizeof line,
+                      "  %-42s %8zu %9llu %10.3g %9.3fs %8.2f ms %8.2f ms %8.1f MiB\n",
                       c.name.c_str(), c.tasks, static_cast<unsigned long long>(c.events),
                       c.sim_wall_s > 0 ? static_cast<double>(c.events) / c.sim_wall_s : 0.0,
-                      c.sim_wall_s, c.step_wall_s, c.peak_rss_mib);
+                      c.step_time_s, c.sim_wall_s * 1e3, c.step_wall_s * 1e3, c.peak_rss_mib);
         o << line;
       }
       std::snprintf(line, sizeof line,

@@ -4,6 +4,7 @@
 
 #include "cli/calibration_commands.hpp"
 #include "cli/cli_common.hpp"
+#include "cli/trace_bench_commands.hpp"
 #include "cli/commands.hpp"
 #include "sim/report/report.hpp"
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
       {"list", add_list_command(app)},
       {"validate", add_validate_command(app)},
       {"calibrate", add_calibrate_command(app)},
+      {"trace", add_trace_command(app)},
+      {"bench", add_bench_command(app)},
 #ifdef CLUSTERCOST_HAVE_PROBE
       {"probe", add_probe_command(app)},
 #endif

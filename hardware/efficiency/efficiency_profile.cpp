@@ -8,10 +8,12 @@
 namespace clustercost {
 
 const GemmEfficiency& EfficiencyProfile::gemm_for(const std::string& precision) const {
-  auto it = gemm.find(precision);
-  if (it != gemm.end()) return it->second;
-  it = gemm.find("bf16");
-  if (it != gemm.end()) return it->second;
+  // The requested precision, else BF16 (GPU profiles), else FP32 (CPU profiles), else any.
+  for (const char* p : {precision.c_str(), "bf16", "fp32"}) {
+    auto it = gemm.find(p);
+    if (it != gemm.end()) return it->second;
+  }
+  if (!gemm.empty()) return gemm.begin()->second;
   static const GemmEfficiency kNeutral{};  // immutable default, not state
   return kNeutral;
 }
@@ -36,8 +38,8 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
   p.gpu = r.string("gpu");
   p.source = r.string_or("source", file);
   auto gemm = r.object("gemm");
-  gemm.required("bf16");  // every profile has a BF16 GEMM entry: the fallback precision
   const Json& graw = j.at("gemm");
+  if (graw.empty()) r.fail("gemm", "expected at least one precision (bf16, fp8, tf32, fp32, fp64)");
   for (auto it = graw.begin(); it != graw.end(); ++it) {
     const std::string& prec = it.key();
     if (prec != "bf16" && prec != "fp8" && prec != "fp32" && prec != "fp64" && prec != "tf32")

@@ -58,7 +58,7 @@ struct EfficiencyProfile {
   double launch_overhead_us = 0.0;
   Json fit;                  // the samples and residuals of the fit, kept for provenance
 
-  /// The GEMM efficiency for a precision, falling back to bf16.
+  /// The GEMM efficiency for a precision, falling back to bf16, then fp32, then any entry.
   const GemmEfficiency& gemm_for(const std::string& precision) const;
 };
 

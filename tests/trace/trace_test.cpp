@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -10,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "hardware/spec/catalog.hpp"
+#include "tests/common/shipped_data.hpp"
 #include "sim/workload/des_step.hpp"
 #include "sim/workload/pipeline_sim.hpp"
 #include "sim/workload/trace.hpp"
@@ -20,18 +19,11 @@ using nlohmann::json;
 
 namespace {
 
-DataDirs dirs() {
-  const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return DataDirs{d ? d : CLUSTERCOST_DEFAULT_DATA_DIR};
-}
-
 /// The llama3-70b scenario (TP8 PP4 interleaved ×5, 128 micro-batches) simulated once with task
 /// records, shared by the tests of this file (the DES of one step is the expensive part).
 const DesStep& llama_step() {
   static const DesStep step = [] {
-    const Catalog catalog = Catalog::load(dirs().catalog());
-    const Scenario s =
-        load_scenario(dirs().scenarios() / "llama3-70b-h100.json", {}, catalog, dirs());
+    const Scenario s = test::load_shipped("llama3-70b-h100.json");
     DesOptions o;
     o.record_tasks = true;
     return simulate_step_des_detailed(s, o);

@@ -71,84 +71,67 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
 
 // ---- timeline ------------------------------------------------------------------------------
 
-TimelineSketch sketch_pipeline(const StepResult& step, Schedule schedule,
-                               std::int64_t micro_batches, int max_micro_batches) {
-  TimelineSketch t;
-  t.stages = static_cast<int>(step.stages.size());
-  t.micro_batches_total = micro_batches;
-  const int p = t.stages;
-  const int m = static_cast<int>(std::clamp<std::int64_t>(micro_batches, 0, max_micro_batches));
-  t.micro_batches = m;
-  if (p == 0 || m == 0) return t;
+std::vector<int> timeline_stages(int stages) {
+  std::vector<int> out;
+  constexpr int kEnds = 8;
+  for (int st = 0; st < stages; ++st)
+    if (stages <= 2 * kEnds || st < kEnds || st >= stages - kEnds) out.push_back(st);
+  return out;
+}
 
-  const bool gpipe = schedule == Schedule::GPipe;
-  t.schedule = gpipe ? "GPipe" : "1F1B";
-  if (!gpipe && schedule != Schedule::OneFOneB)
-    t.note = "drawn as 1F1B: the " + schedule_name(schedule) +
-             " schedule's finer interleaving is not sketched; ";
-  if (m < micro_batches)
-    t.note += "first " + std::to_string(m) + " of " + std::to_string(micro_batches) +
-              " micro-batches; ";
-  t.note += "compute only (communication not drawn), so gaps are pipeline bubble";
-
-  // Per stage, the order in which it runs its operations: (backward?, micro-batch).
-  std::vector<std::vector<std::pair<bool, int>>> order(static_cast<std::size_t>(p));
-  for (int s = 0; s < p; ++s) {
-    auto& o = order[static_cast<std::size_t>(s)];
-    if (gpipe) {
-      for (int i = 0; i < m; ++i) o.push_back({false, i});
-      for (int i = 0; i < m; ++i) o.push_back({true, i});
-    } else {
-      const int warmup = std::min(p - s - 1, m);
-      for (int i = 0; i < warmup; ++i) o.push_back({false, i});
-      for (int i = 0; i < m - warmup; ++i) {
-        o.push_back({false, warmup + i});
-        o.push_back({true, i});
-      }
-      for (int i = m - warmup; i < m; ++i) o.push_back({true, i});
-    }
-  }
-
-  const auto P = static_cast<std::size_t>(p), M = static_cast<std::size_t>(m);
-  std::vector<std::vector<double>> f_end(P, std::vector<double>(M, -1.0));
-  std::vector<std::vector<double>> b_end(P, std::vector<double>(M, -1.0));
-  std::vector<std::size_t> next(P, 0);
-  std::vector<double> free_at(P, 0.0);
-  t.busy_s.assign(P, 0.0);
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (std::size_t s = 0; s < P; ++s) {
-      while (next[s] < order[s].size()) {
-        const auto [bwd, i] = order[s][next[s]];
-        const auto k = static_cast<std::size_t>(i);
-        double ready = 0;
-        if (!bwd) {
-          if (s > 0) {
-            if (f_end[s - 1][k] < 0) break;
-            ready = f_end[s - 1][k];
-          }
-        } else if (s + 1 < P) {
-          if (b_end[s + 1][k] < 0) break;
-          ready = b_end[s + 1][k];
-        } else {
-          ready = f_end[s][k];
-        }
-        const auto& st = step.stages[s];
-        const double dur = std::max(0.0, bwd ? st.backward.value : st.forward.value);
-        const double start = std::max(free_at[s], ready);
-        const double end = start + dur;
-        (bwd ? b_end : f_end)[s][k] = end;
-        free_at[s] = end;
-        t.busy_s[s] += dur;
-        t.blocks.push_back({static_cast<int>(s), i, bwd, start, end});
-        ++next[s];
-        progress = true;
-      }
-    }
-  }
-  for (double f : free_at) t.makespan_s = std::max(t.makespan_s, f);
+PipelineTimeline pipeline_timeline(const DesStep& des, const Scenario& s) {
+  PipelineTimeline t;
+  t.stages = static_cast<int>(des.stage_gpu.size());
+  t.shown_stages = timeline_stages(t.stages);
+  t.step_time_s = des.result.step_time.value;
+  t.schedule = schedule_name(s.parallelism.schedule);
+  t.micro_batches = s.micro_batches();
+  t.total_tasks = des.run.task_records.size();
+  std::vector<bool> shown(static_cast<std::size_t>(std::max(t.stages, 0)), false);
+  for (int st : t.shown_stages) shown[static_cast<std::size_t>(st)] = true;
+  for (const auto& r : des.run.task_records)
+    if (r.stage >= 0 && r.stage < t.stages && shown[static_cast<std::size_t>(r.stage)])
+      t.tasks.push_back(r);
   return t;
+}
+
+PipelineTimeline pipeline_timeline(const Scenario& s) {
+  try {
+    DesOptions options;
+    options.record_tasks = true;
+    return pipeline_timeline(simulate_step_des_detailed(s, options), s);
+  } catch (const std::exception& e) {
+    PipelineTimeline t;
+    t.error = e.what();
+    return t;
+  }
+}
+
+std::string task_group(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::Forward: return "forward";
+    case TaskKind::Backward:
+    case TaskKind::BackwardInput: return "backward";
+    case TaskKind::WeightGrad: return "weight grad";
+    case TaskKind::TpComm: return "TP comm";
+    case TaskKind::EpComm: return "EP comm";
+    case TaskKind::Optimizer: return "optimizer";
+    case TaskKind::SendActivation:
+    case TaskKind::SendGradient: return "PP send";
+    case TaskKind::DpReduceScatter:
+    case TaskKind::DpAllGather: return "DP comm";
+  }
+  return "other";
+}
+
+std::string lane_name(StreamLane lane) {
+  switch (lane) {
+    case StreamLane::Compute: return "compute";
+    case StreamLane::SendForward: return "send fwd";
+    case StreamLane::SendBackward: return "send bwd";
+    case StreamLane::DataParallel: return "DP";
+  }
+  return "other";
 }
 
 // ---- compare -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #pragma once
 /// What the result tabs compute beyond one report, without Qt: the GPU-count × GPU-type
-/// scaling sweep, the pipeline Gantt sketch of one step, the metrics of the compare table, and
+/// scaling sweep, the discrete-event timeline of one step, the metrics of the compare table, and
 /// the number formatting shared by the cards and the table.
 
 #include <atomic>
@@ -10,6 +10,8 @@
 
 #include "hardware/spec/catalog.hpp"
 #include "sim/report/report.hpp"
+#include "sim/workload/des_step.hpp"
+#include "sim/workload/pipeline_sim.hpp"
 
 namespace clustercost {
 
@@ -48,32 +50,38 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
 
 // ---- timeline ------------------------------------------------------------------------------
 
-struct TimelineBlock {
-  int stage = 0;
-  int micro_batch = 0;
-  bool backward = false;
-  double start_s = 0;
-  double end_s = 0;
+/// The discrete-event simulation of one step (sim/workload/des_step.hpp) as the timeline tab
+/// draws it: the task records of pipeline replica 0 (TP/CP rank 0), one GPU per stage, each task
+/// on one of the stage's four streams.
+struct PipelineTimeline {
+  int stages = 0;                   ///< pipeline stages simulated
+  std::vector<int> shown_stages;    ///< stages drawn, increasing (timeline_stages)
+  double step_time_s = 0;           ///< DES makespan (its step time)
+  std::string schedule;             ///< schedule_name of the scenario
+  std::int64_t micro_batches = 0;   ///< per pipeline per step
+  std::size_t total_tasks = 0;      ///< task records of every stage
+  std::vector<TaskRecord> tasks;    ///< the records of the shown stages, in task-id order
+  std::string error;                ///< why there is no timeline (the DES threw); else empty
 };
 
-/// A Gantt sketch of one step's pipeline from the per-stage forward and backward compute times
-/// (StepResult::stages): no communication, so the gaps are the bubble of the schedule.
-struct TimelineSketch {
-  int stages = 0;
-  int micro_batches = 0;        // drawn
-  std::int64_t micro_batches_total = 0;
-  double makespan_s = 0;
-  std::string schedule;         // what was drawn ("1F1B", "GPipe")
-  std::string note;             // approximations made
-  std::vector<TimelineBlock> blocks;
-  std::vector<double> busy_s;   // per stage
-};
+/// Stages the timeline draws: all of them up to 16, else the first 8 and the last 8 (the ends
+/// of the pipeline, where warm-up and cool-down bubbles are, stay readable at ~60 rows).
+std::vector<int> timeline_stages(int stages);
 
-/// GPipe draws all forwards then all backwards; every other schedule is drawn as 1F1B
-/// (PipeDream-flush, Narayanan et al. 2021) and says so in `note`. At most
-/// `max_micro_batches` are drawn.
-TimelineSketch sketch_pipeline(const StepResult& step, Schedule schedule,
-                               std::int64_t micro_batches, int max_micro_batches = 256);
+/// The timeline of a finished DES run (`des.run.task_records` filled), keeping the records of
+/// timeline_stages.
+PipelineTimeline pipeline_timeline(const DesStep& des, const Scenario& s);
+
+/// Runs the DES of `s` with task records, whatever `s.simulation.fidelity` says, and returns its
+/// timeline; a scenario the DES rejects gives an empty timeline whose `error` says why. Only
+/// reads its argument (safe on a worker thread).
+PipelineTimeline pipeline_timeline(const Scenario& s);
+
+/// Legend name of a task kind ("forward", "backward", "weight grad", "TP comm", "EP comm",
+/// "PP send", "DP comm", "optimizer"): kinds that share a colour share a name.
+std::string task_group(TaskKind kind);
+/// Row name of a stream ("compute", "send fwd", "send bwd", "DP").
+std::string lane_name(StreamLane lane);
 
 // ---- compare -------------------------------------------------------------------------------
 

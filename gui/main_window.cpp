@@ -60,6 +60,8 @@ RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::s
     return out;
   }
   if (cancel && cancel->load()) return out;
+  out.timeline = pipeline_timeline(scenario);
+  if (cancel && cancel->load()) return out;
   out.scaling = scaling_sweep(catalog, dirs, file, doc, scenario, default_scaling_factors(),
                               cancel);
   return out;
@@ -364,7 +366,13 @@ void MainWindow::show_output(RunOutput out) {
           .arg(qs(s.gpu.name))
           .arg(qs(format_fixed(r.cost.gpu_hour_usd, 2))));
 
-  timeline_->show_sketch(sketch_pipeline(r.step, s.parallelism.schedule, s.micro_batches()));
+  timeline_->show_timeline(
+      out.timeline,
+      r.step.fidelity == "des"
+          ? QString()
+          : tr("The report uses the %1 step model: %2 s per step (the DES gives %3 s).")
+                .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
+                     qs(format_si(out.timeline.step_time_s))));
   // Placeholder until the expert-parallel simulator provides per-pair token matrices.
   traffic_->setText(s.model.is_moe()
                         ? tr("MoE traffic heatmap arrives with the expert-parallel simulator")
@@ -482,7 +490,7 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
   scaling_days_->render_to(painter, page);
   writer.newPage();
   scaling_cost_->render_to(painter, page);
-  if (timeline_->scene() && !timeline_->sketch().blocks.empty()) {
+  if (timeline_->scene() && timeline_->block_count() > 0) {
     writer.newPage();
     // The labels ignore transformations (they keep their size when zooming), so the scene is
     // drawn 1:1 into an image first and the image is scaled onto the page.

@@ -2,8 +2,8 @@
 /// The what-if window: scenario panel on the left, result tabs on the right (summary,
 /// breakdown, memory, scaling, timeline, traffic, compare), File menu for open/save/export.
 ///
-/// Runs happen on a worker thread (the analytical model takes milliseconds, the scaling sweep
-/// up to a second); Cancel stops waiting: the result is discarded when it arrives and the
+/// Runs happen on a worker thread (the analytical model takes milliseconds, the discrete-event
+/// timeline and the scaling sweep up to a second or so); Cancel stops waiting: the result is discarded when it arrives and the
 /// sweep stops between runs. run_blocking() does the same work on the calling thread
 /// (scripting and tests).
 
@@ -33,6 +33,9 @@ namespace clustercost {
 struct RunOutput {
   std::optional<Report> report;
   std::vector<ScalingLine> scaling;
+  /// The timeline tab always shows the discrete-event simulation, whatever fidelity the report
+  /// used.
+  PipelineTimeline timeline;
   std::string error;  // InputError::what() or another exception's message
 };
 

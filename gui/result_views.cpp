@@ -1,6 +1,7 @@
 #include "gui/result_views.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <QBrush>
@@ -10,9 +11,11 @@
 #include <QGraphicsSimpleTextItem>
 #include <QGridLayout>
 #include <QHeaderView>
+#include <QHelpEvent>
 #include <QPen>
 #include <QVBoxLayout>
 #include <QResizeEvent>
+#include <QToolTip>
 #include <QTransform>
 #include <QWheelEvent>
 
@@ -157,11 +160,11 @@ QString SummaryPanel::text() const {
 // ---- timeline ------------------------------------------------------------------------------
 
 namespace {
-constexpr double kLeft = 90;       // room for the stage labels
+constexpr double kLeft = 130;      // room for the stage and stream labels
 constexpr double kWidth = 1200;    // px for the whole step at zoom 1
-constexpr double kRow = 26;
-constexpr double kGap = 6;
-constexpr double kTop = 34;        // room for the legend
+constexpr double kTop = 52;        // room for the title and the legend
+constexpr double kStageGap = 6;    // between two stages' groups of rows
+constexpr int kTaskIndex = 0;      // QGraphicsItem::data key: index into PipelineTimeline::tasks
 
 // A "nice" tick step (1, 2 or 5 × 10^k) giving about `n` ticks over `span`.
 double nice_step(double span, int n) {
@@ -172,6 +175,26 @@ double nice_step(double span, int n) {
     if (raw <= k * mag) return k * mag;
   return 10 * mag;
 }
+
+// Okabe & Ito's colour-blind-safe palette (jfly.uni-koeln.de/color, 2008), one per legend group.
+struct Group {
+  const char* name;
+  QColor color;
+};
+const Group kGroups[] = {{"forward", QColor(0, 114, 178)},     {"backward", QColor(230, 159, 0)},
+                         {"weight grad", QColor(213, 94, 0)},  {"TP comm", QColor(204, 121, 167)},
+                         {"EP comm", QColor(0, 158, 115)},     {"PP send", QColor(86, 180, 233)},
+                         {"DP comm", QColor(240, 228, 66)},    {"optimizer", QColor(0, 0, 0)}};
+
+QColor color_of(TaskKind kind) {
+  const std::string g = task_group(kind);
+  for (const auto& k : kGroups)
+    if (g == k.name) return k.color;
+  return Qt::gray;
+}
+
+constexpr StreamLane kLanes[] = {StreamLane::Compute, StreamLane::SendForward,
+                                 StreamLane::SendBackward, StreamLane::DataParallel};
 }  // namespace
 
 TimelineView::TimelineView(QWidget* parent) : QGraphicsView(parent) {
@@ -184,16 +207,19 @@ TimelineView::TimelineView(QWidget* parent) : QGraphicsView(parent) {
 }
 
 void TimelineView::clear(const QString& message) {
-  sketch_ = TimelineSketch{};
+  timeline_ = PipelineTimeline{};
+  blocks_.clear();
+  caption_.clear();
+  px_per_s_ = 0;
   scene()->clear();
-  scene()->addSimpleText(message);
+  if (!message.isEmpty()) scene()->addSimpleText(message);
   zoom_ = 1.0;
   fit_ = 1.0;
   resetTransform();
 }
 
 void TimelineView::zoom_by(double factor) {
-  const double next = std::clamp(zoom_ * factor, 1.0, 500.0);
+  const double next = std::clamp(zoom_ * factor, 1.0, 2000.0);
   const double applied = next / zoom_;
   zoom_ = next;
   scale(applied, 1.0);
@@ -209,81 +235,186 @@ void TimelineView::wheelEvent(QWheelEvent* event) {
   event->accept();
 }
 
-void TimelineView::show_sketch(const TimelineSketch& sk) {
+double TimelineView::right_edge_s() const {
+  if (blocks_.empty() || !(px_per_s_ > 0)) return 0.0;
+  double right = kLeft;
+  for (const auto* b : blocks_) right = std::max(right, b->rect().right());
+  return (right - kLeft) / px_per_s_;
+}
+
+QString TimelineView::describe(std::size_t task) const {
+  const TaskRecord& r = timeline_.tasks.at(task);
+  QString what = QString::fromStdString(task_group(r.kind));
+  switch (r.kind) {
+    case TaskKind::BackwardInput: what = tr("backward (input gradient)"); break;
+    case TaskKind::SendActivation: what = tr("send activations to stage %1").arg(r.peer_stage); break;
+    case TaskKind::SendGradient: what = tr("send gradients to stage %1").arg(r.peer_stage); break;
+    case TaskKind::DpReduceScatter: what = tr("DP gradient reduce-scatter bucket"); break;
+    case TaskKind::DpAllGather: what = tr("DP parameter all-gather bucket"); break;
+    default: break;
+  }
+  QString where = tr("stage %1, %2 stream").arg(r.stage).arg(qs(lane_name(r.lane)));
+  if (r.micro_batch >= 0) where += tr(", micro-batch %1").arg(r.micro_batch);
+  if (r.chunk >= 0) where += tr(", chunk %1").arg(r.chunk);
+  const double t0 = r.start.seconds().value, t1 = r.end.seconds().value;
+  return tr("%1\n%2\n%3 – %4 s (%5 ms)")
+      .arg(what, where)
+      .arg(t0, 0, 'f', 6)
+      .arg(t1, 0, 'f', 6)
+      .arg((t1 - t0) * 1e3, 0, 'g', 4);
+}
+
+bool TimelineView::viewportEvent(QEvent* event) {
+  // One tooltip lookup on hover instead of a tooltip string on each of tens of thousands of
+  // blocks.
+  if (event->type() == QEvent::ToolTip) {
+    auto* help = static_cast<QHelpEvent*>(event);
+    for (QGraphicsItem* item : items(help->pos())) {
+      const QVariant v = item->data(kTaskIndex);
+      if (v.isValid()) {
+        QToolTip::showText(help->globalPos(), describe(v.toULongLong()), this);
+        return true;
+      }
+    }
+    QToolTip::hideText();
+    return true;
+  }
+  return QGraphicsView::viewportEvent(event);
+}
+
+void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note) {
   clear(QString());
-  scene()->clear();
-  sketch_ = sk;
-  if (sk.stages == 0 || sk.blocks.empty() || !(sk.makespan_s > 0)) {
-    scene()->addSimpleText(tr("No pipeline stages in this result."));
+  if (!t.error.empty()) {
+    scene()->addSimpleText(tr("No discrete-event timeline: %1").arg(qs(t.error)));
     return;
   }
-  const double px_per_s = kWidth / sk.makespan_s;
-  auto x_of = [&](double t) { return kLeft + t * px_per_s; };
-  auto y_of = [&](int stage) { return kTop + stage * (kRow + kGap); };
+  if (t.stages == 0 || t.tasks.empty() || !(t.step_time_s > 0)) {
+    scene()->addSimpleText(tr("No pipeline tasks in this result."));
+    return;
+  }
+  timeline_ = t;
+  px_per_s_ = kWidth / t.step_time_s;
+  auto x_of = [&](double sec) { return kLeft + sec * px_per_s_; };
 
-  auto text = [&](const QString& s, double x, double y, bool bold = false) {
+  auto text = [&](const QString& s, double x, double y, double point_size = 0, bool bold = false) {
     auto* item = scene()->addSimpleText(s);
-    if (bold) {
-      QFont f = item->font();
-      f.setBold(true);
-      item->setFont(f);
-    }
+    QFont f = item->font();
+    if (point_size > 0) f.setPointSizeF(point_size);
+    f.setBold(bold);
+    item->setFont(f);
     item->setPos(x, y);
     // Labels keep their size when the time axis is zoomed.
     item->setFlag(QGraphicsItem::ItemIgnoresTransformations);
     return item;
   };
 
-  const QColor fwd(0, 114, 178), bwd(230, 159, 0), idle(225, 225, 225);
-  // Legend.
-  double lx = kLeft;
-  for (const auto& [name, color] : {std::pair<QString, QColor>{tr("forward"), fwd},
-                                    {tr("backward"), bwd},
-                                    {tr("idle (bubble)"), idle}}) {
-    auto* sw = scene()->addRect(0, 0, 14, 14, QPen(Qt::black, 0), QBrush(color));
-    sw->setPos(lx, 6);
-    sw->setFlag(QGraphicsItem::ItemIgnoresTransformations);
-    text(name, lx + 18, 5);
-    lx += 150;
-  }
-  text(tr("schedule: %1, %2 stages, %3 micro-batches")
-           .arg(QString::fromStdString(sk.schedule))
-           .arg(sk.stages)
-           .arg(sk.micro_batches),
-       lx + 20, 5, true);
-
-  for (int s = 0; s < sk.stages; ++s) {
-    text(tr("stage %1").arg(s), 6, y_of(s) + 5);
-    scene()->addRect(x_of(0), y_of(s), kWidth, kRow, Qt::NoPen, QBrush(idle));
-  }
-  for (const auto& b : sk.blocks) {
-    const double w = std::max((b.end_s - b.start_s) * px_per_s, 0.0);
-    // No outline (it would swamp narrow blocks); odd micro-batches a shade darker so
-    // neighbours stay apart when zoomed in.
-    const QColor base = b.backward ? bwd : fwd;
-    auto* r = scene()->addRect(x_of(b.start_s), y_of(b.stage), w, kRow, Qt::NoPen,
-                               QBrush(b.micro_batch % 2 ? base.darker(125) : base));
-    r->setToolTip(tr("stage %1, micro-batch %2, %3: %4 – %5 s")
-                      .arg(b.stage)
-                      .arg(b.micro_batch)
-                      .arg(b.backward ? tr("backward") : tr("forward"))
-                      .arg(b.start_s, 0, 'g', 4)
-                      .arg(b.end_s, 0, 'g', 4));
-  }
-  // Time axis in seconds.
-  const double axis_y = y_of(sk.stages) + 2;
+  // Rows: the streams some shown stage uses, in lane order; the compute row is the tallest (it
+  // carries the schedule), and rows grow when few stages are shown.
+  bool used[4] = {false, false, false, false};
+  for (const auto& r : t.tasks) used[static_cast<int>(r.lane)] = true;
+  const double unit = t.shown_stages.size() <= 8 ? 1.6 : 1.0;
+  const double compute_h = 12 * unit, comm_h = 7 * unit;
+  const bool lane_labels = comm_h >= 11;
+  // Row top of (shown stage index, lane); -1 when the lane is not drawn.
+  std::vector<std::array<double, 4>> row_y;
+  std::vector<int> row_of_stage(static_cast<std::size_t>(t.stages), -1);
+  double y = kTop;
   QPen axis_pen(Qt::black);
   axis_pen.setWidth(0);
-  scene()->addLine(x_of(0), axis_y, x_of(sk.makespan_s), axis_y, axis_pen);
-  const double step = nice_step(sk.makespan_s, 10);
-  for (double t = 0; t <= sk.makespan_s * 1.0001; t += step) {
-    scene()->addLine(x_of(t), axis_y, x_of(t), axis_y + 5, axis_pen);
-    text(QString::number(t, 'g', 4), x_of(t) - 8, axis_y + 7);
+  for (std::size_t k = 0; k < t.shown_stages.size(); ++k) {
+    const int st = t.shown_stages[k];
+    if (k > 0 && st != t.shown_stages[k - 1] + 1) {
+      // The stages the filter hides.
+      text(tr("… stages %1–%2 not shown (first and last 8 of %3) …")
+               .arg(t.shown_stages[k - 1] + 1)
+               .arg(st - 1)
+               .arg(t.stages),
+           kLeft + 8, y - 2, 8);
+      y += 16;
+    }
+    std::array<double, 4> ys{-1, -1, -1, -1};
+    const double group_top = y;
+    for (StreamLane lane : kLanes) {
+      const int li = static_cast<int>(lane);
+      if (!used[li]) continue;
+      const double h = lane == StreamLane::Compute ? compute_h : comm_h;
+      ys[static_cast<std::size_t>(li)] = y;
+      scene()->addRect(x_of(0), y, kWidth, h, Qt::NoPen,
+                       QBrush(lane == StreamLane::Compute ? QColor(222, 222, 222)
+                                                          : QColor(238, 238, 238)));
+      if (lane_labels) text(qs(lane_name(lane)), 62, y + h / 2 - 7, 7.5);
+      y += h + 1;
+    }
+    text(tr("stage %1").arg(st), 6, group_top + (lane_labels ? 0 : (y - group_top) / 2 - 8));
+    row_y.push_back(ys);
+    row_of_stage[static_cast<std::size_t>(st)] = static_cast<int>(row_y.size()) - 1;
+    y += kStageGap;
   }
-  text(tr("time within one step (s)\n%1.\nMouse wheel: zoom the time axis; drag: pan.")
-           .arg(QString::fromStdString(sk.note)),
-       kLeft, axis_y + 28);
-  setSceneRect(QRectF(0, 0, kLeft + kWidth + 30, axis_y + 90));
+
+  // One block per task record. No outline (it would swamp narrow blocks); on the compute row
+  // odd micro-batches are a shade darker so neighbours stay apart when zoomed in.
+  blocks_.reserve(t.tasks.size());
+  for (std::size_t k = 0; k < t.tasks.size(); ++k) {
+    const TaskRecord& r = t.tasks[k];
+    // pipeline_timeline keeps only the shown stages; a hand-made timeline may not.
+    if (r.stage < 0 || r.stage >= t.stages) continue;
+    const int row_index = row_of_stage[static_cast<std::size_t>(r.stage)];
+    if (row_index < 0) continue;
+    const auto row = static_cast<std::size_t>(row_index);
+    const int li = static_cast<int>(r.lane);
+    const double h = r.lane == StreamLane::Compute ? compute_h : comm_h;
+    const double t0 = r.start.seconds().value, t1 = r.end.seconds().value;
+    QColor c = color_of(r.kind);
+    if (r.lane == StreamLane::Compute && r.micro_batch % 2 == 1 && r.kind != TaskKind::Optimizer)
+      c = c.darker(120);
+    auto* item = scene()->addRect(x_of(t0), row_y[row][static_cast<std::size_t>(li)],
+                                  std::max(t1 - t0, 0.0) * px_per_s_, h, Qt::NoPen, QBrush(c));
+    item->setData(kTaskIndex, QVariant::fromValue<qulonglong>(k));
+    blocks_.push_back(item);
+  }
+
+  // Title and legend.
+  text(tr("Discrete-event simulation of one step, pipeline replica 0: %1, %2 stages, %3 "
+          "micro-batches, step time %4 s")
+           .arg(qs(t.schedule))
+           .arg(t.stages)
+           .arg(t.micro_batches)
+           .arg(qs(format_si(t.step_time_s))),
+       6, 4, 0, true);
+  double lx = 6;
+  for (const auto& g : kGroups) {
+    auto* sw = scene()->addRect(0, 0, 12, 12, QPen(Qt::black, 0), QBrush(g.color));
+    sw->setPos(lx, 28);
+    sw->setFlag(QGraphicsItem::ItemIgnoresTransformations);
+    text(qs(g.name), lx + 16, 26);
+    lx += 118;
+  }
+
+  // Time axis in seconds.
+  const double axis_y = y;
+  scene()->addLine(x_of(0), axis_y, x_of(t.step_time_s), axis_y, axis_pen);
+  const double step = nice_step(t.step_time_s, 10);
+  for (double tick = 0; tick <= t.step_time_s * 1.0001; tick += step) {
+    scene()->addLine(x_of(tick), axis_y, x_of(tick), axis_y + 5, axis_pen);
+    text(QString::number(tick, 'g', 4), x_of(tick) - 8, axis_y + 7);
+  }
+  text(tr("time within one step (s)"), x_of(t.step_time_s / 2) - 60, axis_y + 24, 0, true);
+  QStringList lines;
+  lines << tr("Discrete-event simulation (DES) of pipeline replica 0: data-parallel replica 0, "
+              "TP/CP rank 0, one GPU per stage; %1 of %2 task records drawn.")
+               .arg(t.tasks.size())
+               .arg(t.total_tasks);
+  if (!lane_labels) {
+    QStringList names;
+    for (StreamLane lane : kLanes)
+      if (used[static_cast<int>(lane)]) names << qs(lane_name(lane));
+    lines << tr("Rows of each stage, top to bottom: its %1 streams.").arg(names.join(", "));
+  }
+  if (!note.isEmpty()) lines << note;
+  lines << tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its task.");
+  caption_ = lines.join("\n");
+  text(caption_, 6, axis_y + 44);
+  setSceneRect(QRectF(0, 0, kLeft + kWidth + 30, axis_y + 44 + 18.0 * (lines.size() + 1)));
   fit_width();
 }
 

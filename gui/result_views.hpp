@@ -1,10 +1,11 @@
 #pragma once
-/// The result tabs that are not a single chart: summary cards, the pipeline Gantt of one step,
+/// The result tabs that are not a single chart: summary cards, the DES Gantt of one step,
 /// and the compare table of pinned results.
 
 #include <map>
 #include <vector>
 
+#include <QGraphicsRectItem>
 #include <QGraphicsView>
 #include <QLabel>
 #include <QString>
@@ -42,15 +43,25 @@ class SummaryPanel : public QWidget {
   QLabel* notes_ = nullptr;
 };
 
-/// A Gantt of one step: one row per pipeline stage, forward and backward blocks, idle time
-/// (bubble) as the grey background. The mouse wheel zooms the time axis.
+/// A Gantt of one step from the discrete-event simulation: for each shown stage one row per
+/// stream in use (compute, forward send, backward send, data-parallel), one block per task
+/// record coloured by kind, idle time as the grey row background, a time axis in seconds. The
+/// mouse wheel zooms the time axis, dragging pans; hovering a block names the task.
 class TimelineView : public QGraphicsView {
   Q_OBJECT
  public:
   explicit TimelineView(QWidget* parent = nullptr);
-  void show_sketch(const TimelineSketch& sketch);
+  /// Draws `t`; `note` (may be empty) is appended to the caption.
+  void show_timeline(const PipelineTimeline& t, const QString& note = QString());
   void clear(const QString& message);
-  const TimelineSketch& sketch() const { return sketch_; }
+  const PipelineTimeline& timeline() const { return timeline_; }
+  /// Blocks drawn (one per task record of the shown stages).
+  int block_count() const { return static_cast<int>(blocks_.size()); }
+  /// The right edge of the rightmost drawn block, in seconds, read back from the scene (0 when
+  /// nothing is drawn).
+  double right_edge_s() const;
+  /// The caption under the axis (what is drawn, and the source of the timings).
+  QString caption() const { return caption_; }
   /// Horizontal zoom factor applied by the wheel (1 = fit).
   double zoom() const { return zoom_; }
   void zoom_by(double factor);
@@ -58,10 +69,15 @@ class TimelineView : public QGraphicsView {
  protected:
   void wheelEvent(QWheelEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
+  bool viewportEvent(QEvent* event) override;
 
  private:
   void fit_width();
-  TimelineSketch sketch_;
+  QString describe(std::size_t task) const;
+  PipelineTimeline timeline_;
+  std::vector<QGraphicsRectItem*> blocks_;  // data(0) of each: its index in timeline_.tasks
+  QString caption_;
+  double px_per_s_ = 0;
   double zoom_ = 1.0;
   double fit_ = 1.0;  // horizontal scale that fits the whole step in the viewport
 };

@@ -105,6 +105,15 @@ Json report_to_json(const Report& r) {
                       {"params", sig(t.params)}});
   }
   step["stages"] = stages;
+  if (r.step.fidelity == "des") {
+    char fp[17];
+    std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(r.step.fingerprint));
+    step["simulation"] = {{"events", r.step.events},
+                          {"fingerprint", fp},
+                          {"links_used", r.step.links_used},
+                          {"hottest_link_gb", sig(r.step.hottest_link_bytes.value / 1e9)},
+                          {"hottest_link_peak_utilisation", sig(r.step.hottest_link_peak_utilisation)}};
+  }
   j["step"] = step;
   const auto& m = r.step.memory;
   j["memory"] = {{"peak_gib_per_gpu", sig(to_gib(m.total()))},

@@ -113,7 +113,7 @@ struct ReliabilityConfig {
 };
 
 struct SimulationConfig {
-  std::string fidelity = "analytical";  // "analytical" or "des"
+  std::string fidelity = "des";  // "des" (discrete-event, the default) or "analytical"
   std::uint64_t seed = 1;
 };
 

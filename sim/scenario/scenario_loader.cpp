@@ -404,7 +404,7 @@ Scenario parse_scenario(const Json& j, const std::string& file, const Catalog& c
     rel->finish();
   }
   if (auto sim = r.optional_object("simulation")) {
-    s.simulation.fidelity = sim->one_of_or("fidelity", {"analytical", "des"}, "analytical");
+    s.simulation.fidelity = sim->one_of_or("fidelity", {"analytical", "des"}, "des");
     auto seed = sim->non_negative_integer_or("seed", 1);
     s.simulation.seed = static_cast<std::uint64_t>(seed);
     sim->finish();

@@ -1,6 +1,8 @@
 #pragma once
 /// The result of simulating one training step, whatever the fidelity (analytical or DES).
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,13 @@ struct StepResult {
   int critical_stage = 0;
   std::vector<StageTiming> stages;
   MemoryBreakdown memory;
+  /// Network use seen by the discrete-event simulation (zero for the analytical model):
+  /// links carrying simulated transfers, and the busiest one.
+  std::size_t links_used = 0;
+  Bytes hottest_link_bytes;
+  double hottest_link_peak_utilisation = 0;
+  std::uint64_t events = 0;         // events the simulation executed
+  std::uint64_t fingerprint = 0;    // hash of the executed events (determinism checks)
   std::vector<std::string> warnings;
 };
 

@@ -180,6 +180,11 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   r.busy_fraction = r.critical.compute / r.step_time;
   r.stages = a.stages;
   r.memory = a.memory;
+  r.links_used = run.links;
+  r.hottest_link_bytes = run.max_link_bytes;
+  r.hottest_link_peak_utilisation = run.max_link_peak_utilisation;
+  r.events = run.events;
+  r.fingerprint = run.fingerprint;
   std::ostringstream note;
   note << "des: simulated the pipeline of data-parallel replica 0, TP rank 0 (" << p
        << " GPUs); the other " << (layout.ranks_per_stage() - 1)

@@ -17,15 +17,14 @@
 #include <climits>
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <set>
-#include <tuple>
 
 #include "gui/analysis.hpp"
 #include "gui/main_window.hpp"
 #include "hardware/spec/catalog.hpp"
 #include "sim/report/report.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/workload/des_step.hpp"
 
 namespace clustercost {
 namespace {
@@ -181,9 +180,33 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
     const bool moe = j["model"]["params_active"].get<double>() <
                      j["model"]["params_total"].get<double>();
     EXPECT_EQ(w.traffic_label()->text().startsWith("MoE traffic heatmap"), moe);
-    const auto& sk = w.timeline()->sketch();
-    EXPECT_EQ(sk.stages, static_cast<int>(j["step"]["stages"].size()));
-    EXPECT_EQ(sk.blocks.size(), static_cast<std::size_t>(2 * sk.stages * sk.micro_batches));
+    // Timeline: the DES of the same scenario, run here without the GUI, drawn block for block
+    // (every task record of the shown stages), its last block ending at the DES step time.
+    {
+      const DataDirs dirs = test_dirs();
+      const Catalog catalog = Catalog::load(dirs.catalog());
+      const Scenario sc = load_scenario(file, {}, catalog, dirs);
+      DesOptions options;
+      options.record_tasks = true;
+      const DesStep des = simulate_step_des_detailed(sc, options);
+      const int pp = sc.parallelism.pp;
+      const std::vector<int> shown = timeline_stages(pp);
+      const std::set<int> shown_set(shown.begin(), shown.end());
+      std::size_t expected = 0;
+      for (const auto& rec : des.run.task_records) expected += shown_set.count(rec.stage);
+      const TimelineView* view = w.timeline();
+      EXPECT_EQ(view->timeline().stages, pp);
+      EXPECT_EQ(view->timeline().shown_stages, shown);
+      EXPECT_EQ(view->timeline().total_tasks, des.run.task_records.size());
+      ASSERT_GT(expected, 0u);
+      EXPECT_EQ(static_cast<std::size_t>(view->block_count()), expected);
+      EXPECT_NEAR(view->right_edge_s(), des.result.step_time.value, 1e-6);
+      EXPECT_TRUE(view->caption().contains("pipeline replica 0"));
+      EXPECT_EQ(view->caption().contains("step model"), j["step"]["fidelity"] != "des");
+      if (pp > 16) {
+        EXPECT_LT(expected, des.run.task_records.size());
+      }
+    }
 
     for (const auto& tab : w.tab_names()) EXPECT_TRUE(w.show_tab(tab));
     EXPECT_FALSE(w.show_tab("nope"));
@@ -366,69 +389,78 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_EQ(w.result()->run.wall_days, days);
 }
 
-// ---- the pipeline sketch -----------------------------------------------------------------
+// ---- the DES timeline ----------------------------------------------------------------------
 
-StepResult uniform_stages(int p, double f, double b) {
-  StepResult r;
-  for (int s = 0; s < p; ++s) {
-    StageTiming t;
-    t.stage = s;
-    t.forward = Seconds(f);
-    t.backward = Seconds(b);
-    r.stages.push_back(t);
-  }
+TEST(GuiTimeline, StageFilterKeepsBothEndsOfLongPipelines) {
+  EXPECT_TRUE(timeline_stages(0).empty());
+  EXPECT_EQ(timeline_stages(4), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(timeline_stages(16).size(), 16u);
+  const auto s32 = timeline_stages(32);
+  ASSERT_EQ(s32.size(), 16u);
+  EXPECT_EQ(s32.front(), 0);
+  EXPECT_EQ(s32[7], 7);
+  EXPECT_EQ(s32[8], 24);
+  EXPECT_EQ(s32.back(), 31);
+}
+
+TaskRecord task(int stage, StreamLane lane, TaskKind kind, std::int64_t start_ns,
+                std::int64_t end_ns, int micro_batch = 0) {
+  TaskRecord r;
+  r.stage = stage;
+  r.lane = lane;
+  r.kind = kind;
+  r.start = SimTime::nanoseconds(start_ns);
+  r.end = SimTime::nanoseconds(end_ns);
+  r.micro_batch = micro_batch;
   return r;
 }
 
-void check_dependencies(const TimelineSketch& sk) {
-  std::map<std::tuple<int, int, bool>, TimelineBlock> by;
-  for (const auto& b : sk.blocks) by[std::make_tuple(b.stage, b.micro_batch, b.backward)] = b;
-  auto end_of = [&](int stage, int mb, bool bwd) {
-    return by.at(std::make_tuple(stage, mb, bwd)).end_s - 1e-12;
-  };
-  for (const auto& b : sk.blocks) {
-    if (!b.backward && b.stage > 0) {
-      EXPECT_GE(b.start_s, end_of(b.stage - 1, b.micro_batch, false));
-    }
-    if (b.backward && b.stage + 1 < sk.stages) {
-      EXPECT_GE(b.start_s, end_of(b.stage + 1, b.micro_batch, true));
-    }
-    if (b.backward) {
-      EXPECT_GE(b.start_s, end_of(b.stage, b.micro_batch, false));
-    }
-  }
-  // One stage runs one block at a time.
-  for (int s = 0; s < sk.stages; ++s) {
-    std::vector<std::pair<double, double>> iv;
-    for (const auto& b : sk.blocks)
-      if (b.stage == s) iv.push_back({b.start_s, b.end_s});
-    std::sort(iv.begin(), iv.end());
-    for (std::size_t k = 1; k < iv.size(); ++k) EXPECT_GE(iv[k].first, iv[k - 1].second - 1e-12);
-  }
+// Two stages, one micro-batch, with a transfer each way and a DP bucket: 1 µs of ticks each.
+PipelineTimeline small_timeline() {
+  PipelineTimeline t;
+  t.stages = 2;
+  t.shown_stages = {0, 1};
+  t.schedule = "1f1b";
+  t.micro_batches = 1;
+  t.tasks = {task(0, StreamLane::Compute, TaskKind::Forward, 0, 1000),
+             task(0, StreamLane::SendForward, TaskKind::SendActivation, 1000, 1500),
+             task(1, StreamLane::Compute, TaskKind::Forward, 1500, 2500),
+             task(1, StreamLane::Compute, TaskKind::Backward, 2500, 4500),
+             task(1, StreamLane::SendBackward, TaskKind::SendGradient, 4500, 5000),
+             task(0, StreamLane::Compute, TaskKind::Backward, 5000, 7000),
+             task(0, StreamLane::DataParallel, TaskKind::DpReduceScatter, 7000, 7600, -1),
+             task(0, StreamLane::Compute, TaskKind::Optimizer, 7600, 8000, -1)};
+  t.total_tasks = t.tasks.size();
+  t.step_time_s = 8e-6;
+  return t;
 }
 
-TEST(GuiTimeline, PipelineSketchMatchesTheTextbookMakespan) {
-  // p stages, m micro-batches, forward f and backward b: both GPipe and 1F1B take
-  // (m + p − 1)(f + b) (Narayanan et al. 2021, §2.2: bubble fraction (p − 1)/m).
-  const int p = 4, m = 8;
-  for (Schedule sched : {Schedule::GPipe, Schedule::OneFOneB, Schedule::DualPipe}) {
-    const auto sk = sketch_pipeline(uniform_stages(p, 1.0, 2.0), sched, m);
-    EXPECT_EQ(sk.blocks.size(), static_cast<std::size_t>(2 * p * m));
-    EXPECT_NEAR(sk.makespan_s, (m + p - 1) * 3.0, 1e-9);
-    for (double busy : sk.busy_s) EXPECT_NEAR(busy, m * 3.0, 1e-9);
-    check_dependencies(sk);
-  }
-  EXPECT_FALSE(sketch_pipeline(uniform_stages(p, 1, 2), Schedule::DualPipe, m).note.empty());
-  const auto capped = sketch_pipeline(uniform_stages(2, 1, 1), Schedule::OneFOneB, 1000, 16);
-  EXPECT_EQ(capped.micro_batches, 16);
-  EXPECT_EQ(capped.micro_batches_total, 1000);
-  EXPECT_TRUE(sketch_pipeline(StepResult{}, Schedule::GPipe, 4).blocks.empty());
+TEST(GuiTimeline, BlocksFollowTheTaskRecords) {
+  TimelineView view;
+  view.resize(800, 400);
+  view.show_timeline(small_timeline(), "a note");
+  EXPECT_EQ(view.block_count(), 8);
+  EXPECT_NEAR(view.right_edge_s(), 8e-6, 1e-12);
+  EXPECT_TRUE(view.caption().contains("a note"));
+  // Every kind maps to one of the legend's groups.
+  for (TaskKind k : {TaskKind::Forward, TaskKind::Backward, TaskKind::BackwardInput,
+                     TaskKind::WeightGrad, TaskKind::TpComm, TaskKind::EpComm,
+                     TaskKind::Optimizer, TaskKind::SendActivation, TaskKind::SendGradient,
+                     TaskKind::DpReduceScatter, TaskKind::DpAllGather})
+    EXPECT_NE(task_group(k), "other");
+  EXPECT_EQ(task_group(TaskKind::BackwardInput), task_group(TaskKind::Backward));
+  // A timeline the DES could not produce shows its reason and no block.
+  PipelineTimeline failed;
+  failed.error = "out of memory";
+  view.show_timeline(failed);
+  EXPECT_EQ(view.block_count(), 0);
+  EXPECT_EQ(view.right_edge_s(), 0.0);
 }
 
 TEST(GuiTimeline, WheelZooms) {
   TimelineView view;
   view.resize(800, 300);
-  view.show_sketch(sketch_pipeline(uniform_stages(4, 1.0, 2.0), Schedule::OneFOneB, 8));
+  view.show_timeline(small_timeline());
   EXPECT_DOUBLE_EQ(view.zoom(), 1.0);
   QWheelEvent up(QPointF(100, 50), QPointF(100, 50), QPoint(), QPoint(0, 120), Qt::NoButton,
                  Qt::NoModifier, Qt::NoScrollPhase, false);

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/common/test_paths.hpp"
+
 namespace cli_test {
 
 struct Result {
@@ -21,11 +23,11 @@ struct Result {
 
 inline std::filesystem::path data_dir() {
   const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return d ? d : CLUSTERCOST_DEFAULT_DATA_DIR;
+  return d ? std::filesystem::path(d) : clustercost::test::data_root();
 }
 
 inline std::filesystem::path binary() {
-  return std::filesystem::path(CLUSTERCOST_BINARY_DIR) / "cli" / "clustercost";
+  return clustercost::test::build_root() / "cli" / "clustercost";
 }
 
 inline std::string slurp(const std::filesystem::path& p) {

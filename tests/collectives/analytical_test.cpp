@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/test_paths.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -41,7 +43,7 @@ std::vector<int> gpus(int n, int first = 0, int stride = 1) {
 
 std::filesystem::path data_dir() {
   if (const char* env = std::getenv("CLUSTERCOST_DATA_DIR")) return env;
-  return CLUSTERCOST_DEFAULT_DATA_DIR;
+  return clustercost::test::data_root();
 }
 
 }  // namespace

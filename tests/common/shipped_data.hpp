@@ -8,14 +8,10 @@
 
 #include "hardware/spec/catalog.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "tests/common/test_paths.hpp"
 
 namespace clustercost::test {
 
-/// The repository root: CLUSTERCOST_DATA_DIR (set by ctest), else the source tree.
-inline std::filesystem::path data_root() {
-  const char* d = std::getenv("CLUSTERCOST_DATA_DIR");
-  return d && *d ? std::filesystem::path(d) : std::filesystem::path(CLUSTERCOST_DEFAULT_DATA_DIR);
-}
 
 inline DataDirs data_dirs() { return DataDirs{data_root()}; }
 

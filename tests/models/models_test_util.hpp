@@ -1,4 +1,6 @@
 #pragma once
+
+#include "tests/common/test_paths.hpp"
 // Shared helpers of the model tests: where the shipped presets are.
 
 #include <cstdlib>
@@ -12,7 +14,7 @@ namespace clustercost::test {
 inline std::filesystem::path data_dir() {
   const char* env = std::getenv("CLUSTERCOST_DATA_DIR");
   return (env && *env) ? std::filesystem::path(env)
-                       : std::filesystem::path(CLUSTERCOST_DEFAULT_DATA_DIR);
+                       : clustercost::test::data_root();
 }
 
 inline std::filesystem::path presets_dir() { return data_dir() / "models" / "presets"; }

@@ -1,4 +1,6 @@
 #pragma once
+
+#include "tests/common/test_paths.hpp"
 // Helpers shared by the hardware/spec tests: where the shipped catalogue is, and scratch copies
 // of it that a test may break.
 
@@ -17,7 +19,7 @@ namespace clustercost::test {
 
 inline std::filesystem::path data_dir() {
   const char* env = std::getenv("CLUSTERCOST_DATA_DIR");
-  return (env && *env) ? std::filesystem::path(env) : std::filesystem::path(CLUSTERCOST_DEFAULT_DATA_DIR);
+  return (env && *env) ? std::filesystem::path(env) : clustercost::test::data_root();
 }
 
 inline std::filesystem::path catalog_dir() { return data_dir() / "hardware" / "catalog"; }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/shipped_data.hpp"
+#include "tests/common/test_gpus.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -18,15 +19,7 @@ namespace {
 
 std::filesystem::path data_dir() { return test::data_root(); }
 
-GpuSpec hopper() {
-  GpuSpec g;
-  g.name = "test-hopper";
-  g.bf16_tflops.value = 989;
-  g.fp8_tflops.value = 1979;
-  g.hbm_tbps.value = 3.35;
-  g.sms.value = 132;
-  return g;
-}
+using test::hopper;
 
 /// The profile the synthetic measurements are generated from.
 EfficiencyProfile truth() {

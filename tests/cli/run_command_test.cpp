@@ -83,6 +83,25 @@ TEST(CliRun, SameScenarioAndSeedGiveByteIdenticalJson) {
   EXPECT_EQ(a.out, b.out);
 }
 
+TEST(CliRun, EveryShippedScenarioIsDeterministicAtBothFidelities) {
+  for (const auto& e : std::filesystem::directory_iterator(data_dir() / "scenarios")) {
+    if (e.path().extension() != ".json") continue;
+    for (const char* fidelity : {"des", "analytical"}) {
+      const std::string cmd = "run " + e.path().string() + " --set simulation.fidelity=" +
+                              fidelity + " --format json";
+      Result a = run(cmd), b = run(cmd);
+      ASSERT_EQ(a.code, 0) << e.path() << ": " << a.err;
+      EXPECT_EQ(a.out, b.out) << e.path() << " at " << fidelity << " is not byte-identical";
+      Json j = Json::parse(a.out);
+      EXPECT_EQ(j["step"]["fidelity"], fidelity);
+      if (std::string(fidelity) == "des") {
+        EXPECT_GT(j["step"]["simulation"]["events"].get<double>(), 0) << e.path();
+        EXPECT_EQ(j["step"]["simulation"]["fingerprint"].get<std::string>().size(), 16u);
+      }
+    }
+  }
+}
+
 TEST(CliRun, SetOverridesAValue) {
   Result r = run("run " + shipped_path("deepseek-v3-h800.json") +
                  " --set parallelism.pp=8 --set cluster.gpu=H100-SXM --format json");

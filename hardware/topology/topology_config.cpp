@@ -216,6 +216,7 @@ NetworkOverrides read_network_overrides(ObjectReader& r) {
     n.oversubscription = r.number_in_or("oversubscription", 1.0, 64.0, 1.0);
   if (r.has("scale_out_gbps_per_gpu"))
     n.scale_out_gbps_per_gpu = r.positive_number("scale_out_gbps_per_gpu");
+  if (r.has("scale_up_gbs_uni")) n.scale_up_gbs_uni = r.positive_number("scale_up_gbs_uni");
   if (r.has("leaf_radix")) {
     const auto radix = r.positive_integer("leaf_radix");
     if (radix < 4 || radix > kMaxRadix || radix % 2 != 0)
@@ -257,6 +258,11 @@ TopologyConfig topology_config_from(const GpuSpec& gpu, const NodeSpec* node, in
     u.per_pair_gbs_uni = gpu.scale_up.per_pair_gbs_uni.value.value_or(0.0);
     if (u.per_pair_gbs_uni <= 0.0 && u.domain_size > 1)
       u.per_pair_gbs_uni = u.gbs_uni_per_gpu / (u.domain_size - 1);
+  }
+  if (net.scale_up_gbs_uni) {
+    if (u.topology == ScaleUpTopology::FullMesh && u.gbs_uni_per_gpu > 0)
+      u.per_pair_gbs_uni *= *net.scale_up_gbs_uni / u.gbs_uni_per_gpu;
+    u.gbs_uni_per_gpu = *net.scale_up_gbs_uni;
   }
   // NVLink 64 B latency 3.33 µs (arXiv 2505.09343 Table 5) when the catalogue has none.
   u.latency_us = gpu.scale_up.latency_us.value.value_or(3.33);

@@ -138,13 +138,17 @@ struct NetworkOverrides {
   std::optional<double> scale_out_gbps_per_gpu;
   std::optional<int> leaf_radix;
   std::optional<bool> cross_rail_via_scale_up;
+  /// Scale-up GB/s per GPU per direction (what-if "halve NVLink"); a full mesh scales its
+  /// per-pair links in proportion.
+  std::optional<double> scale_up_gbs_uni;
   /// The file the overrides came from (the scenario), named in validation errors.
   std::string source;
 };
 
 /// Reads `cluster.network`: keys "topology" ("fat-tree" | "rail-optimized" | "multi-plane"),
-/// "tiers" (2 | 3), "oversubscription" (≥ 1), "scale_out_gbps_per_gpu" (> 0), "leaf_radix"
-/// (even, ≥ 4), "cross_rail" ("scale-up" | "spine"). Calls r.finish(): unknown keys are errors.
+/// "tiers" (2 | 3), "oversubscription" (≥ 1), "scale_out_gbps_per_gpu" (> 0), "scale_up_gbs_uni"
+/// (> 0), "leaf_radix" (even, ≥ 4), "cross_rail" ("scale-up" | "spine"). Calls r.finish():
+/// unknown keys are errors. The scenario loader reads `cluster.network` with it.
 NetworkOverrides read_network_overrides(ObjectReader& r);
 
 /// Defaults for a cluster of `gpus` GPUs of type `gpu`, in nodes of type `node` (may be null:

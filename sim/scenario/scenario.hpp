@@ -12,6 +12,7 @@
 
 #include "hardware/efficiency/efficiency_profile.hpp"
 #include "hardware/spec/gpu_spec.hpp"
+#include "hardware/topology/topology_config.hpp"
 #include "models/accounting.hpp"
 #include "models/model_spec.hpp"
 #include "sim/common/json_reader.hpp"
@@ -51,7 +52,8 @@ struct ClusterConfig {
   std::int64_t gpus = 0;
   int gpus_per_node = 8;
   std::string node;            // node type; default: the GPU's default node
-  NetworkConfig network;
+  NetworkConfig network;               // resolved: overrides over node and GPU defaults
+  NetworkOverrides network_overrides;  // `cluster.network` as written (the topology builds from it)
   std::string profile;         // efficiency profile file; empty = shipped default for the GPU
   std::vector<GpuPool> pools;  // mixed inventories; the run uses `gpu`/`gpus`
 };

@@ -23,6 +23,9 @@ Json scenario_to_json(const Scenario& s) {
                         {"oversubscription", c.network.oversubscription},
                         {"scale_out_gbps_per_gpu", c.network.scale_out_gbps_per_gpu},
                         {"scale_up_gbs_uni", c.network.scale_up_gbs_uni}};
+  if (c.network_overrides.leaf_radix) cluster["network"]["leaf_radix"] = *c.network_overrides.leaf_radix;
+  if (c.network_overrides.cross_rail_via_scale_up)
+    cluster["network"]["cross_rail"] = *c.network_overrides.cross_rail_via_scale_up ? "scale-up" : "spine";
   cluster["profile"] = c.profile;
   if (!c.pools.empty()) {
     Json pools = Json::array();

@@ -101,27 +101,24 @@ void parse_cluster(ObjectReader r, Scenario& s, const Catalog& catalog, const Da
     r.fail("gpus", std::to_string(c.gpus) + " GPUs is not a whole number of " +
                        std::to_string(c.gpus_per_node) + "-GPU nodes");
 
-  if (auto n = r.optional_object("network")) {
-    auto& net = c.network;
-    net.topology = n->one_of_or("topology", {"fat-tree", "rail-optimized", "multi-plane"},
-                                s.node ? s.node->default_topology : "fat-tree");
-    if (net.topology.empty()) net.topology = "fat-tree";
-    net.tiers = static_cast<int>(n->positive_integer_or("tiers", s.node ? s.node->default_tiers : 2));
-    if (net.tiers < 1 || net.tiers > 3) n->fail("tiers", "expected 1, 2 or 3 tiers");
-    net.oversubscription = n->positive_number_or("oversubscription", 1.0);
-    if (net.oversubscription < 1.0)
-      n->fail("oversubscription", "expected a ratio >= 1 (1 = non-blocking), got " +
-                                      num(net.oversubscription));
-    net.scale_out_gbps_per_gpu = n->positive_number_or("scale_out_gbps_per_gpu", gpu->nic_gbps.get());
-    net.scale_up_gbs_uni = n->positive_number_or("scale_up_gbs_uni", gpu->scale_up.gbs_uni_per_gpu.get());
-    n->finish();
-  } else {
-    c.network.topology = s.node && !s.node->default_topology.empty() ? s.node->default_topology
-                                                                     : "fat-tree";
-    c.network.tiers = s.node ? s.node->default_tiers : 2;
-    c.network.scale_out_gbps_per_gpu = gpu->nic_gbps.get();
-    c.network.scale_up_gbs_uni = gpu->scale_up.gbs_uni_per_gpu.get();
-  }
+  // One reader for `cluster.network`, shared with the topology builder; then the node's and
+  // the GPU's defaults fill what the scenario leaves out.
+  if (auto n = r.optional_object("network")) c.network_overrides = read_network_overrides(*n);
+  c.network_overrides.source = s.file;
+  const NetworkOverrides& ov = c.network_overrides;
+  auto& net = c.network;
+  net.topology = ov.topology ? std::string(to_string(*ov.topology))
+                             : (s.node && !s.node->default_topology.empty() ? s.node->default_topology
+                                                                            : "fat-tree");
+  // The fabric the topology builder would make (and its errors, at load time): 2 tiers unless
+  // the scenario says otherwise or 2 cannot hold the cluster.
+  const TopologyConfig fabric =
+      topology_config_from(*gpu, s.node ? &*s.node : nullptr, static_cast<int>(c.gpus),
+                           c.gpus_per_node, ov);
+  net.tiers = fabric.scale_out.tiers;
+  net.oversubscription = ov.oversubscription.value_or(1.0);
+  net.scale_out_gbps_per_gpu = ov.scale_out_gbps_per_gpu.value_or(gpu->nic_gbps.get());
+  net.scale_up_gbs_uni = ov.scale_up_gbs_uni.value_or(gpu->scale_up.gbs_uni_per_gpu.get());
 
   c.profile = r.string_or("profile", "");
   if (c.profile.empty()) {

@@ -77,23 +77,11 @@ std::vector<double> replica_share(const Topology& topo, const RankLayout& layout
 }  // namespace
 
 Topology build_topology(const Scenario& s) {
-  const auto& net = s.cluster.network;
-  NetworkOverrides ov;
-  ov.topology = scale_out_kind_from_string(net.topology);
-  // 2 tiers is the scenario default; leave it open so a fabric too large for 2 tiers gets 3.
-  if (net.tiers != 2) ov.tiers = net.tiers;
-  ov.oversubscription = net.oversubscription;
-  if (net.scale_out_gbps_per_gpu > 0) ov.scale_out_gbps_per_gpu = net.scale_out_gbps_per_gpu;
-  ov.source = s.file;
+  // The scenario's `cluster.network` as written: unset keys take the topology's own defaults
+  // (e.g. 3 tiers when 2 cannot hold the cluster).
   TopologyConfig cfg =
       topology_config_from(s.gpu, s.node ? &*s.node : nullptr, static_cast<int>(s.cluster.gpus),
-                           s.cluster.gpus_per_node, ov);
-  if (net.scale_up_gbs_uni > 0) {
-    // The scenario's scale-up rate (default: the catalogue's) wins, as in the analytical model.
-    if (cfg.scale_up.topology == ScaleUpTopology::FullMesh && cfg.scale_up.gbs_uni_per_gpu > 0)
-      cfg.scale_up.per_pair_gbs_uni *= net.scale_up_gbs_uni / cfg.scale_up.gbs_uni_per_gpu;
-    cfg.scale_up.gbs_uni_per_gpu = net.scale_up_gbs_uni;
-  }
+                           s.cluster.gpus_per_node, s.cluster.network_overrides);
   return Topology(std::move(cfg));
 }
 

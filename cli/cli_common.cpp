@@ -1,6 +1,5 @@
 #include "cli/cli_common.hpp"
 
-#include <cstdlib>
 
 #include "sim/common/atomic_file.hpp"
 #include "sim/common/input_error.hpp"
@@ -12,9 +11,7 @@
 namespace clustercost::cli {
 
 DataDirs data_dirs() {
-  const char* env = std::getenv("CLUSTERCOST_DATA_DIR");
-  return DataDirs{env && *env ? std::filesystem::path(env)
-                              : std::filesystem::path(CLUSTERCOST_DEFAULT_DATA_DIR)};
+  return data_dirs_from_environment(CLUSTERCOST_DEFAULT_DATA_DIR);
 }
 
 void emit(const std::string& output, const std::string& content) {

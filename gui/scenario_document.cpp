@@ -13,8 +13,7 @@
 namespace clustercost {
 
 DataDirs default_data_dirs() {
-  if (const char* env = std::getenv("CLUSTERCOST_DATA_DIR"); env && *env) return DataDirs{env};
-  return DataDirs{CLUSTERCOST_DEFAULT_DATA_DIR};
+  return data_dirs_from_environment(CLUSTERCOST_DEFAULT_DATA_DIR);
 }
 
 namespace {

@@ -10,12 +10,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
 #include "hardware/probe/data_gen.hpp"
+#include "hardware/probe/measurement.hpp"
 
 namespace clustercost::probe {
 
@@ -69,6 +72,21 @@ inline double check_tolerance(std::string_view kind, std::string_view dtype) {
   if (dtype == "bf16") return kind == "attention" ? 3e-2 : 2e-2;
   if (dtype == "fp8") return 5e-2;
   return 0.0;
+}
+
+/// Records a check's error, sets ok from the kind/dtype tolerance, and logs one line (flushed,
+/// so a long GPU run shows progress). Shared by the CPU and the CUDA probes.
+inline void finish_record(Measurement& m, double check_error, std::ostream& log) {
+  m.check_rel_error = check_error;
+  m.ok = m.check_rel_error <= check_tolerance(m.kind, m.dtype);
+  const double t = m.median().value;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%-12s %-5s %-28s %10.4f ms %9.3f TFLOP/s %9.2f GB/s  err %.2e %s", m.kind.c_str(),
+                m.dtype.c_str(), m.name.c_str(), t * 1e3, t > 0 ? m.flops.value / t / 1e12 : 0.0,
+                t > 0 ? m.bytes.value / t / 1e9 : 0.0, m.check_rel_error,
+                m.ok ? "ok" : "CHECK FAILED");
+  log << line << std::endl;
 }
 
 /// `count` distinct indices in [0, n), always including the first and the last (edges are where

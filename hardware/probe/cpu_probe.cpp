@@ -45,19 +45,6 @@ std::vector<Seconds> time_calls(int warmup, int reps, F&& call) {
   return samples;
 }
 
-void finish_record(Measurement& m, double check_error, std::ostream& log) {
-  m.check_rel_error = check_error;
-  m.ok = m.check_rel_error <= check_tolerance(m.kind, m.dtype);
-  const double t = m.median().value;
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "%-12s %-5s %-28s %10.4f ms %9.3f TFLOP/s %9.2f GB/s  err %.2e %s", m.kind.c_str(),
-                m.dtype.c_str(), m.name.c_str(), t * 1e3, t > 0 ? m.flops.value / t / 1e12 : 0.0,
-                t > 0 ? m.bytes.value / t / 1e9 : 0.0, m.check_rel_error,
-                m.ok ? "ok" : "CHECK FAILED");
-  log << line << '\n';
-}
-
 int calls_of(const RunSettings& s) { return s.warmup + s.repetitions; }
 
 template <class T>

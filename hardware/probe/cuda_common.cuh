@@ -214,8 +214,6 @@ std::vector<Seconds> time_on_stream(Env& env, F&& launch) {
   return samples;
 }
 
-/// Sets ok from the dtype tolerance and logs one line.
-void finish_record(Measurement& m, double check_error, std::ostream& log);
 
 /// Copies `count` elements of `bytes_per_elem` from device address `src` (offset in elements).
 std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, std::int64_t count,

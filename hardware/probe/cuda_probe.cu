@@ -72,19 +72,6 @@ void fill_f32(Env& env, float* p, std::int64_t n, std::uint64_t seed) {
   CC_CHECK_LAUNCH();
 }
 
-void finish_record(Measurement& m, double check_error, std::ostream& log) {
-  m.check_rel_error = check_error;
-  m.ok = m.check_rel_error <= check_tolerance(m.kind, m.dtype);
-  const double t = m.median().value;
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "%-12s %-5s %-28s %10.4f ms %9.2f TFLOP/s %9.1f GB/s  err %.2e %s", m.kind.c_str(),
-                m.dtype.c_str(), m.name.c_str(), t * 1e3, t > 0 ? m.flops.value / t / 1e12 : 0.0,
-                t > 0 ? m.bytes.value / t / 1e9 : 0.0, m.check_rel_error,
-                m.ok ? "ok" : "CHECK FAILED");
-  log << line << std::endl;
-}
-
 std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, std::int64_t count,
                                         std::size_t bytes_per_elem) {
   std::vector<unsigned char> out(static_cast<std::size_t>(count) * bytes_per_elem);

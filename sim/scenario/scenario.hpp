@@ -30,6 +30,10 @@ struct DataDirs {
   std::filesystem::path scenarios() const { return root / "scenarios"; }
 };
 
+/// CLUSTERCOST_DATA_DIR when set, else `fallback` (each front end passes the source tree it was
+/// built from).
+DataDirs data_dirs_from_environment(const std::filesystem::path& fallback);
+
 struct NetworkConfig {
   std::string topology = "fat-tree";     // "fat-tree", "rail-optimized", "multi-plane"
   int tiers = 2;

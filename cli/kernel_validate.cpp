@@ -40,6 +40,7 @@ int validate_measurements(const std::string& measurements, const std::string& pr
                                                   : load_efficiency_profile(profile);
     const auto rows = predict_kernels(m, spec, def, cal);
     const KernelMape k = kernel_mape(rows);
+    const auto by_kind = kernel_mape_by_kind(rows);
     if (format == "json") {
       Json j;
       j["measurements"] = measurements;
@@ -57,6 +58,11 @@ int validate_measurements(const std::string& measurements, const std::string& pr
       j["kernels"] = arr;
       j["mape_default"] = k.default_profile;
       j["mape_calibrated"] = k.calibrated;
+      Json kinds = Json::object();
+      for (const auto& [kind, km] : by_kind)
+        kinds[kind] = {{"kernels", km.kernels}, {"mape_default", km.default_profile},
+                       {"mape_calibrated", km.calibrated}};
+      j["mape_by_kind"] = kinds;
       emit(output, j.dump(2) + "\n");
       return 0;
     }
@@ -74,6 +80,15 @@ int validate_measurements(const std::string& measurements, const std::string& pr
                     r.kind.c_str(), r.name.c_str(), r.dtype.c_str(), r.measured.value * 1e6,
                     r.predicted_default.value * 1e6, r.error_default * 100,
                     r.predicted_calibrated.value * 1e6, r.error_calibrated * 100);
+      o << line;
+    }
+    o << "\n";
+    std::snprintf(line, sizeof line, "%-14s %8s %12s %12s\n", "MAPE by kind", "kernels", "default",
+                  "calibrated");
+    o << line;
+    for (const auto& [kind, km] : by_kind) {
+      std::snprintf(line, sizeof line, "%-14s %8d %11.1f%% %11.1f%%\n", kind.c_str(), km.kernels,
+                    km.default_profile * 100, km.calibrated * 100);
       o << line;
     }
     o << "\nMAPE over " << k.kernels << " kernels: default " << fmt("%.1f%%", k.default_profile * 100)

@@ -4,6 +4,8 @@
 
 #include "cli/calibration_commands.hpp"
 #include "cli/cli_common.hpp"
+#include "cli/plan_command.hpp"
+#include "cli/sweep_commands.hpp"
 #include "cli/trace_bench_commands.hpp"
 #include "cli/commands.hpp"
 #include "sim/report/report.hpp"
@@ -20,6 +22,10 @@ int main(int argc, char** argv) {
       {"calibrate", add_calibrate_command(app)},
       {"trace", add_trace_command(app)},
       {"bench", add_bench_command(app)},
+      {"plan", add_plan_command(app)},
+      {"sweep", add_sweep_command(app)},
+      {"merge", add_merge_command(app)},
+      {"report", add_report_command(app)},
 #ifdef CLUSTERCOST_HAVE_PROBE
       {"probe", add_probe_command(app)},
 #endif

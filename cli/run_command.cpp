@@ -1,4 +1,4 @@
-// clustercost run SCENARIO [--set PATH=VALUE]... [--format text|json|csv|html] [-o FILE]
+// clustercost run SCENARIO [--set PATH=VALUE]... [--replicas N] [--format text|json|csv|html] [-o FILE]
 #include <memory>
 
 #include "cli/cli_common.hpp"
@@ -14,6 +14,7 @@ struct RunOptions {
   std::vector<std::string> sets;
   std::string format = "text";
   std::string output;
+  int replicas = -1;  // -1: the scenario's reliability.replicas
 };
 }  // namespace
 
@@ -25,10 +26,16 @@ Action add_run_command(CLI::App& app) {
   sub->add_option("--format", opt->format, "Output format")
       ->check(CLI::IsMember({"text", "json", "csv", "html"}));
   sub->add_option("-o,--output", opt->output, "Output file (written atomically); default stdout");
+  sub->add_option("--replicas", opt->replicas,
+                  "Monte Carlo replicas of the campaign (seeded by simulation.seed; 0: the "
+                  "expected-value model only; default 200, or reliability.replicas)")
+      ->check(CLI::Range(0, 1000000));
   return [opt]() {
     DataDirs dirs = data_dirs();
     Catalog catalog = Catalog::load(dirs.catalog());
-    Scenario s = load_scenario(opt->scenario, opt->sets, catalog, dirs);
+    std::vector<std::string> sets = opt->sets;
+    if (opt->replicas >= 0) sets.push_back("reliability.replicas=" + std::to_string(opt->replicas));
+    Scenario s = load_scenario(opt->scenario, sets, catalog, dirs);
     Report r = run_scenario(s);
     std::string out;
     if (opt->format == "json") out = report_to_json(r).dump(2) + "\n";

@@ -1,6 +1,7 @@
 // clustercost-gui: the desktop what-if window, also scriptable for screenshots:
 //   clustercost-gui --scenario FILE --run --screenshot out.png [--tab NAME]
 //                   [--pin-variant "PATH=VALUE[;PATH=VALUE...]"]... [--export FILE]...
+//   clustercost-gui --report RESULTS --pdf OUT.pdf   (what `clustercost report --format pdf` runs)
 // Exit codes as the CLI's: 0 success, 2 bad input (the loader's message on stderr), 1 other.
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <QTextStream>
 
 #include "gui/main_window.hpp"
+#include "gui/report_pdf.hpp"
 
 namespace {
 
@@ -55,7 +57,12 @@ int main(int argc, char** argv) {
                                 "scenario (.json) to FILE; repeatable.",
                                 "FILE");
   QCommandLineOption size_opt("size", "Window size for screenshots, WxH.", "WxH", "1600x1000");
-  parser.addOptions({scenario_opt, run_opt, shot_opt, tab_opt, pin_opt, export_opt, size_opt});
+  QCommandLineOption report_opt("report",
+                                "Report JSON or sweep results (JSON Lines) to export with --pdf.",
+                                "RESULTS");
+  QCommandLineOption pdf_opt("pdf", "With --report: write the PDF report to FILE and exit.", "FILE");
+  parser.addOptions({scenario_opt, run_opt, shot_opt, tab_opt, pin_opt, export_opt, size_opt,
+                     report_opt, pdf_opt});
   parser.process(app);
 
   std::unique_ptr<clustercost::MainWindow> window;
@@ -64,6 +71,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     print_error(QString::fromStdString(e.what()));
     return 2;
+  }
+  if (parser.isSet(report_opt) || parser.isSet(pdf_opt)) {
+    if (!parser.isSet(report_opt) || !parser.isSet(pdf_opt)) {
+      print_error("--report and --pdf go together");
+      return 2;
+    }
+    window->resize(1600, 1000);
+    return clustercost::export_results_pdf(*window, parser.value(report_opt), parser.value(pdf_opt));
   }
   const QStringList size = parser.value(size_opt).split('x');
   if (size.size() == 2 && size[0].toInt() > 0 && size[1].toInt() > 0)

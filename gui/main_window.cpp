@@ -18,6 +18,7 @@
 #include <QPainter>
 #include <QPdfWriter>
 #include <QPointer>
+#include <QSaveFile>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QStatusBar>
@@ -451,7 +452,14 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
     if (error) *error = tr("no result to export: run first");
     return false;
   }
-  QPdfWriter writer(path);
+  // Atomic like every file the tool writes: QSaveFile writes a temporary file beside `path` and
+  // renames it over `path` on commit(); a crash or kill before that leaves the old file intact.
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly)) {
+    if (error) *error = tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
+    return false;
+  }
+  QPdfWriter writer(&file);
   writer.setResolution(300);
   writer.setPageSize(QPageSize(QPageSize::A4));
   writer.setPageOrientation(QPageLayout::Landscape);
@@ -512,7 +520,11 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
     writer.newPage();
     compare_->chart()->render_to(painter, page);
   }
-  painter.end();
+  painter.end();  // the PDF is complete in `file` once the painter ends
+  if (!file.commit()) {
+    if (error) *error = tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
+    return false;
+  }
   return true;
 }
 

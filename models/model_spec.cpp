@@ -49,6 +49,20 @@ int required_int(ObjectReader& r, std::string_view key, std::int64_t lo) {
   return checked_int(r, key, r.integer(key), lo);
 }
 
+// Counts that size per-layer and per-expert work (operator lists, routing matrices) get tighter
+// limits than dimensions: far above real models (Megatron-1T: 128 layers; DeepSeek-V3: 256
+// routed experts), low enough that a typo cannot exhaust memory.
+constexpr std::int64_t kMaxLayers = 4096;
+constexpr std::int64_t kMaxExperts = 65536;
+
+int count_at_most(ObjectReader& r, std::string_view key, int v, std::int64_t limit,
+                  const char* what) {
+  if (v > limit)
+    r.fail(key, std::to_string(v) + " " + what + " exceeds the limit of " +
+                    std::to_string(limit) + " " + what);
+  return v;
+}
+
 int optional_int(ObjectReader& r, std::string_view key, std::int64_t lo, std::int64_t fallback) {
   return checked_int(r, key, r.integer_or(key, fallback), lo);
 }
@@ -90,7 +104,7 @@ ModelSpec parse_model_spec(const Json& j, const std::string& file, const std::st
   m.name = r.string("name");
   if (m.name.empty()) r.fail("name", "must not be empty");
   m.source = r.string_or("source", "");
-  m.layers = required_int(r, "layers", 1);
+  m.layers = count_at_most(r, "layers", required_int(r, "layers", 1), kMaxLayers, "layers");
   m.hidden = required_int(r, "hidden", 1);
   m.heads = required_int(r, "heads", 1);
   m.kv_heads = optional_int(r, "kv_heads", 1, m.heads);
@@ -116,7 +130,8 @@ ModelSpec parse_model_spec(const Json& j, const std::string& file, const std::st
   m.learned_position_embeddings = optional_int(r, "learned_position_embeddings", 0, 0);
   m.qk_norm = r.boolean_or("qk_norm", false);
   m.dropout = r.boolean_or("dropout", false);
-  m.mtp_depth = optional_int(r, "mtp_depth", 0, 0);
+  m.mtp_depth = count_at_most(r, "mtp_depth", optional_int(r, "mtp_depth", 0, 0), kMaxLayers,
+                              "layers");  // each MTP module is one more transformer layer
 
   // The number of K/V heads must divide the query heads (each K/V head serves a whole group).
   if (m.kv_heads > m.heads)
@@ -165,8 +180,10 @@ ModelSpec parse_model_spec(const Json& j, const std::string& file, const std::st
 
   if (auto mr = r.optional_object("moe")) {
     MoeSpec e;
-    e.routed_experts = required_int(*mr, "routed_experts", 1);
-    e.shared_experts = optional_int(*mr, "shared_experts", 0, 0);
+    e.routed_experts = count_at_most(*mr, "routed_experts", required_int(*mr, "routed_experts", 1),
+                                     kMaxExperts, "experts");
+    e.shared_experts = count_at_most(*mr, "shared_experts", optional_int(*mr, "shared_experts", 0, 0),
+                                     kMaxExperts, "experts");
     e.top_k = required_int(*mr, "top_k", 1);
     e.expert_ffn_hidden = required_int(*mr, "expert_ffn_hidden", 1);
     e.first_dense_layers = optional_int(*mr, "first_dense_layers", 0, 0);

@@ -105,6 +105,9 @@ MeasurementRecord parse_record(const Json& j, const std::string& file, const std
 
 bool is_gemm(const MeasurementRecord& r) { return r.kind == "gemm" || r.kind == "grouped_gemm"; }
 
+/// Tile width of the CPU row split: wider than any GEMM, so a tile is a whole output row.
+constexpr int kCpuRowTileN = 1 << 30;
+
 /// The peak kernel_time() prices attention at (and falls back to): the bf16 slot.
 double attention_peak_flops(const GpuSpec& spec) {
   return spec.peak_tflops("bf16").value_or(1.0) * 1e12;
@@ -179,11 +182,19 @@ Measurements parse_measurements(const Json& j, const std::string& file) {
 }
 
 Measurements load_measurements(const std::filesystem::path& file) {
+  // Size first: a huge file is refused before it is read into memory.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (!ec && size > kMaxJsonFileBytes)
+    throw InputError(file.string(), "", "file is " + std::to_string(size) +
+                                            " bytes; the limit is " +
+                                            std::to_string(kMaxJsonFileBytes) + " bytes");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file.string(), "", "cannot open the measurements file");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() > kMaxJsonFileBytes)
-    throw InputError(file.string(), "", "file too large for a measurements file");
+    throw InputError(file.string(), "", "file is larger than the limit of " +
+                                            std::to_string(kMaxJsonFileBytes) + " bytes");
   Measurements m = parse_measurements(parse_json_text(bytes, file.string()), file.string());
   m.fnv1a64 = fnv1a64(bytes);
   return m;
@@ -259,10 +270,28 @@ GpuSpec device_spec_from(const Measurements& m, const Catalog* catalog) {
   const bool fma = has("fma") || has("avx512f") || has("neon") || has("asimd");
   const int threads = d.threads > 0 ? d.threads : d.compute_units;
   const double per_cycle_fp64 = std::max(1, vector_bits / 64) * (fma ? 2.0 : 1.0) * 2.0;
-  const double peak_fp64 = threads * *d.clock_mhz * 1e6 * per_cycle_fp64 / 1e12;
-  const std::string formula = "derived: " + std::to_string(threads) + " threads × " +
-                              std::to_string(static_cast<int>(*d.clock_mhz)) + " MHz × " +
-                              "SIMD FLOPs/cycle of '" + d.simd + "' (× 2 FMA pipes)";
+  double clock_mhz = *d.clock_mhz;
+  // The clock the OS reports can be below the one the cores ran at (a VM's cpufreq often shows
+  // the base clock, turbo goes beyond it): a GEMM cannot beat the peak, so when one did, the
+  // clock is raised to the lowest that explains it (common to fp32 and fp64: one clock).
+  double implied_mhz = 0;
+  for (const auto& r : m.records) {
+    if (!r.ok || !is_gemm(r) || r.time.value <= 0 || (r.dtype != "fp32" && r.dtype != "fp64"))
+      continue;
+    const double per_cycle = per_cycle_fp64 * (r.dtype == "fp32" ? 2.0 : 1.0);
+    implied_mhz = std::max(implied_mhz, r.flops.value / r.time.value / (threads * per_cycle) / 1e6);
+  }
+  const bool raised = implied_mhz > clock_mhz;
+  if (raised) clock_mhz = implied_mhz;
+  const double peak_fp64 = threads * clock_mhz * 1e6 * per_cycle_fp64 / 1e12;
+  const std::string formula =
+      "derived: " + std::to_string(threads) + " threads × " +
+      std::to_string(static_cast<int>(clock_mhz)) + " MHz × " + "SIMD FLOPs/cycle of '" + d.simd +
+      "' (× 2 FMA pipes)" +
+      (raised ? "; clock raised from the reported " +
+                    std::to_string(static_cast<int>(*d.clock_mhz)) +
+                    " MHz to the lowest that the fastest measured GEMM implies"
+              : "");
   spec.name = "cpu";
   spec.vendor = "cpu";
   spec.full_name = d.name;
@@ -307,9 +336,15 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
       if (r.name.find("back_to_back") != std::string::npos)
         launch_b2b_us.push_back(r.time.value * 1e6);
     }
+  const bool cpu = m.device.kind == "cpu";
+  const bool one_thread = cpu && static_cast<int>(spec.sms.get()) <= 1;
   if (!launch_us.empty()) {
-    p.launch_overhead_us = median(launch_b2b_us.empty() ? launch_us : launch_b2b_us);
+    const double measured_us = median(launch_b2b_us.empty() ? launch_us : launch_b2b_us);
+    // A CPU kernel pays the wake-up of its helper threads; on one thread there are none (the
+    // pool calls the kernel directly), so the measured wake-up is recorded but not charged.
+    p.launch_overhead_us = one_thread ? 0.0 : measured_us;
     fit["launch"] = {{"samples", launch_us.size()}, {"overhead_us", p.launch_overhead_us}};
+    if (one_thread) fit["launch"]["measured_thread_wake_us"] = measured_us;
   }
   const double launch_s = p.launch_overhead_us * 1e-6;
 
@@ -327,8 +362,9 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     fit["memory"] = {{"samples", mem.size()}, {"efficiency", p.memory.efficiency}};
   }
 
-  // GEMMs: per precision, the compute-bound records (FLOP time at peak ≥ byte time at nominal
-  // bandwidth), grouped GEMMs with their groups.
+  // GEMMs: per precision, grouped GEMMs with their groups. GPUs (roofline form): the
+  // compute-bound records (FLOP time at peak ≥ byte time at nominal bandwidth). CPUs (serial
+  // form): all of them, since packing and arithmetic add (GemmForm::Serial).
   std::map<std::string, std::vector<GemmSample>> by_dtype;
   for (const auto& r : m.records) {
     if (!r.ok || !is_gemm(r) || r.time.value <= 0) continue;
@@ -336,12 +372,29 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     if (!peak) continue;
     const double flop_t = r.flops.value / (*peak * 1e12);
     const double byte_t = nominal_bps > 0 ? r.bytes.value / nominal_bps : 0.0;
-    if (flop_t < byte_t) continue;
+    if (!cpu && flop_t < byte_t) continue;
     by_dtype[r.dtype].push_back(GemmSample{r.gemm, r.dtype, r.time, r.name});
   }
   Json gfit = Json::object();
   const int sms = static_cast<int>(spec.sms.get());
   for (const auto& [dtype, samples] : by_dtype) {
+    if (cpu) {
+      // Launch overhead (thread wake-ups) is added by kernel_time: fit what remains.
+      std::vector<GemmSample> net = samples;
+      for (auto& s : net) s.time = Seconds(std::max(s.time.value - launch_s, 1e-12));
+      // The CPU kernels split output rows over the threads (cpu_kernels.cpp), so the "tile" of
+      // the quantisation is one full-width row and the "SMs" are the threads.
+      const GemmFit f = fit_gemm_serial(net, *spec.peak_tflops(dtype), sms, 1, kCpuRowTileN);
+      if (f.samples == 0) continue;
+      GemmEfficiency g = f.params;
+      g.source = "non-negative least squares (arithmetic + packing of k×n + fixed time) over " +
+                 std::to_string(samples.size()) + " GEMMs of " + source;
+      p.gemm[dtype] = g;
+      gfit[dtype] = {{"samples", samples.size()}, {"rms_relative_error", f.rms_relative_error},
+                     {"form", "serial"}, {"efficiency", g.efficiency},
+                     {"packing_gbps", g.packing_gbps}, {"overhead_us", g.overhead_us}};
+      continue;
+    }
     const double peak = *spec.peak_tflops(dtype);
     GemmFit f = fit_gemm_efficiency(samples, peak, sms);
     // Ideal times x_i = W/(peak·q) for the one-parameter fallbacks and the residuals.
@@ -430,9 +483,13 @@ std::vector<KernelPrediction> predict_kernels(const Measurements& m, const GpuSp
     else if (r.kind == "attention") op = OpClass::Attention;
     return kernel_time(spec, p, op, r.gemm, r.flops, r.bytes, r.dtype, false);
   };
+  // A CPU probe on one thread wakes no helper thread in its kernels: its thread-wake record
+  // says what multi-threaded kernels would pay, which no kernel of this file paid.
+  const bool one_cpu_thread = m.device.kind == "cpu" && static_cast<int>(spec.sms.get()) <= 1;
   for (const auto& r : m.records) {
     if (!r.ok || r.time.value <= 0) continue;
     if (!(is_gemm(r) || r.kind == "memory" || r.kind == "attention" || r.kind == "launch")) continue;
+    if (r.kind == "launch" && one_cpu_thread) continue;
     KernelPrediction k;
     k.name = r.name;
     k.kind = r.kind;
@@ -459,6 +516,14 @@ KernelMape kernel_mape(const std::vector<KernelPrediction>& rows) {
     k.calibrated /= k.kernels;
   }
   return k;
+}
+
+std::map<std::string, KernelMape> kernel_mape_by_kind(const std::vector<KernelPrediction>& rows) {
+  std::map<std::string, std::vector<KernelPrediction>> by_kind;
+  for (const auto& r : rows) by_kind[r.kind].push_back(r);
+  std::map<std::string, KernelMape> out;
+  for (const auto& [kind, list] : by_kind) out[kind] = kernel_mape(list);
+  return out;
 }
 
 }  // namespace clustercost

@@ -8,12 +8,16 @@
 ///   auto rows = predict_kernels(m, spec, neutral_profile(spec), p);
 ///
 /// The profile parameters are those of kernel_time() (efficiency_profile.hpp): per-dtype GEMM
-/// efficiency and fixed time (least squares over the compute-bound GEMMs), memory efficiency,
-/// attention forward efficiency, launch overhead and, when peer copies or collectives were
-/// measured, the scale-up network efficiency. No terminal I/O here: the CLI presents.
+/// efficiency and fixed time, memory efficiency, attention forward efficiency, launch overhead
+/// and, when peer copies or collectives were measured, the scale-up network efficiency. The GEMM
+/// model form follows the measured device: GPUs the roofline form (least squares over the
+/// compute-bound GEMMs), CPUs the serial form (arithmetic + packing of the k×n operand + fixed
+/// time, non-negative least squares over all GEMMs; GemmForm::Serial says why).
+/// No terminal I/O here: the CLI presents.
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +84,8 @@ Measurements load_measurements(const std::filesystem::path& file);
 ///    bandwidth the best copy bandwidth (so efficiencies are relative to the best measured);
 ///  - cpu: peak[dtype] = threads × clock × FLOPs/cycle, FLOPs/cycle = SIMD lanes of the dtype
 ///    (avx512f 512 bits, avx/avx2 256, sse/neon 128, else scalar) × 2 if FMA × 2 FMA pipes;
+///    when an fp32/fp64 GEMM of the file ran faster than that (the reported clock is below the
+///    turbo clock, as in VMs), the clock is raised to the lowest one that explains it;
 ///    `bf16` holds the fp32 peak (the CPU attention is fp32, and kernel_time prices attention at
 ///    the bf16 slot); the "HBM" bandwidth is the best measured copy bandwidth (no nominal DRAM
 ///    figure is known to the probe); `sms` is the thread count, so wave quantisation counts the
@@ -98,7 +104,9 @@ EfficiencyProfile neutral_profile(const GpuSpec& spec);
 
 /// Fits a profile from the ok records (see the file comment); `source` names the measurements
 /// in the profile. `fit` records the file's FNV-1a hash, its date, sample counts and RMS
-/// relative residuals. Precisions without compute-bound GEMMs are left out of `gemm`.
+/// relative residuals. Precisions without (GPU: compute-bound) GEMMs are left out of `gemm`.
+/// A CPU measured on one thread gets no launch overhead: its kernels woke no helper thread (the
+/// measured wake-up is kept in fit.launch.measured_thread_wake_us).
 EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const std::string& source);
 
 /// One kernel measured and predicted by two profiles. Errors are signed relative errors,
@@ -115,7 +123,8 @@ struct KernelPrediction {
 };
 
 /// kernel_time() of every ok record the compute model covers (gemm, grouped_gemm, memory,
-/// attention, launch) under both profiles; collectives and peer copies are not kernels.
+/// attention, launch) under both profiles; collectives and peer copies are not kernels, nor is
+/// the thread wake-up of a CPU measured on one thread (no kernel of the file paid it).
 std::vector<KernelPrediction> predict_kernels(const Measurements& m, const GpuSpec& spec,
                                               const EfficiencyProfile& default_profile,
                                               const EfficiencyProfile& calibrated);
@@ -127,5 +136,7 @@ struct KernelMape {
   int kernels = 0;
 };
 KernelMape kernel_mape(const std::vector<KernelPrediction>& rows);
+/// kernel_mape() of the rows of each kind ("gemm", "memory", ...).
+std::map<std::string, KernelMape> kernel_mape_by_kind(const std::vector<KernelPrediction>& rows);
 
 }  // namespace clustercost

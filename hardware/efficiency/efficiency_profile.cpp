@@ -51,6 +51,14 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
     e.tile_m = static_cast<int>(g.positive_integer_or("tile_m", 128));
     e.tile_n = static_cast<int>(g.positive_integer_or("tile_n", 128));
     e.source = g.string_or("source", "");
+    // Optional keys of the CPU (serial) form; profiles without them keep the roofline form.
+    const std::string form = g.string_or("form", "roofline");
+    if (form == "serial") {
+      e.form = GemmForm::Serial;
+    } else if (form != "roofline") {
+      g.fail("form", "expected \"roofline\" or \"serial\", got \"" + form + "\"");
+    }
+    e.packing_gbps = g.non_negative_number_or("packing_gbps", 0.0);
     g.finish();
     p.gemm[prec] = e;
   }
@@ -92,6 +100,11 @@ Json efficiency_profile_to_json(const EfficiencyProfile& p) {
   for (const auto& [prec, e] : p.gemm) {
     g[prec] = {{"efficiency", e.efficiency}, {"overhead_us", e.overhead_us},
                {"tile_m", e.tile_m}, {"tile_n", e.tile_n}, {"source", e.source}};
+    // Written only for the serial form, so roofline (GPU) profiles keep their v1 keys exactly.
+    if (e.form == GemmForm::Serial) {
+      g[prec]["form"] = "serial";
+      g[prec]["packing_gbps"] = e.packing_gbps;
+    }
   }
   j["gemm"] = g;
   j["attention"] = {{"forward", p.attention.forward}, {"backward", p.attention.backward},
@@ -145,7 +158,16 @@ Seconds kernel_time(const GpuSpec& gpu, const EfficiencyProfile& profile, OpClas
       double q = wave_quantisation(shape.m, shape.n, shape.groups, g.tile_m, g.tile_n,
                                    static_cast<int>(gpu.sms.get()));
       double comp_t = flops.value / (peak * g.efficiency * q * compute_fraction);
-      return Seconds(std::max(comp_t, mem_t) + kernels * (g.overhead_us * 1e-6 + launch));
+      const double fixed_t = kernels * (g.overhead_us * 1e-6 + launch);
+      if (g.form == GemmForm::Serial) {
+        // CPU: the core packs the k×n operand, then computes (GemmForm::Serial): times add.
+        const double pack_t = g.packing_gbps > 0
+                                  ? kernels * packed_operand_bytes(shape, precision) /
+                                        (g.packing_gbps * 1e9)
+                                  : 0.0;
+        return Seconds(comp_t + pack_t + fixed_t);
+      }
+      return Seconds(std::max(comp_t, mem_t) + fixed_t);
     }
     case OpClass::Attention: {
       double e = backward ? profile.attention.backward : profile.attention.forward;
@@ -199,6 +221,90 @@ GemmFit fit_gemm_efficiency(const std::vector<GemmSample>& samples, double peak_
   for (int i = 0; i < n; ++i) {
     double pred = x[i] / out.params.efficiency + t0;
     double rel = (pred - t[i]) / t[i];
+    ss += rel * rel;
+  }
+  out.rms_relative_error = std::sqrt(ss / n);
+  out.samples = n;
+  return out;
+}
+
+namespace {
+
+/// Non-negative least squares min ‖A·c − b‖², c ≥ 0, for a few columns: the optimum is the
+/// unconstrained least-squares solution on some subset of the columns (its support) that comes
+/// out non-negative, so every subset is solved (Eigen, column-pivoting QR) and the best feasible
+/// one kept. Exact, and cheap for the three columns used here (8 subsets).
+Eigen::VectorXd nnls_small(const Eigen::MatrixXd& A, const Eigen::VectorXd& b) {
+  const int cols = static_cast<int>(A.cols());
+  Eigen::VectorXd best = Eigen::VectorXd::Zero(cols);
+  double best_ss = b.squaredNorm();  // the empty support
+  for (unsigned mask = 1; mask < (1u << cols); ++mask) {
+    std::vector<int> idx;
+    for (int c = 0; c < cols; ++c)
+      if (mask & (1u << c)) idx.push_back(c);
+    Eigen::MatrixXd sub(A.rows(), static_cast<Eigen::Index>(idx.size()));
+    for (std::size_t j = 0; j < idx.size(); ++j)
+      sub.col(static_cast<Eigen::Index>(j)) = A.col(idx[j]);
+    const Eigen::VectorXd x = sub.colPivHouseholderQr().solve(b);
+    if (!x.allFinite() || (x.array() < 0).any()) continue;
+    const double ss = (sub * x - b).squaredNorm();
+    if (ss < best_ss) {
+      best_ss = ss;
+      best.setZero();
+      for (std::size_t j = 0; j < idx.size(); ++j) best(idx[j]) = x(static_cast<Eigen::Index>(j));
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+double operand_element_bytes(const std::string& precision) {
+  if (precision == "fp64") return 8;
+  if (precision == "fp32" || precision == "tf32") return 4;
+  if (precision == "fp8") return 1;
+  return 2;
+}
+
+double packed_operand_bytes(const GemmShape& shape, const std::string& precision) {
+  return shape.n * shape.k * std::max(shape.groups, 1) * operand_element_bytes(precision);
+}
+
+GemmFit fit_gemm_serial(const std::vector<GemmSample>& samples, double peak_tflops, int sms,
+                        int tile_m, int tile_n) {
+  GemmFit out;
+  const int n = static_cast<int>(samples.size());
+  if (n < 1 || peak_tflops <= 0) return out;
+  // time_i = a·x_i + p·y_i + t0 with x_i = W_i/(peak·q_i) (seconds at peak), y_i = B bytes in GB,
+  // a = 1/e ≥ 1, p = 1/packing_gbps ≥ 0, t0 ≥ 0. With a = 1 + a', every unknown is ≥ 0:
+  // (t_i − x_i) = a'·x_i + p·y_i + t0. Rows are divided by t_i (relative residuals).
+  Eigen::MatrixXd A(n, 3);
+  Eigen::VectorXd b(n);
+  std::vector<double> x(n), y(n), t(n);
+  for (int i = 0; i < n; ++i) {
+    const auto& s = samples[i];
+    const double w = 2.0 * s.shape.m * s.shape.n * s.shape.k * std::max(s.shape.groups, 1);
+    const double q = wave_quantisation(s.shape.m, s.shape.n, s.shape.groups, tile_m, tile_n, sms);
+    x[i] = w / (peak_tflops * 1e12 * q);
+    y[i] = packed_operand_bytes(s.shape, s.precision) / 1e9;
+    t[i] = s.time.value;
+    if (!(t[i] > 0)) return out;
+    A(i, 0) = x[i] / t[i];
+    A(i, 1) = y[i] / t[i];
+    A(i, 2) = 1.0 / t[i];
+    b(i) = (t[i] - x[i]) / t[i];
+  }
+  const Eigen::VectorXd c = nnls_small(A, b);
+  const double a = 1.0 + c(0), p = c(1), t0 = c(2);
+  out.params.form = GemmForm::Serial;
+  out.params.efficiency = 1.0 / a;
+  out.params.packing_gbps = p > 0 ? 1.0 / p : 0.0;
+  out.params.overhead_us = t0 * 1e6;
+  out.params.tile_m = tile_m;
+  out.params.tile_n = tile_n;
+  double ss = 0;
+  for (int i = 0; i < n; ++i) {
+    const double rel = (a * x[i] + p * y[i] + t0 - t[i]) / t[i];
     ss += rel * rel;
   }
   out.rms_relative_error = std::sqrt(ss / n);

@@ -20,13 +20,35 @@
 
 namespace clustercost {
 
-/// Dense GEMM efficiency for one precision: time = W/(peak·efficiency·q) + overhead.
+/// How a GEMM's arithmetic and its operand traffic combine into time.
+enum class GemmForm {
+  /// GPUs: max(W/(peak·e·q), bytes/(HBM·e_mem)) + overhead. Tensor cores compute while the
+  /// memory system streams the next tiles, so the slower of the two sets the time (roofline).
+  Roofline,
+  /// CPUs: W/(peak·e·q) + B/packing_bw + overhead, B = the bytes of the k×n operand (of every
+  /// group). A CPU core first copies ("packs") operand panels into contiguous cache-sized
+  /// buffers and then runs its register-blocked kernel on them (Goto and van de Geijn, "Anatomy
+  /// of High-Performance Matrix Multiplication", ACM TOMS 34(3), 2008: the scheme of Eigen,
+  /// OpenBLAS and BLIS); the same core does both, so the times add. Every element of B is packed
+  /// and streamed through the kernel once per call whatever m is, so with few rows (tokens) the
+  /// B term dominates, and with many the arithmetic does. The m×k operand is packed too, but a
+  /// term for it came out zero when fitted to quick CPU probes (Eigen on a Xeon), so it is not
+  /// modelled. An efficiency that saturates in m, e(m) = e·m/(m + m½), is this same form.
+  Serial,
+};
+
+/// Dense GEMM efficiency for one precision: time = W/(peak·efficiency·q) + overhead, combined
+/// with the operand bytes as `form` says.
 struct GemmEfficiency {
   double efficiency = 0.8;     // fraction of dense peak at full waves, large problem
   double overhead_us = 0.0;    // fixed per-GEMM time
   int tile_m = 128;            // output tile used for wave quantisation
   int tile_n = 128;
   std::string source;
+  GemmForm form = GemmForm::Roofline;
+  /// Serial form only: the rate (GB/s) at which the k×n operand is packed and streamed; 0
+  /// means it costs nothing beyond the arithmetic.
+  double packing_gbps = 0.0;
 };
 
 struct AttentionEfficiency {
@@ -98,5 +120,21 @@ struct GemmFit {
 };
 GemmFit fit_gemm_efficiency(const std::vector<GemmSample>& samples, double peak_tflops, int sms,
                             int tile_m = 128, int tile_n = 128);
+
+/// Bytes of one element of a GEMM operand in `precision`: fp64 8, fp32 and tf32 4, bf16 2,
+/// fp8 1 (2 for anything else).
+double operand_element_bytes(const std::string& precision);
+
+/// The bytes of the k×n operand of every group, in the samples' precision (GemmForm::Serial).
+double packed_operand_bytes(const GemmShape& shape, const std::string& precision);
+
+/// Fit of the serial (CPU) form, time = W/(peak·e·q) + B/packing_bw + t0 (B from
+/// packed_operand_bytes), over all samples: non-negative least squares (Eigen) on the relative
+/// residuals, so small and large GEMMs count alike, under physical bounds: efficiency ≤ 1 (the
+/// peak is a floor on time), packing time and fixed time ≥ 0. A term the data do not support
+/// comes out as zero (packing_gbps 0: no packing term; overhead 0). Returns form Serial; an
+/// empty fit (samples 0) when there are no samples, a time is not positive or the peak is not.
+GemmFit fit_gemm_serial(const std::vector<GemmSample>& samples, double peak_tflops, int sms,
+                        int tile_m, int tile_n);
 
 }  // namespace clustercost

@@ -1,5 +1,7 @@
 #include "hardware/probe/cpu_kernels.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -20,7 +22,14 @@ namespace clustercost::probe {
 
 // ------------------------------------------------------------------ WorkerPool
 
-WorkerPool::WorkerPool(int threads) {
+double thread_cpu_seconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0.0;
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+WorkerPool::WorkerPool(int threads)
+    : cpu_seconds_(static_cast<std::size_t>(std::max(threads, 1)), 0.0) {
   const int workers = std::max(threads, 1) - 1;
   workers_.reserve(static_cast<std::size_t>(workers));
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
@@ -48,7 +57,7 @@ void WorkerPool::worker_loop(int index) {
     }
     std::exception_ptr err;
     try {
-      (*job)(index, size());
+      run_timed(*job, index);
     } catch (...) {
       err = std::current_exception();
     }
@@ -60,9 +69,26 @@ void WorkerPool::worker_loop(int index) {
   }
 }
 
+void WorkerPool::run_timed(const std::function<void(int, int)>& fn, int index) {
+  const double t0 = thread_cpu_seconds();
+  // Counted even when fn throws: the time was spent.
+  struct Add {
+    double& slot;
+    double t0;
+    ~Add() { slot += thread_cpu_seconds() - t0; }
+  } add{cpu_seconds_[static_cast<std::size_t>(index)], t0};
+  fn(index, size());
+}
+
+void WorkerPool::reset_cpu_time() { std::fill(cpu_seconds_.begin(), cpu_seconds_.end(), 0.0); }
+
+double WorkerPool::busiest_cpu_seconds() const {
+  return *std::max_element(cpu_seconds_.begin(), cpu_seconds_.end());
+}
+
 void WorkerPool::run(const std::function<void(int, int)>& fn) {
   if (workers_.empty()) {
-    fn(0, 1);
+    run_timed(fn, 0);
     return;
   }
   {
@@ -75,7 +101,7 @@ void WorkerPool::run(const std::function<void(int, int)>& fn) {
   start_cv_.notify_all();
   std::exception_ptr own;
   try {
-    fn(0, size());
+    run_timed(fn, 0);
   } catch (...) {
     own = std::current_exception();
   }

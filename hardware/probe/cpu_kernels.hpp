@@ -20,6 +20,11 @@ namespace clustercost::probe {
 /// A fixed set of threads that run one function together: run(fn) calls fn(index, count) on
 /// every thread (the caller is index 0) and returns when all are done. Workers park on a
 /// condition variable between calls; an exception in any thread is rethrown by run().
+///
+/// Each thread also adds the CPU time it spends inside fn (CLOCK_THREAD_CPUTIME_ID) to its own
+/// counter. busiest_cpu_seconds() is what the work since reset_cpu_time() would take if every
+/// thread had a core to itself: the time the probe reports, so that other processes sharing
+/// the cores (a loaded CI machine) do not stretch some samples and not others.
 class WorkerPool {
  public:
   explicit WorkerPool(int threads);
@@ -30,8 +35,14 @@ class WorkerPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
   void run(const std::function<void(int, int)>& fn);
 
+  /// Zeroes the per-thread CPU-time counters (call between runs, not during one).
+  void reset_cpu_time();
+  /// The largest per-thread CPU time spent inside run() since reset_cpu_time(), in seconds.
+  double busiest_cpu_seconds() const;
+
  private:
   void worker_loop(int index);
+  void run_timed(const std::function<void(int, int)>& fn, int index);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -42,7 +53,13 @@ class WorkerPool {
   int pending_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
+  /// CPU seconds per thread index; slot i is written only by thread i, inside run(), and read
+  /// by the caller after run() returned (ordered by the mutex hand-off of pending_).
+  std::vector<double> cpu_seconds_;
 };
+
+/// CPU time consumed so far by the calling thread (CLOCK_THREAD_CPUTIME_ID), in seconds.
+double thread_cpu_seconds();
 
 /// [begin, end) of part `index` when [0, n) is split into `parts` nearly equal parts.
 std::pair<std::int64_t, std::int64_t> split_range(std::int64_t n, int parts, int index);

@@ -1,8 +1,10 @@
 #pragma once
-/// The CPU twin of the GPU probe: same records, same conventions (README.md), measured with
-/// std::chrono::steady_clock. fp32 and fp64 GEMM, an fp32 grouped GEMM, fp64 STREAM copy and
-/// triad, fp32 causal attention, and the cost of waking a parked worker thread (the CPU analogue
-/// of a kernel launch: what a multi-threaded kernel pays to start its helpers).
+/// The CPU twin of the GPU probe: same records, same conventions (README.md). fp32 and fp64
+/// GEMM, an fp32 grouped GEMM, fp64 STREAM copy and triad, fp32 causal attention, and the cost
+/// of waking a parked worker thread (the CPU analogue of a kernel launch: what a multi-threaded
+/// kernel pays to start its helpers). Kernel samples are the CPU time of the busiest worker
+/// thread (so other processes on the machine do not stretch them) and the kernels are timed
+/// round-robin, not back to back; the thread wake-up is timed with std::chrono::steady_clock.
 
 #include <ostream>
 

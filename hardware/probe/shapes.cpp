@@ -85,10 +85,15 @@ std::vector<NamedGemm> gpu_gemm_shapes(bool quick) {
 
 std::vector<NamedGemm> cpu_gemm_shapes(bool quick) {
   if (quick) {
+    // Enough shapes per dtype to fit and check calibrate's three CPU GEMM terms (arithmetic,
+    // packing of the k×n operand, fixed time: GemmForm::Serial): squares where the arithmetic
+    // dominates, and two layers with few tokens (16 and 48: the k×n term is the same for any
+    // token count, the arithmetic grows with it) where packing dominates. About 1 s of CPU.
     return {square(128),
             square(256),
+            square(512),
             {"dsv3_expert_down", GemmShape{16, 7168, 2048}},
-            {"llama3_70b_o_tp8", GemmShape{16, 8192, 1024}}};
+            {"llama3_70b_o_tp8", GemmShape{48, 8192, 1024}}};
   }
   std::vector<NamedGemm> r = {square(256), square(512), square(1024), square(2048)};
   // The real layer N×K with few tokens: a CPU cannot do 4096-token layers in reasonable time.

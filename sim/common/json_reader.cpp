@@ -37,7 +37,29 @@ std::string choices_text(std::initializer_list<std::string_view> choices) {
 
 }  // namespace
 
+std::size_t json_nesting_depth(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (ch == '\\') escaped = true;
+      else if (ch == '"') in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Json parse_json_text(std::string_view text, const std::string& label) {
+  if (json_nesting_depth(text) > kMaxJsonDepth)
+    throw InputError(label, "", "JSON nested deeper than the limit of " +
+                                    std::to_string(kMaxJsonDepth) + " levels");
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
@@ -49,6 +71,13 @@ Json parse_json_text(std::string_view text, const std::string& label) {
     std::string detail = pos == std::string::npos ? what : what.substr(pos + 2);
     throw InputError(label, "", "malformed JSON at line " + std::to_string(line) + ", column " +
                                     std::to_string(col) + ": " + detail);
+  } catch (const nlohmann::json::exception& e) {
+    // Found by fuzzing: a number beyond double's range ("1e400") is out_of_range.406, not a
+    // parse_error, and escaped as an uncaught exception (exit 1 instead of 2).
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw InputError(label, "", "malformed JSON: " +
+                                    (pos == std::string::npos ? what : what.substr(pos + 2)));
   }
 }
 

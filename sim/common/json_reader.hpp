@@ -27,10 +27,17 @@ using Json = nlohmann::ordered_json;
 /// Refuse input files larger than this (a clear error instead of exhausting memory).
 inline constexpr std::size_t kMaxJsonFileBytes = 64u * 1024u * 1024u;
 
+/// Refuse JSON nested deeper than this: our formats need fewer than 10 levels, and nlohmann's
+/// copy, comparison and dump recurse once per level (a deep document would overflow the stack).
+inline constexpr std::size_t kMaxJsonDepth = 100;
+
 /// Reads and parses a JSON file; errors carry the line and column of a syntax error.
 Json load_json_file(const std::filesystem::path& file, std::size_t max_bytes = kMaxJsonFileBytes);
-/// Parses JSON text; `label` names the source in errors.
+/// Parses JSON text (at most kMaxJsonDepth levels deep); `label` names the source in errors.
 Json parse_json_text(std::string_view text, const std::string& label);
+/// Deepest nesting of arrays and objects in JSON text (brackets inside strings do not count);
+/// a linear scan that needs no parse, so it can refuse a document before nlohmann builds it.
+std::size_t json_nesting_depth(std::string_view text);
 
 /// "path.key", or "key" at the root.
 std::string join_path(const std::string& path, std::string_view key);

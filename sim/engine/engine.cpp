@@ -59,12 +59,6 @@ const std::string& Engine::kind_name(EventKind kind) const {
   return handlers_[kind].name;
 }
 
-SimTime Engine::after(SimTime delay) const {
-  if (delay.ns < 0) throw std::logic_error("Engine: negative delay");
-  if (delay.ns > SimTime::max().ns - now_.ns) throw std::logic_error("Engine: time overflow");
-  return now_ + delay;
-}
-
 std::uint64_t Engine::push(SimTime time, EventKind kind, std::uint32_t target,
                            std::uint64_t payload, Priority priority, std::uint16_t flags) {
   if (time < now_) throw std::logic_error("Engine: event scheduled in the past");
@@ -95,13 +89,13 @@ bool Engine::cancel(EventHandle handle) {
   return true;
 }
 
-RunResult Engine::run(const RunLimits& limits) {
+EngineRunResult Engine::run(const RunLimits& limits) {
   if (running_) throw std::logic_error("Engine: run() called from a handler");
   using Clock = std::chrono::steady_clock;
   const auto wall_start = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - wall_start).count(); };
 
-  RunResult result;
+  EngineRunResult result;
   running_ = true;
   stop_requested_ = false;
   struct Guard {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,7 +55,7 @@ struct RunLimits {
   SimTime until = SimTime::max();
 };
 
-struct RunResult {
+struct EngineRunResult {
   StopReason reason = StopReason::kDrained;
   /// Events executed by this call.
   std::uint64_t events_executed = 0;
@@ -121,15 +122,15 @@ class Engine {
 
   /// Executes events until a limit is reached or none is left. Not re-entrant (a handler may
   /// not call run). Exceptions thrown by handlers propagate; the engine stays usable.
-  RunResult run(const RunLimits& limits = {});
-  RunResult run(std::uint64_t max_events, double max_wall_seconds) {
+  EngineRunResult run(const RunLimits& limits = {});
+  EngineRunResult run(std::uint64_t max_events, double max_wall_seconds) {
     RunLimits limits;
     limits.max_events = max_events;
     limits.max_wall_seconds = max_wall_seconds;
     return run(limits);
   }
   /// Executes every event with time <= `until`, then sets the clock to `until`.
-  RunResult run_until(SimTime until) {
+  EngineRunResult run_until(SimTime until) {
     RunLimits limits;
     limits.until = until;
     return run(limits);
@@ -149,7 +150,12 @@ class Engine {
     std::string name;
   };
 
-  SimTime after(SimTime delay) const;
+  SimTime after(SimTime delay) const {
+    // Inline: it is on the path of every schedule_in (callgrind: 14 instructions as a call).
+    if (delay.ns < 0) throw std::logic_error("Engine: negative delay");
+    if (delay.ns > SimTime::max().ns - now_.ns) throw std::logic_error("Engine: time overflow");
+    return now_ + delay;
+  }
   std::uint64_t push(SimTime time, EventKind kind, std::uint32_t target, std::uint64_t payload,
                      Priority priority, std::uint16_t flags);
 

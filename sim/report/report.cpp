@@ -3,8 +3,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
+#include "sim/campaign/campaign.hpp"
 #include "sim/step/analytical_step.hpp"
 #include "sim/workload/des_step.hpp"
 
@@ -28,7 +30,15 @@ Report run_scenario(const Scenario& s) {
     if (w.rfind("des:", 0) == 0) r.scenario.notes.push_back(w);
     else r.warnings.push_back(w);
   }
-  r.run = estimate_run(s, r.step);
+  // A batch ramp needs the step at a second (smaller) batch: step time is affine in it.
+  std::optional<StepResult> ramp_probe;
+  if (auto batch = ramp_probe_batch(s)) {
+    Scenario probe = s;
+    probe.training.global_batch = *batch;
+    ramp_probe = s.simulation.fidelity == "des" ? simulate_step_des(probe)
+                                                : simulate_step_analytical(probe);
+  }
+  r.run = run_campaign(s, r.step, ramp_probe ? &*ramp_probe : nullptr);
   r.cost = estimate_cost(s, r.step, r.run);
   return r;
 }
@@ -68,6 +78,109 @@ std::string human(double v) {
     ++u;
   }
   return fmt(v, v < 10 ? 2 : 1) + units[u];
+}
+
+Json dist_json(const Distribution& d) {
+  return {{"mean", sig(d.mean)}, {"p10", sig(d.p10)}, {"p50", sig(d.p50)}, {"p90", sig(d.p90)}};
+}
+
+Json finite_or_null(double v) { return std::isfinite(v) ? Json(sig(v)) : Json(nullptr); }
+
+// `run`: the DESIGN.md keys (Monte Carlo means when there are replicas), then the campaign's
+// details: distributions over replicas, the mean time budget, interruptions by class.
+Json run_json(const RunResult& run) {
+  Json j = {{"steps", run.steps},
+            {"wall_days", sig(run.wall_days)},
+            {"gpu_hours", sig(run.gpu_hours)},
+            {"interruptions", sig(run.interruptions)},
+            {"goodput", sig(run.goodput)},
+            {"compute_days", sig(run.compute_time.value / 86400.0)},
+            {"checkpoint_interval_min", sig(run.checkpoint_interval.value / 60.0)},
+            {"model", run.model},
+            {"replicas", run.replicas},
+            {"checkpoint_write_s", sig(run.checkpoint_write.value)},
+            {"checkpoint_gb", sig(run.checkpoint_gb)},
+            {"job_mtbf_hours", finite_or_null(run.job_mtbf.value / 3600.0)}};
+  if (run.ramp_steps > 0)
+    j["batch_ramp"] = {{"steps", run.ramp_steps}, {"compute_days", sig(run.ramp_time.value / 86400.0)}};
+  if (run.replicas > 0) {
+    j["distribution"] = {{"wall_days", dist_json(run.wall_days_dist)},
+                         {"gpu_hours", dist_json(run.gpu_hours_dist)},
+                         {"interruptions", dist_json(run.interruptions_dist)},
+                         {"goodput", dist_json(run.goodput_dist)}};
+    j["mean_days"] = {{"compute", sig(run.compute_time.value / 86400.0)},
+                      {"checkpointing", sig(run.mean_checkpointing.value / 86400.0)},
+                      {"lost_work", sig(run.mean_lost_work.value / 86400.0)},
+                      {"restarting", sig(run.mean_restarting.value / 86400.0)},
+                      {"waiting_for_spares", sig(run.mean_waiting.value / 86400.0)}};
+    j["lost_work_min_per_interruption"] = sig(run.lost_work_per_interruption.value / 60.0);
+    Json by = Json::object();
+    for (int c = 0; c < kFailureClassCount; ++c)
+      by[failure_class_name(static_cast<FailureClass>(c))] =
+          sig(run.mean_by_class[static_cast<std::size_t>(c)]);
+    j["interruptions_by_class"] = by;
+  }
+  if (!run.start_date.empty())
+    j["calendar"] = {{"start", run.start_date}, {"end_p50", run.end_date_p50},
+                     {"end_p90", run.end_date_p90}};
+  return j;
+}
+
+Json cost_json(const CostResult& c) {
+  return {{"total_usd", sig(c.total_usd)},
+          {"usd_per_million_tokens", sig(c.usd_per_million_tokens)},
+          {"energy_mwh", sig(c.energy_mwh)},
+          {"breakdown_usd", {{"gpu_rental", sig(c.gpu_rental_usd)},
+                             {"hardware", sig(c.hardware_usd)},
+                             {"energy", sig(c.energy_usd)}}},
+          {"gpu_hour_usd", sig(c.gpu_hour_usd)},
+          {"model", c.model},
+          {"capex_usd", sig(c.capex_usd)},
+          {"failure_overhead_usd", sig(c.failure_overhead_usd)},
+          {"average_gpu_power_w", sig(c.average_gpu_power_w)},
+          {"co2_tonnes", c.co2_tonnes ? Json(sig(*c.co2_tonnes)) : Json(nullptr)},
+          {"distribution", {{"total_usd", dist_json(c.total_usd_dist)}}}};
+}
+
+/// The expert-parallel section: null for dense models and ep = 1.
+Json moe_json(const StepResult& st) {
+  const MoeSummary& m = st.moe;
+  if (m.method.empty()) return Json(nullptr);
+  Json layers = Json::array();
+  for (const auto& l : m.layers)
+    layers.push_back({{"moe_layer", l.moe_layer},
+                      {"layer", l.layer},
+                      {"max_rank_tokens", sig(l.max_rank_tokens)},
+                      {"mean_rank_tokens", sig(l.mean_rank_tokens)},
+                      {"dropped_tokens", sig(l.dropped_tokens)},
+                      {"cross_node_bytes_per_token", sig(l.cross_node_bytes_per_token)},
+                      {"expert_fwd_busiest_s", sig(l.expert_fwd_busiest.value)},
+                      {"expert_fwd_mean_s", sig(l.expert_fwd_mean.value)},
+                      {"dispatch_s", sig(l.dispatch.value)},
+                      {"combine_s", sig(l.combine.value)},
+                      {"scale_out_gb", sig(l.scale_out_bytes.value / 1e9)},
+                      {"hottest_link", l.hottest_link},
+                      {"hottest_link_utilisation", sig(l.hottest_link_utilisation)}});
+  const double imbalance = m.mean_rank_tokens > 0 ? m.max_rank_tokens / m.mean_rank_tokens : 1.0;
+  return {{"method", m.method},
+          {"all_to_all", m.all_to_all},
+          {"ep", m.ep},
+          {"moe_layers", m.moe_layers},
+          {"sampled_layers", m.sampled_layers},
+          {"max_rank_tokens", sig(m.max_rank_tokens)},
+          {"mean_rank_tokens", sig(m.mean_rank_tokens)},
+          {"rank_imbalance", sig(imbalance)},
+          {"dropped_tokens_per_step", sig(m.dropped_tokens_per_step)},
+          {"dropped_fraction", sig(m.dropped_fraction)},
+          {"cross_node_bytes_per_token", sig(m.cross_node_bytes_per_token)},
+          {"dispatch_s", sig(m.dispatch.value)},
+          {"combine_s", sig(m.combine.value)},
+          {"ep_time_per_layer_s", sig(m.ep_time_per_layer.value)},
+          {"expert_imbalance_per_layer_s", sig(m.expert_imbalance_per_layer.value)},
+          {"exposed_ep_s", sig(st.critical.exposed_ep_comm.value)},
+          {"hottest_link", m.hottest_link},
+          {"hottest_link_utilisation", sig(m.hottest_link_utilisation)},
+          {"layers", layers}};
 }
 
 }  // namespace
@@ -124,20 +237,9 @@ Json report_to_json(const Report& r) {
                                     {"gradients", sig(to_gib(m.gradients))},
                                     {"optimizer", sig(to_gib(m.optimizer))},
                                     {"activations", sig(to_gib(m.activations))}}}};
-  j["run"] = {{"steps", r.run.steps},
-              {"wall_days", sig(r.run.wall_days)},
-              {"gpu_hours", sig(r.run.gpu_hours)},
-              {"interruptions", sig(r.run.interruptions)},
-              {"goodput", sig(r.run.goodput)},
-              {"compute_days", sig(r.run.compute_time.value / 86400.0)},
-              {"checkpoint_interval_min", sig(r.run.checkpoint_interval.value / 60.0)},
-              {"model", r.run.model}};
-  j["cost"] = {{"total_usd", sig(r.cost.total_usd)},
-               {"usd_per_million_tokens", sig(r.cost.usd_per_million_tokens)},
-               {"energy_mwh", sig(r.cost.energy_mwh)},
-               {"breakdown_usd", {{"gpu_rental", sig(r.cost.gpu_rental_usd)},
-                                  {"energy", sig(r.cost.energy_usd)}}},
-               {"gpu_hour_usd", sig(r.cost.gpu_hour_usd)}};
+  j["moe"] = moe_json(r.step);
+  j["run"] = run_json(r.run);
+  j["cost"] = cost_json(r.cost);
   j["warnings"] = r.warnings;
   j["notes"] = s.notes;
   j["provenance"] = {{"version", r.version},
@@ -183,18 +285,58 @@ std::string report_to_text(const Report& r) {
   line("exposed DP comm", st.critical.exposed_dp_comm);
   line("pipeline bubble", st.critical.bubble);
   line("optimizer", st.critical.optimizer);
+  if (!st.moe.method.empty()) {
+    const auto& mo = st.moe;
+    os << "\nMoE        EP " << mo.ep << ", " << mo.all_to_all << " all-to-all (" << mo.method;
+    if (mo.sampled_layers > 0)
+      os << ", " << mo.sampled_layers << " of " << mo.moe_layers << " MoE layers sampled";
+    os << "): busiest rank " << fmt(mo.max_rank_tokens, 0) << " vs mean "
+       << fmt(mo.mean_rank_tokens, 0) << " token copies ("
+       << fmt(mo.mean_rank_tokens > 0 ? mo.max_rank_tokens / mo.mean_rank_tokens : 1.0, 2)
+       << "×), " << fmt(mo.cross_node_bytes_per_token / 1e3, 1)
+       << " kB per token over the scale-out\n";
+    os << "           per layer and micro-batch: dispatch " << fmt(mo.dispatch.value * 1e3, 2)
+       << " ms, combine " << fmt(mo.combine.value * 1e3, 2) << " ms, expert imbalance "
+       << fmt(mo.expert_imbalance_per_layer.value * 1e3, 2) << " ms";
+    if (mo.dropped_fraction > 0) os << ", dropped " << fmt(100 * mo.dropped_fraction, 2) << "% of copies";
+    os << "\n";
+    if (!mo.hottest_link.empty())
+      os << "           hottest link " << mo.hottest_link << " ("
+         << fmt(100 * mo.hottest_link_utilisation, 0) << "% peak)\n";
+  }
   const auto& m = st.memory;
   os << "\nMemory     " << fmt(to_gib(m.total()), 1) << " of " << fmt(to_gib(m.capacity), 1)
      << " GiB per GPU (" << (m.fits() ? "fits" : "DOES NOT FIT") << "; stage " << m.stage
      << ": weights " << fmt(to_gib(m.weights), 1) << ", gradients " << fmt(to_gib(m.gradients), 1)
      << ", optimizer " << fmt(to_gib(m.optimizer), 1) << ", activations "
      << fmt(to_gib(m.activations), 1) << ")\n";
-  os << "\nRun        " << r.run.steps << " steps, " << fmt(r.run.wall_days, 1) << " days, "
-     << human(r.run.gpu_hours) << " GPU-hours, " << fmt(r.run.interruptions, 0)
-     << " expected interruptions, goodput " << fmt(100 * r.run.goodput, 1) << "%\n";
-  os << "Cost       $" << human(r.cost.total_usd) << " at $" << fmt(r.cost.gpu_hour_usd, 2)
-     << "/GPU-hour, $" << fmt(r.cost.usd_per_million_tokens, 3) << " per million tokens, "
-     << fmt(r.cost.energy_mwh, 0) << " MWh\n";
+  const auto& run = r.run;
+  os << "\nRun        " << run.steps << " steps, " << fmt(run.wall_days, 1) << " days, "
+     << human(run.gpu_hours) << " GPU-hours, " << fmt(run.interruptions, 0)
+     << (run.replicas > 0 ? " interruptions" : " expected interruptions") << ", goodput "
+     << fmt(100 * run.goodput, 1) << "% (" << run.model << ")\n";
+  if (run.replicas > 0) {
+    const auto& d = run.wall_days_dist;
+    os << "  wall days  P10 " << fmt(d.p10, 1) << " · P50 " << fmt(d.p50, 1) << " · P90 "
+       << fmt(d.p90, 1) << "; mean days: compute " << fmt(run.compute_time.value / 86400.0, 1)
+       << ", checkpoints " << fmt(run.mean_checkpointing.value / 86400.0, 2) << ", lost work "
+       << fmt(run.mean_lost_work.value / 86400.0, 2) << ", restarts "
+       << fmt(run.mean_restarting.value / 86400.0, 2) << ", waiting for spares "
+       << fmt(run.mean_waiting.value / 86400.0, 2) << "\n";
+  }
+  os << "  checkpoint " << fmt(run.checkpoint_gb, 0) << " GB in " << fmt(run.checkpoint_write.value, 1)
+     << " s every " << fmt(run.checkpoint_interval.value / 60.0, 1) << " min";
+  if (std::isfinite(run.job_mtbf.value)) os << "; job MTBF " << fmt(run.job_mtbf.value / 3600.0, 2) << " h";
+  os << "\n";
+  if (!run.start_date.empty())
+    os << "  calendar   start " << run.start_date << ", end P50 " << run.end_date_p50 << ", P90 "
+       << run.end_date_p90 << "\n";
+  const auto& c = r.cost;
+  os << "Cost       $" << human(c.total_usd) << " (" << c.model << ", $" << fmt(c.gpu_hour_usd, 2)
+     << "/GPU-hour), $" << fmt(c.usd_per_million_tokens, 3) << " per million tokens, "
+     << fmt(c.energy_mwh, 0) << " MWh";
+  if (c.co2_tonnes) os << ", " << fmt(*c.co2_tonnes, 0) << " t CO2";
+  os << "; failures add $" << human(c.failure_overhead_usd) << "\n";
   for (const auto& n : s.notes) os << "note: " << n << "\n";
   for (const auto& w : r.warnings) os << "warning: " << w << "\n";
   return os.str();
@@ -208,7 +350,9 @@ std::vector<std::string> csv_columns() {
           "exposed_ep_comm_s", "exposed_pp_comm_s", "exposed_dp_comm_s", "bubble_s",
           "optimizer_s", "memory_gib_per_gpu", "memory_capacity_gib", "fits", "steps",
           "wall_days", "gpu_hours", "interruptions", "goodput", "total_usd",
-          "usd_per_million_tokens", "energy_mwh"};
+          "usd_per_million_tokens", "energy_mwh", "wall_days_p10", "wall_days_p50",
+          "wall_days_p90", "total_usd_p10", "total_usd_p50", "total_usd_p90", "cost_model",
+          "co2_tonnes"};
 }
 
 namespace {
@@ -252,7 +396,13 @@ std::string report_to_csv(const std::vector<Report>& reports) {
         num(to_gib(r.step.memory.capacity)), r.step.memory.fits() ? "true" : "false",
         std::to_string(r.run.steps), num(r.run.wall_days), num(r.run.gpu_hours),
         num(r.run.interruptions), num(r.run.goodput), num(r.cost.total_usd),
-        num(r.cost.usd_per_million_tokens), num(r.cost.energy_mwh)};
+        num(r.cost.usd_per_million_tokens), num(r.cost.energy_mwh),
+        num(r.run.replicas > 0 ? r.run.wall_days_dist.p10 : r.run.wall_days),
+        num(r.run.replicas > 0 ? r.run.wall_days_dist.p50 : r.run.wall_days),
+        num(r.run.replicas > 0 ? r.run.wall_days_dist.p90 : r.run.wall_days),
+        num(r.cost.total_usd_dist.p10), num(r.cost.total_usd_dist.p50),
+        num(r.cost.total_usd_dist.p90), r.cost.model,
+        r.cost.co2_tonnes ? num(*r.cost.co2_tonnes) : std::string()};
     for (std::size_t i = 0; i < v.size(); ++i) os << (i ? "," : "") << v[i];
     os << "\n";
   }

@@ -33,6 +33,8 @@ std::vector<Step> split_path(const std::string& path, const std::string& assignm
       std::string idx = path.substr(i + 1, close - i - 1);
       if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
         throw InputError("--set", path, "expected an array index, got \"" + idx + "\"");
+      if (idx.size() > 9)  // std::stol would throw out_of_range (exit 1) on 20 digits
+        throw InputError("--set", path, "array index " + idx + " is out of range");
       steps.push_back({"", std::stol(idx)});
       i = close;
     } else {
@@ -41,6 +43,9 @@ std::vector<Step> split_path(const std::string& path, const std::string& assignm
   }
   flush();
   if (steps.empty()) throw InputError("--set", path, "empty path in \"" + assignment + "\"");
+  if (steps.size() > kMaxJsonDepth)  // each step may create one more level of nesting
+    throw InputError("--set", path.substr(0, 80), "path deeper than the limit of " +
+                                                      std::to_string(kMaxJsonDepth) + " levels");
   return steps;
 }
 
@@ -53,10 +58,15 @@ void apply_override(Json& scenario, const std::string& assignment) {
   std::string path = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
   Json value;
+  if (json_nesting_depth(text) > kMaxJsonDepth)
+    throw InputError("--set", path, "value nested deeper than the limit of " +
+                                        std::to_string(kMaxJsonDepth) + " levels");
   try {
     value = Json::parse(text);
   } catch (const nlohmann::json::parse_error&) {
     value = text;  // not JSON: a plain string such as H100-SXM
+  } catch (const nlohmann::json::out_of_range&) {  // "1e400": a number beyond double's range
+    throw InputError("--set", path, "number out of range in \"" + text.substr(0, 80) + "\"");
   }
   auto steps = split_path(path, assignment);
   Json* node = &scenario;

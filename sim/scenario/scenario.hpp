@@ -4,6 +4,7 @@
 /// node from the catalogue, and checks every divisibility rule, so that everything downstream
 /// can trust it. Errors are InputError (file, JSON path, what was expected).
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -47,9 +48,18 @@ struct GpuPool {
   std::int64_t count = 0;
   std::optional<double> gpu_hour_usd;
   std::optional<double> purchase_usd;
-  std::string available_from;   // ISO date
-  std::string frozen_after;     // export-control event after which the pool cannot grow
+  /// ISO date "YYYY-MM-DD" (or "YYYY-MM", the 1st): the campaign cannot start before it.
+  std::string available_from;
+  /// ISO date of an export-control event after which the pool cannot grow: the job's GPUs plus
+  /// its spare nodes must then fit in `count` (an error otherwise, with the numbers).
+  std::string frozen_after;
 };
+
+/// Days since 1970-01-01 of an ISO date "YYYY-MM-DD" (or "YYYY-MM": the 1st); nullopt when
+/// malformed or before 1970.
+std::optional<std::int64_t> iso_date_to_days(const std::string& text);
+/// "YYYY-MM-DD" of a day count since 1970-01-01.
+std::string days_to_iso_date(std::int64_t days);
 
 struct ClusterConfig {
   std::string gpu;             // catalogue key (resolved from aliases)
@@ -87,13 +97,23 @@ struct TrainingConfig {
   std::string precision = "bf16";  // GEMM precision: "bf16" or "fp8"
   std::string optimizer_moments = "fp32";  // Adam moments: "fp32" or "bf16" (DeepSeek-V3)
   std::string grad_dtype = "fp32";         // gradient accumulation / reduction precision
+  /// `training.batch_ramp`: the global batch grows linearly in tokens from `start_batch` to
+  /// `global_batch` over the first `tokens` tokens, then stays (DeepSeek-V3: 3072 → 15360
+  /// sequences over the first 469B tokens, arXiv 2412.19437 §4.2). Absent: no ramp.
+  struct BatchRamp {
+    std::int64_t start_batch = 0;  // sequences
+    double tokens = 0;
+  };
+  std::optional<BatchRamp> batch_ramp;
 };
 
+/// How expert popularity is drawn per MoE layer and micro-batch (sim/moe/routing.hpp).
 struct ImbalanceConfig {
   std::string kind = "uniform";    // "uniform", "zipf", "dirichlet", "histogram"
-  double zipf_s = 0;
-  double dirichlet_alpha = 1;
-  std::string histogram_file;
+  double zipf_s = 0;               // key "s": popularity of the i-th hottest expert ∝ i^−s
+  double dirichlet_alpha = 1;      // key "alpha": concentration (small α: skewed)
+  std::string histogram_file;      // key "file", as written (CSV or JSON, sim/moe/histogram.hpp)
+  std::filesystem::path histogram_path;  // resolved: relative to the scenario file's folder
 };
 
 struct MoeRoutingConfig {
@@ -103,19 +123,74 @@ struct MoeRoutingConfig {
   std::optional<double> capacity_factor;
   std::string dispatch_dtype = "bf16"; // "fp8" in DeepSeek-V3
   std::string combine_dtype = "bf16";
+  std::string placement_file;          // key "placement": JSON list expert → EP rank; "" = contiguous
+  std::filesystem::path placement_path;  // resolved like histogram_path
+  int redundant_experts = 0;           // EPLB replicas of hot experts (DeepSeek-V3 inference: 32)
+  bool node_dedup = true;              // a token crosses to a remote node once (DeepEP)
+  std::string all_to_all = "direct";   // "direct" or "hierarchical" (default for node_limit)
+  /// MoE layers whose routing the step model samples (each sample routes a micro-batch of the
+  /// whole EP group and runs its all-to-alls); the others reuse them in turn. 0: every layer.
+  int layer_samples = 4;
 };
 
+/// `economics`: how the run is paid for. Rental bills GPU-hours (energy is priced into the rate
+/// and reported for information); ownership amortises the hardware over its lifetime and pays
+/// the energy. Either way GPUs idle in restarts and waits still cost. Defaults resolved at load.
 struct EconomicsConfig {
+  std::string model = "rental";  // "rental" or "ownership"
   double gpu_hour_usd = 0;    // default: the catalogue's rental price
   double usd_per_kwh = 0.08;  // US industrial average (hardware.md §6)
   double pue = 1.3;           // modern AI data centre (hardware.md §6)
+  double purchase_usd = 0;        // per GPU; default: the catalogue's (hardware.md §5)
+  /// Server, chassis and network per GPU; default: the node catalogue's server_share_usd
+  /// (host + network share, an estimate flagged E there).
+  double server_share_usd = 0;
+  double network_share_usd = 0;   // extra network per GPU (default 0: in the node's share)
+  double lifetime_years = 4;      // amortisation; ESTIMATE (E): 4-6 years is usual, short end
+  /// GPU-server draw when idle (restarts, waits, pipeline bubbles) as a fraction of its full
+  /// draw; ESTIMATE (E), no sourced figure in hardware.md.
+  double idle_power_fraction = 0.25;
+  std::optional<double> co2_kg_per_kwh;  // grid carbon intensity; absent: no CO2 reported
 };
+
+/// Failure classes of the campaign (Llama 3 405B's 419 unexpected interruptions, hardware.md §7,
+/// grouped): the unit each rate counts per, and what a failure does.
+enum class FailureClass { Gpu, Hbm, Nic, Switch, Host, Software };
+inline constexpr int kFailureClassCount = 6;
+/// JSON names, in FailureClass order: "gpu", "hbm", "nic", "switch", "host", "software".
+const char* failure_class_name(FailureClass c);
+/// Units the class's rate counts per: "gpu", "nic" (one scale-out NIC per GPU) or "node".
+const char* failure_class_unit(FailureClass c);
+/// Hardware classes swap the node for a spare (and send it to repair); switch/cable and software
+/// failures only restart the job (the fabric routes around a dead link meanwhile).
+bool failure_class_needs_spare(FailureClass c);
+/// Share of all unexpected interruptions (Llama 3: faulty GPU + SRAM + system processor + SDC +
+/// thermal 196, HBM3 72, NIC 7, switch/cable 35, host maintenance + SSD + PSU + chassis + IO
+/// board + CPU + DRAM 46, software bug + NCCL watchdog + dependency 63; of 419).
+double failure_class_share(FailureClass c);
 
 struct ReliabilityConfig {
   double gpu_mtbf_hours = 50000;       // λ ≈ 1/50,000 GPU-h, all causes (hardware.md §7, Llama 3)
-  double checkpoint_interval_min = 0;  // 0: Young/Daly optimum
+  /// Per-unit hourly rate of each class, resolved: `reliability.failure_rates_per_hour.{gpu,hbm,
+  /// nic,switch,host,software}` when given, else share × (GPUs / units) / gpu_mtbf_hours, so that
+  /// the defaults sum to GPUs / gpu_mtbf_hours for the job.
+  std::array<double, kFailureClassCount> failure_rates_per_hour{};
+  double checkpoint_interval_min = 0;  // 0: Young/Daly optimum (infinite when nothing fails)
+  /// Resolved: given, or checkpoint size / storage bandwidth.
   double checkpoint_write_min = 1.0;
+  double checkpoint_gb = 0;            // weights + master weights + Adam moments, all parameters
+  /// Aggregate checkpoint write bandwidth, GB/s; default 0.122 GB/s per GPU: Llama 3's Tectonic
+  /// sustains 2 TB/s for 16,384 GPUs (arXiv 2407.21783 §3.3.1; ESTIMATE when scaled).
+  double storage_gbs = 0;
   double restart_min = 20;             // hardware.md §7: 10–30 min
+  /// Spare nodes that replace failed ones; default: waits rare, m + 3√m for m nodes in repair on
+  /// average (hardware failure rate × repair_hours), at least 1% of the nodes, ESTIMATE (E);
+  /// with a pool, no more than the pool holds beyond the job.
+  std::int64_t spare_nodes = 0;
+  double repair_hours = 48;            // node back in the spare pool; ESTIMATE (E): 1–3 days
+  /// Monte Carlo replicas of the campaign (`clustercost run --replicas N`); 0: expected-value
+  /// model only.
+  int replicas = 200;
 };
 
 struct SimulationConfig {

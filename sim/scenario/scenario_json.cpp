@@ -51,6 +51,9 @@ Json scenario_to_json(const Scenario& s) {
   j["training"] = {{"seq_len", t.seq_len}, {"global_batch", t.global_batch},
                    {"tokens", t.tokens}, {"precision", t.precision},
                    {"optimizer_moments", t.optimizer_moments}, {"grad_dtype", t.grad_dtype}};
+  if (t.batch_ramp)
+    j["training"]["batch_ramp"] = {{"start_batch", t.batch_ramp->start_batch},
+                                   {"tokens", t.batch_ramp->tokens}};
   if (s.model.is_moe()) {
     const auto& m = s.moe_routing;
     Json imb = {{"kind", m.imbalance.kind}};
@@ -62,15 +65,38 @@ Json scenario_to_json(const Scenario& s) {
                         {"device_limit", opt(m.device_limit)},
                         {"capacity_factor", opt(m.capacity_factor)},
                         {"dispatch_dtype", m.dispatch_dtype},
-                        {"combine_dtype", m.combine_dtype}};
+                        {"combine_dtype", m.combine_dtype},
+                        {"placement", m.placement_file.empty() ? Json(nullptr) : Json(m.placement_file)},
+                        {"redundant_experts", m.redundant_experts},
+                        {"node_dedup", m.node_dedup},
+                        {"all_to_all", m.all_to_all},
+                        {"layer_samples", m.layer_samples}};
   }
-  j["economics"] = {{"gpu_hour_usd", s.economics.gpu_hour_usd},
-                    {"usd_per_kwh", s.economics.usd_per_kwh},
-                    {"pue", s.economics.pue}};
-  j["reliability"] = {{"gpu_mtbf_hours", s.reliability.gpu_mtbf_hours},
-                      {"checkpoint_interval_min", s.reliability.checkpoint_interval_min},
-                      {"checkpoint_write_min", s.reliability.checkpoint_write_min},
-                      {"restart_min", s.reliability.restart_min}};
+  const auto& ec = s.economics;
+  j["economics"] = {{"model", ec.model},
+                    {"gpu_hour_usd", ec.gpu_hour_usd},
+                    {"usd_per_kwh", ec.usd_per_kwh},
+                    {"pue", ec.pue},
+                    {"purchase_usd", ec.purchase_usd},
+                    {"server_share_usd", ec.server_share_usd},
+                    {"network_share_usd", ec.network_share_usd},
+                    {"lifetime_years", ec.lifetime_years},
+                    {"idle_power_fraction", ec.idle_power_fraction},
+                    {"co2_kg_per_kwh", opt(ec.co2_kg_per_kwh)}};
+  const auto& rel = s.reliability;
+  Json rates = Json::object();
+  for (int k = 0; k < kFailureClassCount; ++k)
+    rates[failure_class_name(static_cast<FailureClass>(k))] =
+        rel.failure_rates_per_hour[static_cast<std::size_t>(k)];
+  j["reliability"] = {{"gpu_mtbf_hours", rel.gpu_mtbf_hours},
+                      {"failure_rates_per_hour", rates},
+                      {"checkpoint_interval_min", rel.checkpoint_interval_min},
+                      {"checkpoint_write_min", rel.checkpoint_write_min},
+                      {"storage_gbs", rel.storage_gbs},
+                      {"restart_min", rel.restart_min},
+                      {"spare_nodes", rel.spare_nodes},
+                      {"repair_hours", rel.repair_hours},
+                      {"replicas", rel.replicas}};
   j["simulation"] = {{"fidelity", s.simulation.fidelity}, {"seed", s.simulation.seed}};
   return j;
 }

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
+
+#include "sim/scenario/scenario_topology.hpp"
+#include "sim/step/moe_costs.hpp"
 
 namespace clustercost {
 
@@ -73,7 +77,9 @@ double expected_distinct_nodes(int experts, int nodes, int top_k, int node_limit
   return d;
 }
 
-StepResult simulate_step_analytical(const Scenario& s) {
+StepResult simulate_step_analytical(const Scenario& s) { return simulate_step_analytical(s, nullptr); }
+
+StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe_costs_in) {
   const auto& par = s.parallelism;
   const auto& m = s.model;
   const auto& gpu = s.gpu;
@@ -131,6 +137,21 @@ StepResult simulate_step_analytical(const Scenario& s) {
   // EP group geometry: contiguous ranks, so an EP group of ep ranks spans ep/gpn nodes.
   const int ep_nodes = std::max(1, par.ep / gpn);
   const int ep_local = std::min(par.ep, gpn);
+  // Sampled routing (moe_costs.hpp) when given, or when the scenario's routing is not what the
+  // uniform closed form below describes.
+  std::optional<MoeCosts> own_costs;
+  const MoeCosts* moe_costs_used = moe_costs_in;
+  if (!moe_costs_used && needs_routing_samples(s, false)) {
+    own_costs = moe_costs(s, build_topology(s), false);
+    moe_costs_used = &*own_costs;
+  }
+  std::vector<int> moe_index(static_cast<std::size_t>(m.layers), -1);
+  {
+    int k = 0;
+    for (int l = 0; l < m.layers; ++l)
+      if (m.layer_is_moe(l)) moe_index[static_cast<std::size_t>(l)] = k++;
+  }
+  MoeSummary closed_form;  // filled by the closed form (first MoE layer)
 
   std::vector<StageWork> work(static_cast<std::size_t>(p));
   for (const auto& lp : plans) {
@@ -184,7 +205,17 @@ StepResult simulate_step_analytical(const Scenario& s) {
     }
 
     // Expert parallelism: dispatch and combine, each a forward all-to-all and its backward twin.
-    if (lp.kind == LayerKind::Moe && par.ep > 1 && m.moe) {
+    if (lp.kind == LayerKind::Moe && par.ep > 1 && m.moe && moe_costs_used) {
+      const int mi = moe_index[static_cast<std::size_t>(lp.index)];
+      const MoeCosts::LayerCost& c = moe_costs_used->for_moe_layer(std::max(0, mi));
+      w.ep_fwd += c.ep_fwd;
+      w.ep_bwd += c.ep_bwd;
+      // The EP group waits for its busiest rank's experts (grouped GEMMs of its real tokens).
+      w.fwd += c.expert_fwd_extra;
+      w.bwd += c.expert_bwd_extra;
+      w.wgrad += c.expert_bwd_extra * 0.5;
+      if (par.recompute == Recompute::Full) w.recompute += c.expert_fwd_extra;
+    } else if (lp.kind == LayerKind::Moe && par.ep > 1 && m.moe) {
       const double copies = lp.comm.ep_tokens_dispatched;  // token copies = tokens · top_k
       const double tokens = copies / m.moe->top_k;
       const double hidden = m.hidden;
@@ -211,6 +242,24 @@ StepResult simulate_step_analytical(const Scenario& s) {
       w.ep_fwd += dispatch + combine;
       // Backward: gradients of the combine travel like a dispatch and vice versa, in BF16.
       w.ep_bwd += a2a(2.0) * 2.0;
+      if (closed_form.method.empty()) {
+        closed_form.method = "closed-form";
+        closed_form.all_to_all = s.moe_routing.all_to_all;
+        closed_form.ep = par.ep;
+        closed_form.mean_rank_tokens = closed_form.max_rank_tokens = copies;
+        closed_form.dispatch = dispatch;
+        closed_form.combine = combine;
+        closed_form.ep_time_per_layer = dispatch + combine + a2a(2.0) * 2.0;
+        if (ep_nodes > 1) {
+          const double remote_share = static_cast<double>(ep_nodes - 1) / ep_nodes;
+          closed_form.cross_node_bytes_per_token =
+              (s.moe_routing.node_limit
+                   ? expected_distinct_nodes(m.moe->routed_experts, ep_nodes, m.moe->top_k,
+                                             *s.moe_routing.node_limit) * remote_share
+                   : m.moe->top_k * remote_share) *
+              hidden * dtype_bytes(s.moe_routing.dispatch_dtype);
+        }
+      }
     }
 
     // Parameters: routed experts are sharded by ep and replicated over dp·cp/ep.
@@ -243,6 +292,12 @@ StepResult simulate_step_analytical(const Scenario& s) {
 
   StepResult r;
   r.fidelity = "analytical";
+  if (moe_costs_used) {
+    r.moe = moe_costs_used->summary;
+  } else if (!closed_form.method.empty()) {
+    r.moe = closed_form;
+    for (int l = 0; l < m.layers; ++l) r.moe.moe_layers += m.layer_is_moe(l) ? 1 : 0;
+  }
   r.tokens = s.tokens_per_step();
   r.flops_per_token = training_flops_per_token(m, s.training.seq_len).value;
 

@@ -11,6 +11,11 @@ namespace clustercost {
 
 StepResult simulate_step_analytical(const Scenario& s);
 
+struct MoeCosts;
+/// As above with the expert-parallel costs priced elsewhere (the DES passes flow-level ones);
+/// null: sampled α-β costs when needs_routing_samples(s, false), else the uniform closed form.
+StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe);
+
 /// α-β time of a ring all-reduce of `bytes` over `n` ranks with per-rank bandwidth
 /// `bytes_per_s` and per-hop latency `alpha`: 2(n−1)/n·S/B + 2(n−1)·α.
 Seconds ring_allreduce_time(Bytes bytes, int n, double bytes_per_s, Seconds alpha);

@@ -51,6 +51,43 @@ struct MemoryBreakdown {
   bool fits() const { return total() <= capacity; }
 };
 
+/// One sampled MoE layer: its routing and its all-to-alls (one micro-batch, EP group 0).
+struct MoeLayerSample {
+  int moe_layer = 0;             // index among the MoE layers
+  int layer = 0;                 // model layer
+  double max_rank_tokens = 0;    // routed token copies on the busiest EP rank
+  double mean_rank_tokens = 0;
+  double dropped_tokens = 0;     // copies dropped by the capacity factor, whole EP group
+  double cross_node_bytes_per_token = 0;  // dispatch bytes a token sends over the scale-out
+  Seconds expert_fwd_busiest, expert_fwd_mean;  // grouped-GEMM forward, busiest / mean rank
+  Seconds dispatch, combine;     // forward all-to-alls
+  Bytes scale_out_bytes;         // dispatch + combine bytes through NICs
+  std::string hottest_link;      // of the dispatch
+  double hottest_link_utilisation = 0;  // peak (flow level) or 1 at the bottleneck (α-β)
+};
+
+/// Expert-parallel traffic of a step (MoE models with ep > 1).
+struct MoeSummary {
+  std::string method;            // "flow" (DES), "alpha-beta" or "closed-form" (analytical)
+  std::string all_to_all;        // "direct" or "hierarchical"
+  int moe_layers = 0;
+  int sampled_layers = 0;
+  int ep = 1;
+  double max_rank_tokens = 0;    // mean over the sampled layers, per micro-batch
+  double mean_rank_tokens = 0;
+  double dropped_tokens_per_step = 0;  // all EP groups, all MoE layers, all micro-batches
+  double dropped_fraction = 0;
+  double cross_node_bytes_per_token = 0;  // per MoE layer, dispatch
+  Seconds dispatch, combine;     // per MoE layer and micro-batch (mean over samples)
+  Seconds ep_time_per_layer;     // forward + backward all-to-alls, one micro-batch
+  Seconds expert_imbalance_per_layer;  // busiest − mean rank expert compute, fwd + bwd
+  std::string hottest_link;
+  double hottest_link_utilisation = 0;
+  /// EP rank × EP rank dispatch bytes of the first sampled layer, row-major (heatmaps).
+  std::vector<double> traffic_bytes;
+  std::vector<MoeLayerSample> layers;
+};
+
 struct StepResult {
   std::string fidelity;      // "analytical" or "des"
   Seconds step_time;
@@ -74,6 +111,8 @@ struct StepResult {
   double hottest_link_peak_utilisation = 0;
   std::uint64_t events = 0;         // events the simulation executed
   std::uint64_t fingerprint = 0;    // hash of the executed events (determinism checks)
+  /// Expert-parallel traffic (MoE with ep > 1; empty `method` otherwise).
+  MoeSummary moe;
   std::vector<std::string> warnings;
 };
 

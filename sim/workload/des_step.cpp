@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "hardware/topology/topology_config.hpp"
 #include "sim/step/analytical_step.hpp"
+#include "sim/step/moe_costs.hpp"
 
 namespace clustercost {
 
@@ -76,20 +78,16 @@ std::vector<double> replica_share(const Topology& topo, const RankLayout& layout
 
 }  // namespace
 
-Topology build_topology(const Scenario& s) {
-  // The scenario's `cluster.network` as written: unset keys take the topology's own defaults
-  // (e.g. 3 tiers when 2 cannot hold the cluster).
-  TopologyConfig cfg =
-      topology_config_from(s.gpu, s.node ? &*s.node : nullptr, static_cast<int>(s.cluster.gpus),
-                           s.cluster.gpus_per_node, s.cluster.network_overrides);
-  return Topology(std::move(cfg));
-}
-
 DesStep simulate_step_des_detailed(const Scenario& s) { return simulate_step_des_detailed(s, {}); }
 
 DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options) {
   const auto wall0 = std::chrono::steady_clock::now();
-  const StepResult a = simulate_step_analytical(s);
+  const Topology topo = build_topology(s);
+  // Expert parallelism from sampled routing with flow-level all-to-alls (moe_costs.hpp); the
+  // pipeline below sees them as the stages' exposed EP time and the busiest rank's experts.
+  std::optional<MoeCosts> moe;
+  if (needs_routing_samples(s, true)) moe = moe_costs(s, topo, true);
+  const StepResult a = simulate_step_analytical(s, moe ? &*moe : nullptr);
   const auto& par = s.parallelism;
   const int p = par.pp;
   std::vector<std::string> warnings = a.warnings;
@@ -129,7 +127,6 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
     warnings.push_back("des: ZeRO-3 per-micro-batch parameter gathers are not simulated");
 
   const RankLayout layout = RankLayout::from(par, s.cluster.gpus_per_node);
-  const Topology topo = build_topology(s);
   PipelineNetwork net;
   net.topology = &topo;
   for (int i = 0; i < p; ++i) net.stage_gpu.push_back(static_cast<int>(layout.gpu({0, 0, 0, i})));
@@ -168,6 +165,7 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   r.busy_fraction = r.critical.compute / r.step_time;
   r.stages = a.stages;
   r.memory = a.memory;
+  r.moe = a.moe;
   r.links_used = run.links;
   r.hottest_link_bytes = run.max_link_bytes;
   r.hottest_link_peak_utilisation = run.max_link_peak_utilisation;

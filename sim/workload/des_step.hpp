@@ -13,13 +13,16 @@
 /// Scale by structure: only the pipeline of data-parallel replica 0, TP/CP rank 0 is simulated.
 /// The other replicas and TP peers run the same program at the same time under uniform routing;
 /// their transfers are accounted for by dividing each link's capacity by the number of identical
-/// transfers that cross it (ECMP route collisions included). MoE routing skew and stragglers,
-/// which would break that symmetry, are not modelled yet.
+/// transfers that cross it (ECMP route collisions included). MoE layers are priced from sampled
+/// routing (sim/step/moe_costs.hpp): skew and routing limits make the busiest EP rank set each
+/// layer's expert compute, and dispatch/combine run as flow-level all-to-alls on the topology;
+/// the result is in StepResult::moe. Stragglers of other kinds are not modelled.
 
 #include <string>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
+#include "sim/scenario/scenario_topology.hpp"
 #include "sim/step/step_result.hpp"
 #include "sim/workload/pipeline_sim.hpp"
 #include "sim/workload/rank_layout.hpp"
@@ -47,8 +50,5 @@ DesStep simulate_step_des_detailed(const Scenario& s);
 DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options);
 /// simulate_step_des_detailed(s).result: fidelity "des".
 StepResult simulate_step_des(const Scenario& s);
-
-/// The topology of the scenario's cluster (catalogue defaults + `cluster.network`).
-Topology build_topology(const Scenario& s);
 
 }  // namespace clustercost

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "sim/engine/engine.hpp"
@@ -76,6 +77,11 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
   const auto vidx = [&](int v, std::int64_t mb) {
     return static_cast<std::size_t>(v) * static_cast<std::size_t>(m) + static_cast<std::size_t>(mb);
   };
+  if (static_cast<std::uint64_t>(vstages) * static_cast<std::uint64_t>(m) > spec.max_passes)
+    throw SimulationBudgetError(
+        "simulate_pipeline: " + std::to_string(vstages) + " model stages x " + std::to_string(m) +
+        " micro-batches exceeds the budget of " + std::to_string(spec.max_passes) +
+        " passes per step (reduce global_batch or raise micro_batch)");
   const std::size_t vm = static_cast<std::size_t>(vstages) * static_cast<std::size_t>(m);
 
   TaskGraph g;
@@ -334,7 +340,17 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
   TransferRunner runner(flows.get(), transfers, paths, spec.message);
   TaskExecutor exec(*engine, g, &runner);
   exec.start();
-  engine->run();
+  RunLimits budget;
+  budget.max_events = spec.max_events;
+  budget.max_wall_seconds = spec.max_wall_seconds;
+  const auto ran = engine->run(budget);
+  if (ran.reason == StopReason::kEventBudget || ran.reason == StopReason::kWallClockBudget)
+    throw SimulationBudgetError(
+        std::string("simulate_pipeline: the step simulation reached its ") +
+        (ran.reason == StopReason::kEventBudget
+             ? "event budget of " + std::to_string(spec.max_events) + " events"
+             : "wall-clock budget of " + std::to_string(spec.max_wall_seconds) + " s") +
+        " before the step completed");
   if (!exec.finished()) throw std::logic_error("simulate_pipeline: the step did not complete");
 
   PipelineRun r;

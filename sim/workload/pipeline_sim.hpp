@@ -21,6 +21,7 @@
 /// DP communication), the rest being bubble; so each stage's breakdown adds up to the makespan.
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,19 @@ struct PipelineSpec {
   int dp_buckets = 4;
   /// Fill PipelineRun::task_records (for traces); off by default, as the records cost memory.
   bool record_tasks = false;
+  /// Budget of one step's simulation: a clear SimulationBudgetError instead of exhausting memory
+  /// or hanging. `max_passes` (model stages × micro-batches) bounds the task graph before it is
+  /// built (the largest shipped scenario has 3,840); the engine stops at `max_events` events or
+  /// `max_wall_seconds` of real time.
+  std::uint64_t max_passes = std::uint64_t{1} << 20;
+  std::uint64_t max_events = 200'000'000;
+  double max_wall_seconds = 600;
+};
+
+/// Thrown by simulate_pipeline when a budget of PipelineSpec is exceeded; the message names it.
+class SimulationBudgetError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// What a simulated task does (labels of PipelineRun::task_records).

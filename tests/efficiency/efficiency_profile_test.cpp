@@ -108,3 +108,124 @@ TEST(EfficiencyProfile, BadProfileNamesPath) {
   Json k = Json::parse(R"({"gpu": "X", "gemm": {"bf16": {}}, "memroy": {}})");
   EXPECT_THROW(parse_efficiency_profile(k, "p.json"), InputError);
 }
+
+namespace {
+
+/// A serial-form (CPU) GEMM entry with round parameters; rows split over the "SMs" (threads).
+GemmEfficiency serial_gemm(double efficiency, double packing_gbps, double overhead_us) {
+  GemmEfficiency g;
+  g.efficiency = efficiency;
+  g.packing_gbps = packing_gbps;
+  g.overhead_us = overhead_us;
+  g.form = GemmForm::Serial;
+  g.tile_m = 1;
+  g.tile_n = 1 << 30;
+  return g;
+}
+
+}  // namespace
+
+TEST(EfficiencyProfile, SerialFormAddsArithmeticPackingOfKxNAndFixedTime) {
+  GpuSpec g = hopper();
+  g.fp32_tflops.value = 0.1;
+  g.sms.value = 2;  // two threads: rows are split over them
+  EfficiencyProfile p;
+  p.gemm["fp32"] = serial_gemm(0.5, 2.0, 3.0);
+  p.launch_overhead_us = 1.0;
+  const GemmShape s{17, 4096, 2048, 1};  // 17 rows on 2 threads: 9 rows' time
+  const FlopCount w(2.0 * 17 * 4096 * 2048);
+  const double q = 17.0 / 18.0;
+  const double want = w.value / (0.1e12 * 0.5 * q) + 4096.0 * 2048 * 4 / 2e9 + 4e-6;
+  // The op's `bytes` do not enter the serial form: the k×n operand does.
+  for (double bytes : {0.0, 1e9}) {
+    const Seconds t = kernel_time(g, p, OpClass::Gemm, s, w, Bytes(bytes), "fp32", false);
+    EXPECT_NEAR(t.value, want, want * 1e-12);
+  }
+  // fp64 operands are twice the bytes; grouped GEMMs pack the k×n operand of every group.
+  EXPECT_DOUBLE_EQ(packed_operand_bytes(s, "fp64"), 4096.0 * 2048 * 8);
+  EXPECT_DOUBLE_EQ(packed_operand_bytes({16, 1024, 512, 4}, "fp32"), 4.0 * 1024 * 512 * 4);
+  // packing_gbps 0: no packing term.
+  p.gemm["fp32"].packing_gbps = 0;
+  const Seconds t0 = kernel_time(g, p, OpClass::Gemm, s, w, Bytes(1e9), "fp32", false);
+  EXPECT_NEAR(t0.value, w.value / (0.1e12 * 0.5 * q) + 4e-6, 1e-15);
+}
+
+TEST(EfficiencyProfile, SerialFitRecoversKnownParametersUnderBounds) {
+  const double peak = 0.05;  // TFLOP/s
+  const auto sample = [&](const GemmEfficiency& g, GemmShape s) {
+    const double w = 2 * s.m * s.n * s.k * s.groups;
+    const double t = w / (peak * 1e12 * g.efficiency) +
+                     packed_operand_bytes(s, "fp64") / (g.packing_gbps * 1e9) + g.overhead_us * 1e-6;
+    return GemmSample{s, "fp64", Seconds(t), ""};
+  };
+  const GemmEfficiency truth = serial_gemm(0.62, 1.7, 40.0);
+  std::vector<GemmSample> samples;
+  for (GemmShape s : std::vector<GemmShape>{{128, 128, 128, 1},
+                                            {256, 256, 256, 1},
+                                            {512, 512, 512, 1},
+                                            {16, 7168, 2048, 1},
+                                            {48, 8192, 1024, 1},
+                                            {16, 1024, 512, 4}})
+    samples.push_back(sample(truth, s));
+  const GemmFit f = fit_gemm_serial(samples, peak, 1, 1, 1 << 30);
+  EXPECT_EQ(f.samples, 6);
+  EXPECT_EQ(f.params.form, GemmForm::Serial);
+  EXPECT_NEAR(f.params.efficiency, truth.efficiency, truth.efficiency * 0.02);
+  EXPECT_NEAR(f.params.packing_gbps, truth.packing_gbps, truth.packing_gbps * 0.02);
+  EXPECT_NEAR(f.params.overhead_us, truth.overhead_us, truth.overhead_us * 0.02);
+  EXPECT_LT(f.rms_relative_error, 1e-9);
+
+  // Data without a packing cost or a fixed time give those terms exactly zero, not negative.
+  std::vector<GemmSample> pure;
+  for (const auto& s : samples) {
+    const double w = 2 * s.shape.m * s.shape.n * s.shape.k * s.shape.groups;
+    pure.push_back({s.shape, "fp64", Seconds(w / (peak * 1e12 * 0.7)), ""});
+  }
+  const GemmFit fp = fit_gemm_serial(pure, peak, 1, 1, 1 << 30);
+  EXPECT_NEAR(fp.params.efficiency, 0.7, 1e-9);
+  EXPECT_EQ(fp.params.packing_gbps, 0.0);
+  EXPECT_EQ(fp.params.overhead_us, 0.0);
+
+  // Faster than the peak: the efficiency stays at its bound, 1.
+  std::vector<GemmSample> fast = pure;
+  for (auto& s : fast) s.time = Seconds(s.time.value * 0.5);
+  EXPECT_DOUBLE_EQ(fit_gemm_serial(fast, peak, 1, 1, 1 << 30).params.efficiency, 1.0);
+  EXPECT_EQ(fit_gemm_serial({}, peak, 1, 1, 1 << 30).samples, 0);
+}
+
+TEST(EfficiencyProfile, SerialFormRoundTripsAndRooflineProfilesKeepTheirKeys) {
+  EfficiencyProfile p;
+  p.gpu = "cpu";
+  p.gemm["fp64"] = serial_gemm(0.9, 1.25, 7.5);
+  p.gemm["fp32"] = GemmEfficiency{};
+  const Json j = efficiency_profile_to_json(p);
+  EXPECT_EQ(j["gemm"]["fp64"]["form"], "serial");
+  EXPECT_FALSE(j["gemm"]["fp32"].contains("form"));
+  EXPECT_FALSE(j["gemm"]["fp32"].contains("packing_gbps"));
+  const EfficiencyProfile back = parse_efficiency_profile(j, "round-trip");
+  EXPECT_EQ(back.gemm.at("fp64").form, GemmForm::Serial);
+  EXPECT_DOUBLE_EQ(back.gemm.at("fp64").packing_gbps, 1.25);
+  EXPECT_EQ(back.gemm.at("fp64").tile_n, 1 << 30);
+  EXPECT_EQ(back.gemm.at("fp32").form, GemmForm::Roofline);
+  // Every shipped profile loads in the roofline form and writes no serial-form key.
+  for (const auto& e : std::filesystem::directory_iterator(data_dir() / "hardware/profiles")) {
+    if (e.path().extension() != ".json") continue;
+    const EfficiencyProfile s = load_efficiency_profile(e.path());
+    const Json out = efficiency_profile_to_json(s);
+    for (const auto& [prec, g] : s.gemm) {
+      EXPECT_EQ(g.form, GemmForm::Roofline) << e.path();
+      EXPECT_FALSE(out["gemm"][prec].contains("form")) << e.path();
+    }
+  }
+  Json bad = j;
+  bad["gemm"]["fp64"]["form"] = "pipelined";
+  try {
+    parse_efficiency_profile(bad, "p.json");
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.json_path(), "gemm.fp64.form");
+  }
+  bad = j;
+  bad["gemm"]["fp64"]["packing_gbps"] = -1;
+  EXPECT_THROW(parse_efficiency_profile(bad, "p.json"), InputError);
+}

@@ -69,7 +69,7 @@ std::uint64_t run_random_model(std::uint64_t seed) {
   RandomModel model(seed, 5000);
   model.kind = engine.register_handler(model, "random");
   for (std::uint32_t i = 0; i < 8; ++i) engine.schedule_at(SimTime{0}, model.kind, i);
-  const RunResult r = engine.run();
+  const EngineRunResult r = engine.run();
   EXPECT_EQ(r.reason, StopReason::kDrained);
   return engine.fingerprint();
 }
@@ -84,7 +84,7 @@ TEST(Engine, ExecutesEventsInTimeOrder) {
   engine.schedule_at(SimTime{10}, k, 1);
   engine.schedule_at(SimTime{20}, k, 2);
   engine.schedule_at(SimTime{5}, k, 0);
-  const RunResult r = engine.run();
+  const EngineRunResult r = engine.run();
   EXPECT_EQ(r.reason, StopReason::kDrained);
   EXPECT_EQ(r.events_executed, 4u);
   EXPECT_EQ(rec.targets(), (std::vector<std::uint32_t>{0, 1, 2, 3}));
@@ -255,18 +255,95 @@ TEST(EventQueue, MatchesAnOrderedSetUnderRandomPushPopCancel) {
   }
 }
 
+TEST(EventQueue, MatchesAnOrderedSetAcrossRadixLevelsAndEarlierPushes) {
+  // The radix heap files events by the highest 6-bit digit in which their time differs from the
+  // last popped one: draw delays of every magnitude (0 .. 2^62 ns) so every level and the
+  // moves between levels are exercised, with ties at one instant across priorities, occasional
+  // pushes earlier than the last popped event (the rebase path, which the Engine itself never
+  // takes; from time 0 they are negative, which the radix image must order) and remove_if.
+  EventQueue q;
+  std::set<std::tuple<std::int64_t, std::uint64_t>> reference;  // (time, order)
+  std::mt19937_64 rng(11);
+  std::int64_t now = 0;
+  std::uint64_t seq = 1;
+  auto push = [&](std::int64_t t, Priority prio) {
+    Event e;
+    e.time = SimTime{t};
+    e.order = (static_cast<std::uint64_t>(prio) << Event::kPriorityShift) | seq++;
+    q.push(e, false);
+    reference.emplace(e.time.ns, e.order);
+  };
+  for (int step = 0; step < 100000; ++step) {
+    const auto op = rng() % 100;
+    if (op < 50) {
+      const int bits = static_cast<int>(rng() % 63);
+      const auto delay = static_cast<std::int64_t>(rng() >> (64 - bits - 1)) >> 1;
+      const std::int64_t room = std::numeric_limits<std::int64_t>::max() - now;
+      const std::int64_t t = rng() % 8 == 0 ? now : now + std::min(delay, room);
+      push(t, static_cast<Priority>(rng() % 4 * 64));
+    } else if (op < 51) {
+      push(now - static_cast<std::int64_t>(rng() % 1000), Priority::kDefault);  // earlier
+    } else if (op < 52) {
+      const std::uint64_t m = rng() % 7 + 2;
+      const std::size_t removed = q.remove_if([&](const Event& e) { return e.sequence() % m == 0; });
+      std::size_t expected = 0;
+      std::erase_if(reference, [&](const auto& k) {
+        const bool drop = (std::get<1>(k) & Event::kSequenceMask) % m == 0;
+        expected += drop ? 1 : 0;
+        return drop;
+      });
+      ASSERT_EQ(removed, expected);
+    } else {
+      const Event* top = q.peek();
+      if (reference.empty()) {
+        ASSERT_EQ(top, nullptr);
+        continue;
+      }
+      ASSERT_NE(top, nullptr);
+      ASSERT_EQ(std::make_tuple(top->time.ns, top->order), *reference.begin());
+      const Event e = q.pop();
+      ASSERT_EQ(std::make_tuple(e.time.ns, e.order), *reference.begin());
+      reference.erase(reference.begin());
+      now = e.time.ns;
+    }
+    ASSERT_EQ(q.size(), reference.size());
+  }
+  while (q.peek() != nullptr) {
+    const Event e = q.pop();
+    ASSERT_EQ(std::make_tuple(e.time.ns, e.order), *reference.begin());
+    reference.erase(reference.begin());
+  }
+  EXPECT_TRUE(reference.empty());
+}
+
+TEST(Engine, RunUntilThenEarlierEventsKeepOrder) {
+  // run_until stops before an event it has looked at; events scheduled afterwards between the
+  // horizon and that event must still run first (the queue must not have committed to it).
+  Engine engine;
+  Recorder rec;
+  const EventKind k = engine.register_handler(rec, "rec");
+  engine.schedule_at(SimTime{1'000'000}, k, 1);
+  engine.schedule_at(SimTime{5}, k, 0);
+  engine.run_until(SimTime{10});
+  engine.schedule_at(SimTime{999'999}, k, 2);
+  engine.schedule_at(SimTime{20}, k, 3);
+  engine.schedule_at(SimTime{1'000'000}, k, 4);
+  engine.run();
+  EXPECT_EQ(rec.targets(), (std::vector<std::uint32_t>{0, 3, 2, 1, 4}));
+}
+
 TEST(Engine, StopsOnEventBudget) {
   Engine engine;
   Forever f;
   f.kind = engine.register_handler(f, "forever");
   engine.schedule_at(SimTime{0}, f.kind, 0);
-  const RunResult r = engine.run(1000, std::numeric_limits<double>::infinity());
+  const EngineRunResult r = engine.run(1000, std::numeric_limits<double>::infinity());
   EXPECT_EQ(r.reason, StopReason::kEventBudget);
   EXPECT_EQ(r.events_executed, 1000u);
   EXPECT_EQ(engine.now(), SimTime{999});
   EXPECT_EQ(engine.pending(), 1u);
   // The engine can continue where it stopped.
-  const RunResult r2 = engine.run(10, std::numeric_limits<double>::infinity());
+  const EngineRunResult r2 = engine.run(10, std::numeric_limits<double>::infinity());
   EXPECT_EQ(r2.events_executed, 10u);
   EXPECT_EQ(engine.stats().events_executed, 1010u);
   EXPECT_STREQ(to_string(r.reason), "event budget");
@@ -279,7 +356,7 @@ TEST(Engine, StopsOnWallClockBudgetInsteadOfHanging) {
   f.kind = engine.register_handler(f, "forever");
   engine.schedule_at(SimTime{0}, f.kind, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  const RunResult r = engine.run(std::numeric_limits<std::uint64_t>::max(), 0.05);
+  const EngineRunResult r = engine.run(std::numeric_limits<std::uint64_t>::max(), 0.05);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.reason, StopReason::kWallClockBudget);
   EXPECT_GE(r.wall_seconds, 0.05);
@@ -294,7 +371,7 @@ TEST(Engine, RunUntilAdvancesClockToHorizon) {
   engine.schedule_at(SimTime{10}, k, 1);
   engine.schedule_at(SimTime{20}, k, 2);
   engine.schedule_at(SimTime{30}, k, 3);
-  RunResult r = engine.run_until(SimTime{20});
+  EngineRunResult r = engine.run_until(SimTime{20});
   EXPECT_EQ(r.reason, StopReason::kTimeLimit);
   EXPECT_EQ(rec.targets(), (std::vector<std::uint32_t>{1, 2}));
   r = engine.run_until(SimTime{25});
@@ -318,7 +395,7 @@ TEST(Engine, HandlerCanStopTheRun) {
   Engine engine;
   const EventKind k = engine.register_handler(stopper, "stop");
   for (std::uint32_t i = 0; i < 5; ++i) engine.schedule_at(SimTime{i}, k, i);
-  const RunResult r = engine.run();
+  const EngineRunResult r = engine.run();
   EXPECT_EQ(r.reason, StopReason::kStopped);
   EXPECT_EQ(r.events_executed, 3u);
   EXPECT_EQ(engine.pending(), 2u);
@@ -407,7 +484,7 @@ TEST(Engine, HandlerExceptionPropagatesAndEngineStaysUsable) {
   engine.schedule_at(SimTime{1}, k, 1);
   engine.schedule_at(SimTime{2}, k, 2);
   EXPECT_THROW(engine.run(), std::runtime_error);
-  const RunResult r = engine.run();
+  const EngineRunResult r = engine.run();
   EXPECT_EQ(r.reason, StopReason::kDrained);
   EXPECT_EQ(r.events_executed, 1u);
 }

@@ -3,12 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "hardware/probe/checks.hpp"
 #include "hardware/probe/cpu_kernels.hpp"
@@ -203,6 +205,32 @@ TEST(ProbeCpuKernels, WorkerPoolRunsEveryIndexAndPropagatesExceptions) {
     if (t == 0) ++calls;
   });
   EXPECT_EQ(calls, 1);  // still usable after an exception
+}
+
+// The probe's kernel samples: the CPU time of the busiest thread inside run(), which counts
+// work and not waiting (time the OS gives other processes is waiting too).
+TEST(ProbeCpuKernels, WorkerPoolCountsCpuTimeOfTheBusiestThread) {
+  WorkerPool pool(2);
+  const auto spin = [](double seconds) {
+    const double t0 = thread_cpu_seconds();
+    volatile double x = 0;
+    while (thread_cpu_seconds() - t0 < seconds) x = x + 1;
+  };
+  pool.reset_cpu_time();
+  EXPECT_EQ(pool.busiest_cpu_seconds(), 0.0);
+  pool.run([&](int t, int) { spin(t == 1 ? 0.03 : 0.01); });
+  const double busy = pool.busiest_cpu_seconds();
+  EXPECT_GE(busy, 0.03);
+  EXPECT_LT(busy, 0.2);
+  pool.run([&](int, int) { spin(0.01); });  // accumulates until reset
+  EXPECT_GE(pool.busiest_cpu_seconds(), busy + 0.01);
+  pool.reset_cpu_time();
+  pool.run([](int, int) { std::this_thread::sleep_for(std::chrono::milliseconds(60)); });
+  EXPECT_LT(pool.busiest_cpu_seconds(), 0.03);  // sleeping is not work
+  WorkerPool one(1);  // the caller alone, without a parked worker
+  one.reset_cpu_time();
+  one.run([&](int, int) { spin(0.01); });
+  EXPECT_GE(one.busiest_cpu_seconds(), 0.01);
 }
 
 TEST(ProbeCpuKernels, SplitRangeCoversEverythingOnce) {

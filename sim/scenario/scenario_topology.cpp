@@ -1,0 +1,18 @@
+#include "sim/scenario/scenario_topology.hpp"
+
+#include <utility>
+
+#include "hardware/topology/topology_config.hpp"
+
+namespace clustercost {
+
+Topology build_topology(const Scenario& s) {
+  // The scenario's `cluster.network` as written: unset keys take the topology's own defaults
+  // (e.g. 3 tiers when 2 cannot hold the cluster).
+  TopologyConfig cfg =
+      topology_config_from(s.gpu, s.node ? &*s.node : nullptr, static_cast<int>(s.cluster.gpus),
+                           s.cluster.gpus_per_node, s.cluster.network_overrides);
+  return Topology(std::move(cfg));
+}
+
+}  // namespace clustercost

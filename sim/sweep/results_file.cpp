@@ -1,0 +1,154 @@
+// Results files (JSON Lines): scanning, repairing a torn last line, whole-line appends, merging.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+#include "sim/sweep/sweep.hpp"
+
+namespace clustercost {
+
+namespace {
+
+std::string sys_error(const std::string& what, const std::filesystem::path& file) {
+  return what + " " + file.string() + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+ResultsScan scan_results(const std::filesystem::path& file, bool keep_docs) {
+  ResultsScan scan;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file.string(), "", "cannot open the results file");
+  std::string line;
+  std::size_t number = 0;
+  std::uintmax_t offset = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (in.eof()) {  // no newline after it: a write that did not complete
+      scan.torn_bytes = line.size();
+      break;
+    }
+    offset += line.size() + 1;
+    if (line.empty()) {  // tolerate blank lines (hand edits); they carry nothing
+      scan.valid_bytes = offset;
+      continue;
+    }
+    const std::string label = "line " + std::to_string(number);
+    Json doc;
+    try {
+      doc = Json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(file.string(), label, std::string("not valid JSON: ") + e.what());
+    }
+    if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string())
+      throw InputError(file.string(), label, "expected an object with a string \"id\"");
+    ResultLine r;
+    r.id = doc["id"].get<std::string>();
+    r.text = std::move(line);
+    if (keep_docs) r.doc = std::move(doc);
+    scan.lines.push_back(std::move(r));
+    scan.valid_bytes = offset;
+  }
+  return scan;
+}
+
+std::uintmax_t repair_results(const std::filesystem::path& file) {
+  const ResultsScan scan = scan_results(file, false);
+  if (scan.torn_bytes == 0) return 0;
+  if (::truncate(file.c_str(), static_cast<off_t>(scan.valid_bytes)) != 0)
+    throw std::runtime_error(sys_error("cannot repair", file));
+  return scan.torn_bytes;
+}
+
+struct ResultsAppender::Impl {
+  std::filesystem::path file;
+  int fd = -1;
+  std::mutex mutex;
+};
+
+ResultsAppender::ResultsAppender(const std::filesystem::path& file) : impl_(new Impl) {
+  impl_->file = file;
+  impl_->fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (impl_->fd < 0) {
+    const std::string msg = sys_error("cannot open", file);
+    delete impl_;
+    throw std::runtime_error(msg);
+  }
+}
+
+ResultsAppender::~ResultsAppender() {
+  ::close(impl_->fd);
+  delete impl_;
+}
+
+void ResultsAppender::append(const std::string& line) {
+  std::string buf;
+  buf.reserve(line.size() + 1);
+  buf += line;
+  buf += '\n';
+  std::lock_guard lock(impl_->mutex);
+  const off_t start = ::lseek(impl_->fd, 0, SEEK_END);
+  const char* p = buf.data();
+  std::size_t left = buf.size();
+  while (left > 0) {
+    const ssize_t n = ::write(impl_->fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string msg = sys_error("cannot append to", impl_->file);
+      // Leave no partial line behind (disk full): the next resume would cut it anyway.
+      if (start >= 0 && ::ftruncate(impl_->fd, start) != 0) {
+        // best effort: a resume cuts a torn last line anyway
+      }
+      throw std::runtime_error(msg);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(impl_->fd) != 0) throw std::runtime_error(sys_error("cannot sync", impl_->file));
+}
+
+std::vector<ResultLine> merge_results(const std::vector<std::filesystem::path>& files,
+                                      std::size_t* torn_lines) {
+  std::map<std::string, std::pair<ResultLine, std::string>> by_id;  // id → (line, its file)
+  std::size_t torn = 0;
+  for (const auto& f : files) {
+    ResultsScan scan = scan_results(f, false);
+    if (scan.torn_bytes > 0) ++torn;
+    for (auto& line : scan.lines) {
+      const std::string id = line.id;
+      auto [it, inserted] = by_id.try_emplace(id, std::move(line), f.string());
+      if (!inserted && it->second.first.text != line.text)
+        throw InputError(f.string(), "id " + it->first,
+                         "differs from the line with the same id in " + it->second.second +
+                             " (results from different versions or data cannot be merged)");
+    }
+  }
+  if (torn_lines) *torn_lines = torn;
+  std::vector<ResultLine> out;
+  out.reserve(by_id.size());
+  for (auto& [id, entry] : by_id) out.push_back(std::move(entry.first));
+  return out;
+}
+
+std::string results_text(const std::vector<ResultLine>& lines) {
+  std::size_t n = 0;
+  for (const auto& l : lines) n += l.text.size() + 1;
+  std::string out;
+  out.reserve(n);
+  for (const auto& l : lines) {
+    out += l.text;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace clustercost

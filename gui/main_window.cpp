@@ -134,9 +134,7 @@ void MainWindow::build_ui() {
   scaling_layout->addWidget(scaling_cost_, 1);
   scaling_layout->addWidget(scaling_note_);
   timeline_ = new TimelineView();
-  traffic_ = new QLabel();
-  traffic_->setAlignment(Qt::AlignCenter);
-  traffic_->setWordWrap(true);
+  traffic_ = new TrafficHeatmap();
   auto* compare_page = new QWidget();
   auto* compare_layout = new QVBoxLayout(compare_page);
   compare_ = new ComparePanel(compare_page);
@@ -160,7 +158,7 @@ void MainWindow::build_ui() {
   memory_->clear(tr("Run a scenario to see the memory per GPU"));
   scaling_days_->clear(tr("Run a scenario to see how it scales"));
   scaling_cost_->clear(QString());
-  traffic_->setText(tr("No result yet."));
+  traffic_->clear(tr("No result yet."));
 
   connect(panel_, &ScenarioPanel::document_changed, this, &MainWindow::update_run_state);
   connect(run_button_, &QPushButton::clicked, this, &MainWindow::start_run);
@@ -374,10 +372,7 @@ void MainWindow::show_output(RunOutput out) {
           : tr("The report uses the %1 step model: %2 s per step (the DES gives %3 s).")
                 .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
                      qs(format_si(out.timeline.step_time_s))));
-  // Placeholder until the expert-parallel simulator provides per-pair token matrices.
-  traffic_->setText(s.model.is_moe()
-                        ? tr("MoE traffic heatmap arrives with the expert-parallel simulator")
-                        : tr("dense model: no expert traffic"));
+  traffic_->show_traffic(r.step.moe);
   last_error_.clear();
   status_->setText(tr("Done: %1 s per step, %2 days, $%3")
                        .arg(qs(format_si(r.step.step_time.value)), qs(format_si(r.run.wall_days)),

@@ -24,6 +24,7 @@
 #include "gui/result_views.hpp"
 #include "gui/scenario_document.hpp"
 #include "gui/scenario_panel.hpp"
+#include "gui/traffic_view.hpp"
 
 class QThread;
 
@@ -94,7 +95,7 @@ class MainWindow : public QMainWindow {
   ChartAdapter* scaling_days_chart() const { return scaling_days_; }
   ChartAdapter* scaling_cost_chart() const { return scaling_cost_; }
   TimelineView* timeline() const { return timeline_; }
-  QLabel* traffic_label() const { return traffic_; }
+  TrafficHeatmap* traffic() const { return traffic_; }
   ComparePanel* compare() const { return compare_; }
 
  signals:
@@ -136,7 +137,7 @@ class MainWindow : public QMainWindow {
   ChartAdapter* scaling_cost_ = nullptr;
   QLabel* scaling_note_ = nullptr;
   TimelineView* timeline_ = nullptr;
-  QLabel* traffic_ = nullptr;
+  TrafficHeatmap* traffic_ = nullptr;
   ComparePanel* compare_ = nullptr;
   QList<QAction*> result_actions_;
 };

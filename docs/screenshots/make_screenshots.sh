@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 gui="$root/${1:-build-gui}/gui/clustercost-gui"
 cd "$root" || exit 1
 status=0
-for tab in summary breakdown memory scaling timeline compare; do
+for tab in summary breakdown memory scaling timeline traffic compare; do
   extra=()
   if [ "$tab" = compare ]; then
     extra=(--pin-variant cluster.gpus=4096 --pin-variant cluster.gpu=H100-SXM

@@ -175,11 +175,21 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
       EXPECT_TRUE(w.scaling_cost_chart()->value_axis_title().contains("USD"));
     }
 
-    // Traffic placeholder and timeline.
-    // The report names the preset; an MoE model is the one whose active parameters are fewer.
-    const bool moe = j["model"]["params_active"].get<double>() <
-                     j["model"]["params_total"].get<double>();
-    EXPECT_EQ(w.traffic_label()->text().startsWith("MoE traffic heatmap"), moe);
+    // Traffic heatmap: the report's `moe` section (null for dense models or ep = 1) and the
+    // map's rank count and hottest link agree; the map holds the dispatch bytes of a layer.
+    if (j["moe"].is_null()) {
+      EXPECT_EQ(w.traffic()->ranks(), 0);
+    } else {
+      EXPECT_EQ(w.traffic()->ranks(), j["moe"]["ep"].get<int>());
+      EXPECT_GT(w.traffic()->max_bytes(), 0);
+      EXPECT_TRUE(w.traffic()->caption().contains(
+          QString::fromStdString(j["moe"]["hottest_link"].get<std::string>())));
+      double total = 0;
+      for (int a = 0; a < w.traffic()->ranks(); ++a)
+        for (int b = 0; b < w.traffic()->ranks(); ++b) total += w.traffic()->cell_bytes(a, b);
+      // Every rank sends mean_rank_tokens copies on average: bytes ≈ copies × token bytes.
+      EXPECT_GT(total, j["moe"]["mean_rank_tokens"].get<double>() * w.traffic()->ranks() * 1000.0);
+    }
     // Timeline: the DES of the same scenario, run here without the GUI, drawn block for block
     // (every task record of the shown stages), its last block ending at the DES step time.
     {

@@ -6,47 +6,16 @@
 #include <sstream>
 #include <vector>
 
+#include "sim/common/random.hpp"
+
 namespace clustercost {
 
 namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
-/// SplitMix64 (Steele, Lea, Flood 2014): seeds the generator from (seed, replica).
-std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-/// xoshiro256** (Blackman & Vigna 2018): small, fast, the same sequence everywhere.
-class Rng {
- public:
-  Rng(std::uint64_t seed, std::uint64_t stream) {
-    std::uint64_t x = seed ^ (0xD1B54A32D192ED03ull * (stream + 1));
-    for (auto& w : s_) w = splitmix64(x);
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  /// Uniform in [0, 1), 53 bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  /// Exponential with the given mean, by inversion: −mean·ln(1 − U).
-  double exponential(double mean) { return -mean * std::log1p(-uniform()); }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4]{};
-};
+using portable_random::mix_seed;
+using portable_random::Rng;
 
 }  // namespace
 
@@ -144,7 +113,8 @@ CampaignParams campaign_params(const Scenario& s, const ComputePlan& plan) {
 
 ReplicaOutcome simulate_replica(const CampaignParams& p, std::uint64_t replica) {
   ReplicaOutcome o;
-  Rng rng(p.seed, replica);
+  // One independent stream per replica: a replica's outcome does not depend on the count.
+  Rng rng(mix_seed(p.seed, replica));
   const double rate_per_s = p.total_rate_per_hour() / 3600.0;
   const double mean_gap_s = rate_per_s > 0 ? 1.0 / rate_per_s : 0.0;
   // Class choice by cumulative share of the total rate.

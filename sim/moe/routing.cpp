@@ -7,14 +7,14 @@
 #include <stdexcept>
 #include <thread>
 
-#include "sim/moe/random.hpp"
+#include "sim/common/random.hpp"
 
 namespace clustercost {
 
 namespace {
 
-using moe_detail::mix_seed;
-using moe_detail::Rng;
+using portable_random::mix_seed;
+using portable_random::Rng;
 
 // Stream tags keep the popularity and the per-rank token streams independent.
 constexpr std::uint64_t kPopularityStream = 0x706F70756C6172ull;  // "popular"

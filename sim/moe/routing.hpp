@@ -42,7 +42,7 @@
 /// Token accounting is exact integers: tokens·top_k = delivered + dropped, for every sample.
 /// Shared experts run on the token's own rank and never travel.
 ///
-/// Random numbers come from sim/moe/random.hpp (xoshiro256** and hand-written transforms), so a
+/// Random numbers come from sim/common/random.hpp (xoshiro256** and hand-written transforms), so a
 /// seed gives the same sample with every compiler and standard library.
 
 #include <cstdint>

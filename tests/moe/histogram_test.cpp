@@ -4,7 +4,7 @@
 #include <string>
 
 #include "sim/moe/histogram.hpp"
-#include "sim/moe/random.hpp"
+#include "sim/common/random.hpp"
 #include "tests/common/test_paths.hpp"
 
 using namespace clustercost;
@@ -97,7 +97,7 @@ TEST(Histogram, JsonErrorsNameThePath) {
 TEST(Histogram, RandomBytesNeverCrashTheCsvReader) {
   // A small in-test fuzz: mutated CSV text either parses to a well-formed histogram or raises
   // InputError; nothing else.
-  moe_detail::Rng rng(42);
+  portable_random::Rng rng(42);
   const std::string alphabet = "0123456789,.-+eE \n\r#abinf";
   int parsed = 0;
   for (int round = 0; round < 2000; ++round) {

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <string>
 
-#include "sim/moe/random.hpp"
+#include "sim/common/random.hpp"
 #include "sim/moe/routing.hpp"
 #include "sim/step/analytical_step.hpp"
 #include "tests/common/shipped_data.hpp"
@@ -60,7 +60,7 @@ void expect_conserved(const RoutingSample& r, const std::string& what) {
 }  // namespace
 
 TEST(MoeRouting, TokensAreConservedOnRandomConfigurations) {
-  moe_detail::Rng rng(2024);
+  portable_random::Rng rng(2024);
   const char* kinds[] = {"uniform", "zipf", "dirichlet", "histogram"};
   int with_drops = 0, node_limited = 0;
   for (int round = 0; round < 200; ++round) {
@@ -205,7 +205,7 @@ TEST(MoeRouting, ThreadCountDoesNotChangeTheSample) {
 }
 
 TEST(MoeRouting, FingerprintIsPinnedAcrossPlatforms) {
-  // The generator and every transform are hand-written (sim/moe/random.hpp), so these counts are
+  // The generator and every transform are hand-written (sim/common/random.hpp), so these counts are
   // the same with any compiler or standard library; a change here is a change of behaviour.
   RoutingSetup s;
   s.routed_experts = 16;
@@ -221,8 +221,8 @@ TEST(MoeRouting, FingerprintIsPinnedAcrossPlatforms) {
   const RoutingSample r = RoutingModel(s).sample(1, 0);
   expect_conserved(r, "fingerprint");
   std::uint64_t h = 0;
-  for (int i = 0; i < r.tokens.size(); ++i) h = moe_detail::mix_seed(h, static_cast<std::uint64_t>(r.tokens.data()[i]));
-  h = moe_detail::mix_seed(h, static_cast<std::uint64_t>(r.dropped));
+  for (int i = 0; i < r.tokens.size(); ++i) h = portable_random::mix_seed(h, static_cast<std::uint64_t>(r.tokens.data()[i]));
+  h = portable_random::mix_seed(h, static_cast<std::uint64_t>(r.dropped));
   EXPECT_EQ(h, kPinnedFingerprint) << "tokens:\n" << r.tokens << "\ndropped " << r.dropped;
 }
 

@@ -1,13 +1,13 @@
 #pragma once
-/// Portable random numbers for the routing model: the same bits on every compiler and standard
-/// library. std::*_distribution algorithms are implementation-defined, so every transform here
+/// Portable random numbers (MoE routing, Monte Carlo campaign): the same bits on every compiler
+/// and standard library. std::*_distribution algorithms are implementation-defined, so every transform here
 /// is written out: 53-bit uniforms, Lemire's bounded integers, the Marsaglia polar normal and the
 /// Marsaglia–Tsang gamma. Only IEEE-exact operations and std::log/std::sqrt/std::pow are used.
 
 #include <cmath>
 #include <cstdint>
 
-namespace clustercost::moe_detail {
+namespace clustercost::portable_random {
 
 /// SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer, used to derive
 /// independent stream seeds from (base seed, layer, micro-batch, stream).
@@ -48,6 +48,8 @@ class Rng {
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   /// Uniform in (0, 1]: safe under log.
   double uniform_pos() { return (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53; }
+  /// Exponential with the given mean, by inversion: −mean·ln(1 − U).
+  double exponential(double mean) { return -mean * std::log1p(-uniform()); }
 
   /// Uniform integer in [0, n), 0 < n < 2^32, without bias (Lemire 2019, "Fast random integer
   /// generation in an interval", 32-bit variant).
@@ -99,4 +101,4 @@ class Rng {
   std::uint64_t s_[4];
 };
 
-}  // namespace clustercost::moe_detail
+}  // namespace clustercost::portable_random

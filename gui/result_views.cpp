@@ -108,18 +108,32 @@ void SummaryPanel::show_report(const Report& r) {
     c.detail->setText(detail);
     c.value->setStyleSheet(QString());
   };
+  // With a Monte Carlo campaign the cards give its spread (P10 · P50 · P90 over the replicas).
+  const bool mc = r.run.replicas > 0;
   set("wall_days", format_si(r.run.wall_days) + " days",
-      QString("%1 steps, goodput %2 %, %3 expected interruptions")
-          .arg(r.run.steps)
-          .arg(qs(format_fixed(100 * r.run.goodput, 1)))
-          .arg(qs(format_fixed(r.run.interruptions, 0))));
+      QString("%1 steps, goodput %2 %, %3 %4 interruptions")
+              .arg(r.run.steps)
+              .arg(qs(format_fixed(100 * r.run.goodput, 1)))
+              .arg(qs(format_fixed(r.run.interruptions, 0)))
+              .arg(mc ? "mean" : "expected") +
+          (mc ? QString("\nP10 %1 · P50 %2 · P90 %3 days over %4 replicas")
+                    .arg(qs(format_fixed(r.run.wall_days_dist.p10, 1)))
+                    .arg(qs(format_fixed(r.run.wall_days_dist.p50, 1)))
+                    .arg(qs(format_fixed(r.run.wall_days_dist.p90, 1)))
+                    .arg(r.run.replicas)
+              : QString()));
   set("gpu_hours", format_si(r.run.gpu_hours) + " GPU-h",
       QString("%1 GPUs × %2 days").arg(s.cluster.gpus).arg(qs(format_si(r.run.wall_days))));
   set("cost", "$" + format_si(r.cost.total_usd),
       QString("$%1 per million tokens at $%2/GPU-hour; energy %3 MWh")
           .arg(qs(format_si(r.cost.usd_per_million_tokens)))
           .arg(qs(format_fixed(r.cost.gpu_hour_usd, 2)))
-          .arg(qs(format_si(r.cost.energy_mwh))));
+          .arg(qs(format_si(r.cost.energy_mwh))) +
+          (mc ? QString("\nP10 $%1 · P50 $%2 · P90 $%3")
+                    .arg(qs(format_si(r.cost.total_usd_dist.p10)))
+                    .arg(qs(format_si(r.cost.total_usd_dist.p50)))
+                    .arg(qs(format_si(r.cost.total_usd_dist.p90)))
+              : QString()));
   set("mfu", format_fixed(100 * r.step.mfu, 2) + " %",
       QString("HFU %1 %, step time %2 s")
           .arg(qs(format_fixed(100 * r.step.hfu, 2)))

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <QApplication>
 #include <QComboBox>
 #include <QElapsedTimer>
@@ -148,6 +150,14 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
     EXPECT_NEAR(card("memory"), j["memory"]["peak_gib_per_gpu"].get<double>(), 0.051);
     EXPECT_EQ(w.summary()->card_detail("memory").startsWith("fits"),
               j["memory"]["fits"].get<bool>());
+    // Campaign spread: the wall-time card shows the report's P50 when the run has replicas.
+    if (j["run"]["replicas"].get<int>() > 0) {
+      char p50[32];
+      std::snprintf(p50, sizeof p50, "P50 %.1f",
+                    j["run"]["distribution"]["wall_days"]["p50"].get<double>());
+      EXPECT_TRUE(w.summary()->card_detail("wall_days").contains(p50))
+          << w.summary()->card_detail("wall_days").toStdString();
+    }
 
     // Scaling: the scenario's own GPU at its own count is the report itself (when it fits).
     const std::string gpu = j["scenario"]["cluster"]["gpu"].get<std::string>();

@@ -336,8 +336,18 @@ void parse_moe_routing(ObjectReader r, Scenario& s) {
     m.redundant_experts = static_cast<int>(n);
   }
   m.node_dedup = r.boolean_or("node_dedup", true);
-  if (auto v = r.optional_positive_integer("node_limit")) m.node_limit = static_cast<int>(*v);
-  if (auto v = r.optional_positive_integer("device_limit")) m.device_limit = static_cast<int>(*v);
+  // Bounded before narrowing to int: a limit beyond the largest EP group means "none" anyway.
+  constexpr std::int64_t kMaxRoutingLimit = 1 << 20;
+  if (auto v = r.optional_positive_integer("node_limit")) {
+    if (*v > kMaxRoutingLimit)
+      r.fail("node_limit", "at most " + std::to_string(kMaxRoutingLimit) + ", got " + std::to_string(*v));
+    m.node_limit = static_cast<int>(*v);
+  }
+  if (auto v = r.optional_positive_integer("device_limit")) {
+    if (*v > kMaxRoutingLimit)
+      r.fail("device_limit", "at most " + std::to_string(kMaxRoutingLimit) + ", got " + std::to_string(*v));
+    m.device_limit = static_cast<int>(*v);
+  }
   if (auto v = r.optional_number("capacity_factor")) {
     if (*v <= 0) r.fail("capacity_factor", "expected a positive capacity factor or null");
     m.capacity_factor = v;

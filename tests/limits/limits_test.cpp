@@ -84,6 +84,12 @@ TEST(Limits, SeqLenIsCheckedBeforeNarrowing) {
                  {"training.seq_len", "limit of 16777216"});
 }
 
+TEST(Limits, RoutingLimitsAreCheckedBeforeNarrowing) {
+  // 2^32 + 4 would have become node_limit 4.
+  expect_refused(shipped_path() + " --set moe_routing.node_limit=4294967300",
+                 {"moe_routing.node_limit", "at most 1048576"});
+}
+
 TEST(Limits, ZeroStageIsCheckedBeforeNarrowing) {
   // 2^32 + 1 used to become ZeRO stage 1.
   expect_refused(shipped_path() + " --set parallelism.zero=4294967297", {"parallelism.zero"});

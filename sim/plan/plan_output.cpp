@@ -5,18 +5,14 @@
 #include <sstream>
 
 #include "sim/plan/plan.hpp"
+#include "sim/report/report.hpp"
 
 namespace clustercost {
 
 namespace {
 
 // Six significant digits, as the report does, so documents are stable across libm versions.
-double sig(double v) {
-  if (v == 0 || !std::isfinite(v)) return v;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return std::strtod(buf, nullptr);
-}
+double sig(double v) { return round_significant6(v); }
 
 Json estimate_json(const PlanEstimate& e) {
   return {{"fidelity", e.fidelity},

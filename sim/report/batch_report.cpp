@@ -118,20 +118,6 @@ std::string csv_field(const std::string& v) {
   return out + "\"";
 }
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 std::string fixed(double v, int prec) {
   if (!std::isfinite(v)) return "–";
   std::ostringstream os;

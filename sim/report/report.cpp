@@ -43,16 +43,16 @@ Report run_scenario(const Scenario& s) {
   return r;
 }
 
-namespace {
-
-// Rounds to 6 significant digits so the JSON is readable and stable across platforms'
-// last-bit differences in libm.
-double sig(double v) {
+double round_significant6(double v) {
   if (v == 0 || !std::isfinite(v)) return v;
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return std::strtod(buf, nullptr);
 }
+
+namespace {
+
+double sig(double v) { return round_significant6(v); }
 
 Json breakdown_json(const StepBreakdown& b) {
   return {{"compute", sig(b.compute.value)},
@@ -409,7 +409,6 @@ std::string report_to_csv(const std::vector<Report>& reports) {
   return os.str();
 }
 
-namespace {
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -423,7 +422,6 @@ std::string html_escape(const std::string& s) {
   }
   return o;
 }
-}  // namespace
 
 std::string report_to_html(const Report& r) {
   const auto& st = r.step;

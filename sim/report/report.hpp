@@ -37,6 +37,11 @@ std::vector<std::string> csv_columns();
 /// One self-contained HTML page (no network), inline SVG breakdown chart.
 std::string report_to_html(const Report& r);
 
+/// Rounds to 6 significant digits so JSON documents are readable and stable across platforms'
+/// last-bit differences in libm (0 and non-finite values pass through).
+double round_significant6(double v);
+/// Escapes &, <, > and " for HTML text and attribute values.
+std::string html_escape(const std::string& s);
 /// The library version string.
 std::string clustercost_version();
 

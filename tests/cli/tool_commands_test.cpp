@@ -35,6 +35,7 @@ TEST(CliBench, PrintsEventRatesForTheReferenceCases) {
   EXPECT_NE(r.out.find("deepseek-v3-h800"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("llama3-405b"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("events/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("probe --device cpu --quick: "), std::string::npos) << r.out;
 }
 
 TEST(CliCalibration, ProbeCalibrateValidateRoundTrip) {

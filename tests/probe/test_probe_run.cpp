@@ -137,7 +137,9 @@ void expect_record(const nlohmann::json& r, int reps) {
   EXPECT_TRUE(r.at("ok").get<bool>());
 }
 
-TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomicallyAndQuickly) {
+// Its 20 s budget is measured by `clustercost bench` (probe_quick), not asserted here: a timed
+// assertion fails under a sanitizer or on a loaded machine without anything being wrong.
+TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomically) {
   TempDir dir;
   const fs::path out = dir.path() / "measurements.json";
   std::ofstream(out) << "stale";  // must be replaced
@@ -146,12 +148,8 @@ TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomicallyAndQuickly)
   o.quick = true;
   o.output_path = out.string();
   std::ostringstream log;
-  const auto t0 = std::chrono::steady_clock::now();
   const int rc = run_probe(o, log);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(rc, 0) << log.str();
-  EXPECT_LT(seconds, 20.0) << log.str();  // the budget for --quick on 2 cores
   EXPECT_NE(log.str().find("wrote"), std::string::npos) << log.str();
 
   // Atomic write: the temporary file was renamed over the stale one, nothing else is left.

@@ -12,6 +12,7 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QPixmap>
+#include <QSaveFile>
 #include <QTextStream>
 
 #include "gui/main_window.hpp"
@@ -132,7 +133,11 @@ int main(int argc, char** argv) {
   if (parser.isSet(shot_opt)) {
     settle(400);
     const QPixmap shot = window->grab();
-    if (shot.isNull() || !shot.save(parser.value(shot_opt), "PNG")) {
+    // Atomic like every file the tool writes: QSaveFile renames its temporary file over the
+    // target only on commit(), so a failed or killed run leaves the old screenshot intact.
+    QSaveFile file(parser.value(shot_opt));
+    if (shot.isNull() || !file.open(QIODevice::WriteOnly) || !shot.save(&file, "PNG") ||
+        !file.commit()) {
       print_error(QString("%1: cannot write the screenshot").arg(parser.value(shot_opt)));
       return 1;
     }

@@ -1,15 +1,13 @@
 #include "hardware/probe/measurement.hpp"
 
-#include <unistd.h>
-
 #include <ctime>
-#include <fstream>
-#include <random>
+#include <exception>
 #include <sstream>
 #include <system_error>
 
 #include "hardware/probe/json_writer.hpp"
 #include "hardware/probe/probe.hpp"
+#include "sim/common/atomic_file.hpp"
 
 namespace clustercost::probe {
 
@@ -149,31 +147,10 @@ std::optional<std::string> write_file_atomically(const std::filesystem::path& pa
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return "directory " + dir.string() + " does not exist";
-  // Unique within the directory: process id plus a random tag (two probes may share a folder).
-  std::random_device rd;
-  std::string tmp_name = ".";
-  tmp_name += path.filename().string();
-  tmp_name += ".tmp.";
-  tmp_name += std::to_string(::getpid());
-  tmp_name += '.';
-  tmp_name += std::to_string(rd());
-  const fs::path tmp = dir / tmp_name;
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return "cannot create " + tmp.string();
-    f.write(content.data(), static_cast<std::streamsize>(content.size()));
-    f.flush();
-    if (!f) {
-      f.close();
-      fs::remove(tmp, ec);
-      return "cannot write " + tmp.string();
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    return "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message();
+  try {
+    clustercost::write_file_atomically(path, content);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
   }
   return std::nullopt;
 }

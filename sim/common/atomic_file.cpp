@@ -15,7 +15,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
   auto dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmpXXXXXX")).string();
-  int fd = ::mkstemp(tmpl.data());
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0)
     throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   const char* p = content.data();
@@ -42,6 +42,14 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     int err = errno;
     ::unlink(tmpl.c_str());
     throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+  }
+  // The rename itself is durable only once the folder is on disk too (a power cut could
+  // otherwise bring back the old name). Best effort: some file systems refuse fsync on a folder,
+  // and the file is already complete under its final name either way.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
 }
 

@@ -221,7 +221,10 @@ TEST(CliList, GpusTableAndJson) {
     EXPECT_NE(t.out.find(g), std::string::npos) << g;
   Result j = run("list gpus --format json");
   ASSERT_EQ(j.code, 0);
-  EXPECT_NO_THROW(Json::parse(j.out));
+  EXPECT_NO_THROW({
+    const Json gpus = Json::parse(j.out);
+    EXPECT_FALSE(gpus.empty());
+  });
   Result m = run("list models");
   ASSERT_EQ(m.code, 0) << m.err;
   EXPECT_NE(m.out.find("deepseek-v3"), std::string::npos);

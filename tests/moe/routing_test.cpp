@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -330,18 +329,13 @@ TEST(MoeRouting, PlacementFileIsUsedAndValidated) {
   EXPECT_THROW(RoutingModel{s}, InputError);
 }
 
-TEST(MoeRouting, OneLayerSampleIsFastAtDeepSeekScale) {
-  // Target: ≤ 5 ms per layer-sample for EP64 × 4096 tokens on a dedicated core; the bound here
-  // is loose because the test machines are shared.
+TEST(MoeRouting, OneLayerSampleAtDeepSeekScaleDeliversEveryCopy) {
+  // Its speed (target: ≤ 5 ms per layer-sample on a dedicated core) is
+  // tests/bench/moe_bench.cpp's BM_RoutingSampleEp64, not an assertion here.
   RoutingSetup s = deepseek_v3_group();
   s.config.node_limit = 4;
   const RoutingModel m(s);
-  (void)m.sample(0, 0);
-  const auto t0 = std::chrono::steady_clock::now();
   const RoutingSample r = m.sample(1, 0);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  RecordProperty("layer_sample_ms", std::to_string(ms));
-  std::cout << "[ info ] EP64 x 4096 tokens, node_limit 4: " << ms << " ms per layer-sample\n";
   EXPECT_EQ(r.delivered(), 64 * 4096 * 8);
-  EXPECT_LT(ms, 500.0);
+  expect_conserved(r, "EP64 x 4096, node_limit 4");
 }

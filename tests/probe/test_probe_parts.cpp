@@ -166,7 +166,7 @@ TEST(ProbeCpuKernels, CausalAttentionMatchesTheReferenceAndIgnoresTheFuture) {
   for (std::int64_t u = 0; u < batch * heads; ++u) {
     const std::int64_t base = u * seq * d;
     const auto at = [&](const AlignedBuffer<float>& x) {
-      return [&x, base, d](std::int64_t i, std::int64_t j) { return x[base + i * d + j]; };
+      return [&x, base](std::int64_t i, std::int64_t j) { return x[base + i * d + j]; };
     };
     for (std::int64_t i = 0; i < seq; ++i) {
       reference_attention_row(at(q), at(k), at(v), i, d, scale, ref);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <set>
@@ -130,7 +129,7 @@ TEST(Topology, BuildsAtAllSizesAndEveryKind) {
   }
 }
 
-TEST(Topology, Builds16384GpusFast) {
+TEST(Topology, Builds16384GpusWithDeepSeeksTierCounts) {
   struct Case {
     ScaleOutKind kind;
     int tiers;
@@ -139,13 +138,10 @@ TEST(Topology, Builds16384GpusFast) {
   // (arXiv 2505.09343 Table 3); a single fat-tree or rail fabric needs 3 tiers.
   for (Case c : {Case{ScaleOutKind::FatTree, 3}, Case{ScaleOutKind::RailOptimized, 3},
                  Case{ScaleOutKind::MultiPlane, 2}}) {
-    const auto t0 = std::chrono::steady_clock::now();
+    // Build time: tests/bench/moe_bench.cpp's BM_Topology16k.
     Topology t(nvswitch_cluster(16384, c.kind, c.tiers));
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf(
-        "[ topology ] %s, %d tiers, 16384 GPUs: %zu vertices, %zu links, built in %.1f ms\n",
-        to_string(c.kind), c.tiers, t.num_vertices(), t.num_links(), s * 1e3);
-    EXPECT_LT(s, 3.0);  // guard only (well under a second in a release build)
+    std::printf("[ topology ] %s, %d tiers, 16384 GPUs: %zu vertices, %zu links\n",
+                to_string(c.kind), c.tiers, t.num_vertices(), t.num_links());
     EXPECT_EQ(t.num_gpus(), 16384);
     // Spot-check routes at the far ends.
     check_route(t, 0, 16383, t.route(0, 16383, 7));

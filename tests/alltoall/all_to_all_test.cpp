@@ -7,32 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/reference_cluster.hpp"
 #include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;
 
 namespace {
 
-// HGX-like nodes: 8 GPUs on an NVSwitch, one NIC per GPU (values as tests/collectives use:
-// NVLink latency 3.33 µs, IB 2.8 µs same leaf; arXiv 2505.09343 Table 5).
-TopologyConfig cluster(int gpus, double scale_up_gbs, double nic_gbps, ScaleOutKind kind,
-                       double oversubscription = 1.0, int leaf_radix = 64) {
-  TopologyConfig c;
-  c.gpus = gpus;
-  c.gpus_per_node = 8;
-  c.scale_up.gbs_uni_per_gpu = scale_up_gbs;
-  c.scale_up.domain_size = 8;
-  c.scale_up.latency_us = 3.33;
-  c.scale_out.kind = kind;
-  c.scale_out.nics_per_node = 8;
-  c.scale_out.nic_gbps = nic_gbps;
-  c.scale_out.oversubscription = oversubscription;
-  c.scale_out.leaf_radix = leaf_radix;
-  c.scale_out.nic_latency_us = 2.8;
-  c.scale_out.switch_hop_latency_ns = 450.0;
-  if (gpus > 2048) c.scale_out.tiers = 3;
-  return c;
-}
+using test::hgx_cluster;
 
 std::vector<int> iota_gpus(int n, int first = 0) {
   std::vector<int> g;
@@ -58,7 +40,7 @@ double rel(double a, double b) { return std::fabs(a - b) / std::fabs(b); }
 }  // namespace
 
 TEST(AllToAll, UniformDirectInsideANodeIsBytesOverBandwidthPlusLatency) {
-  const Topology t(cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
   AllToAllOptions o;
   o.efficiency.scale_up = 0.8;
   const double b = 64e6;
@@ -82,7 +64,7 @@ TEST(AllToAll, UniformDirectInsideANodeIsBytesOverBandwidthPlusLatency) {
 }
 
 TEST(AllToAll, UniformAcrossNodesMatchesTheClosedForm) {
-  const Topology t(cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
   AllToAllOptions o;
   o.efficiency = h800_like();
   const double b = 16e6;
@@ -103,7 +85,7 @@ TEST(AllToAll, UniformAcrossNodesMatchesTheClosedForm) {
 }
 
 TEST(AllToAll, AHotDestinationSlowsItAndNamesItsLink) {
-  const Topology t(cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
   AllToAllOptions o;
   o.efficiency = h800_like();
   const auto ranks = iota_gpus(16);
@@ -131,8 +113,8 @@ TEST(AllToAll, AnOversubscribedSpineSlowsIt) {
   AllToAllOptions o;
   o.efficiency = h800_like();
   const Eigen::MatrixXd m = uniform(64, 2e6);
-  const Topology flat(cluster(64, 450.0, 400.0, ScaleOutKind::FatTree, 1.0, 16));
-  const Topology over(cluster(64, 450.0, 400.0, ScaleOutKind::FatTree, 4.0, 16));
+  const Topology flat(hgx_cluster(64, 450.0, 400.0, ScaleOutKind::FatTree, 1.0, 16));
+  const Topology over(hgx_cluster(64, 450.0, 400.0, ScaleOutKind::FatTree, 4.0, 16));
   ASSERT_GT(over.shape().oversubscription(), 2.0);
   const AllToAllResult a = simulate_all_to_all(flat, ranks, m, o);
   const AllToAllResult b = simulate_all_to_all(over, ranks, m, o);
@@ -143,7 +125,7 @@ TEST(AllToAll, AnOversubscribedSpineSlowsIt) {
 }
 
 TEST(AllToAll, HierarchicalWithDedupMovesFewerScaleOutBytes) {
-  const Topology t(cluster(32, 200.0, 400.0, ScaleOutKind::MultiPlane));
+  const Topology t(hgx_cluster(32, 200.0, 400.0, ScaleOutKind::MultiPlane));
   const auto ranks = iota_gpus(32);
   DeepEpRouting routing;
   routing.tokens = 512;
@@ -180,7 +162,7 @@ TEST(AllToAll, HierarchicalWithDedupMovesFewerScaleOutBytes) {
 }
 
 TEST(AllToAll, HierarchicalAgreesWithItsEstimateWhenUniform) {
-  const Topology t(cluster(32, 200.0, 400.0, ScaleOutKind::MultiPlane));
+  const Topology t(hgx_cluster(32, 200.0, 400.0, ScaleOutKind::MultiPlane));
   const auto ranks = iota_gpus(32);
   AllToAllOptions o;
   o.efficiency = h800_like();
@@ -196,7 +178,7 @@ TEST(AllToAll, HierarchicalAgreesWithItsEstimateWhenUniform) {
 }
 
 TEST(AllToAll, IsDeterministic) {
-  const Topology t(cluster(64, 200.0, 400.0, ScaleOutKind::RailOptimized));
+  const Topology t(hgx_cluster(64, 200.0, 400.0, ScaleOutKind::RailOptimized));
   const auto ranks = iota_gpus(64);
   DeepEpRouting routing;
   routing.tokens = 256;
@@ -219,7 +201,7 @@ TEST(AllToAll, IsDeterministic) {
 }
 
 TEST(AllToAll, ZeroMatrixTakesNoTime) {
-  const Topology t(cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(16, 450.0, 400.0, ScaleOutKind::FatTree));
   const auto ranks = iota_gpus(16);
   Eigen::MatrixXd m = Eigen::MatrixXd::Zero(16, 16);
   m.diagonal().setConstant(1e9);  // local only: never enters the network
@@ -235,7 +217,7 @@ TEST(AllToAll, ZeroMatrixTakesNoTime) {
 }
 
 TEST(AllToAll, ShareDividesTheCapacity) {
-  const Topology t(cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
   const auto ranks = iota_gpus(8);
   AllToAllOptions o;
   const AllToAllResult one = simulate_all_to_all(t, ranks, uniform(8, 32e6), o);
@@ -246,7 +228,7 @@ TEST(AllToAll, ShareDividesTheCapacity) {
 }
 
 TEST(AllToAll, RejectsBadArguments) {
-  const Topology t(cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
+  const Topology t(hgx_cluster(8, 450.0, 400.0, ScaleOutKind::FatTree));
   const auto ranks = iota_gpus(8);
   AllToAllOptions o;
   EXPECT_THROW(simulate_all_to_all(t, ranks, uniform(7, 1.0), o), std::invalid_argument);
@@ -290,7 +272,7 @@ TEST(AllToAll, Ep64On2048GpusFinishesWithEveryFlowDelivered) {
   // DeepSeek-V3's cluster: 2,048 H800 on a multi-plane fat-tree; one EP64 group of 8 nodes.
   // Its speed (target: 20 ms CPU for the hierarchical one) is tests/bench/moe_bench.cpp's
   // BM_AllToAllEp64, not an assertion here.
-  const Topology t(cluster(2048, 200.0, 400.0, ScaleOutKind::MultiPlane));
+  const Topology t(hgx_cluster(2048, 200.0, 400.0, ScaleOutKind::MultiPlane));
   const auto ranks = iota_gpus(64);
   DeepEpRouting routing;
   const EpTokenCounts c = deepep_routing(routing, 64, 8);

@@ -18,39 +18,23 @@
 #include "hardware/topology/topology.hpp"
 #include "sim/moe/routing.hpp"
 #include "sim/network/all_to_all.hpp"
+#include "tests/common/reference_cluster.hpp"
+#include "tests/common/reference_ep_group.hpp"
 
 using namespace clustercost;
 
 namespace {
 
-// HGX H800-like nodes: 8 GPUs on an NVSwitch (200 GB/s per GPU each way, the H800's NVLink),
-// one 400 Gb/s NIC per GPU (arXiv 2412.19437 §3.1); latencies as arXiv 2505.09343 Table 5.
-TopologyConfig h800_cluster(int gpus, ScaleOutKind kind, int tiers) {
-  TopologyConfig c;
-  c.gpus = gpus;
-  c.gpus_per_node = 8;
-  c.scale_up.gbs_uni_per_gpu = 200.0;
-  c.scale_up.domain_size = 8;
-  c.scale_up.latency_us = 3.33;
-  c.scale_out.kind = kind;
-  c.scale_out.tiers = tiers;
-  c.scale_out.nics_per_node = 8;
-  c.scale_out.nic_gbps = 400.0;
-  c.scale_out.leaf_radix = 64;
-  c.scale_out.nic_latency_us = 2.8;
-  c.scale_out.switch_hop_latency_ns = 450.0;
+// H800 nodes: 200 GB/s NVLink per GPU each way, one 400 Gb/s NIC per GPU (arXiv 2412.19437
+// §3.1), on DeepSeek's multi-plane fabric.
+TopologyConfig h800_cluster(int gpus) {
+  TopologyConfig c = test::hgx_cluster(gpus, 200.0, 400.0, ScaleOutKind::MultiPlane);
+  c.scale_out.tiers = 2;  // MPFT: two tiers per plane up to 16,384 GPUs (arXiv 2505.09343 Table 3)
   return c;
 }
 
 void BM_RoutingSampleEp64(benchmark::State& state) {
-  RoutingSetup s;
-  s.routed_experts = 256;  // DeepSeek-V3 (arXiv 2412.19437 §4.2): 256 routed, 1 shared, top-8
-  s.top_k = 8;
-  s.shared_experts = 1;
-  s.ep = 64;
-  s.ranks_per_node = 8;
-  s.tokens_per_rank = 4096;
-  s.seed = 7;
+  RoutingSetup s = test::deepseek_v3_group(4096);
   s.config.node_limit = 4;
   s.threads = static_cast<int>(state.range(0));  // 1, or 0: one per core
   const RoutingModel m(s);
@@ -62,7 +46,7 @@ void BM_RoutingSampleEp64(benchmark::State& state) {
 BENCHMARK(BM_RoutingSampleEp64)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_AllToAllEp64(benchmark::State& state) {
-  const Topology t(h800_cluster(2048, ScaleOutKind::MultiPlane, 2));
+  const Topology t(h800_cluster(2048));
   std::vector<int> ranks(64);
   for (int i = 0; i < 64; ++i) ranks[static_cast<std::size_t>(i)] = i;
   const EpTokenCounts c = deepep_routing(DeepEpRouting{}, 64, 8);
@@ -79,7 +63,7 @@ void BM_AllToAllEp64(benchmark::State& state) {
 BENCHMARK(BM_AllToAllEp64)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
 
 void BM_Topology16k(benchmark::State& state) {
-  const TopologyConfig c = h800_cluster(16384, ScaleOutKind::MultiPlane, 2);
+  const TopologyConfig c = h800_cluster(16384);
   for (auto _ : state) benchmark::DoNotOptimize(Topology(c).num_links());
 }
 BENCHMARK(BM_Topology16k)->Unit(benchmark::kMillisecond);

@@ -8,6 +8,7 @@
 #include "sim/common/random.hpp"
 #include "sim/moe/routing.hpp"
 #include "sim/step/analytical_step.hpp"
+#include "tests/common/reference_ep_group.hpp"
 #include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;
@@ -20,17 +21,7 @@ std::filesystem::path fixture(const std::string& name) {
 
 // DeepSeek-V3's EP group as published (arXiv 2412.19437 §3.2): 256 routed experts, top-8,
 // EP64 over 8 nodes of 8 GPUs, 4096 tokens per rank.
-RoutingSetup deepseek_v3_group(std::int64_t tokens = 4096) {
-  RoutingSetup s;
-  s.routed_experts = 256;
-  s.top_k = 8;
-  s.shared_experts = 1;
-  s.ep = 64;
-  s.ranks_per_node = 8;
-  s.tokens_per_rank = tokens;
-  s.seed = 7;
-  return s;
-}
+using test::deepseek_v3_group;
 
 // Hash of the fingerprint sample below (see FingerprintIsPinnedAcrossPlatforms).
 constexpr std::uint64_t kPinnedFingerprint = 15767415228054652835ull;

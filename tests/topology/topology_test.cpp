@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/reference_cluster.hpp"
+
 using namespace clustercost;
 
 namespace {
@@ -17,23 +19,11 @@ namespace {
 // (hardware.md §2 and §3, DGX H100 row).
 TopologyConfig nvswitch_cluster(int gpus, ScaleOutKind kind, int tiers = 2, int radix = 64,
                                 double oversubscription = 1.0) {
-  TopologyConfig c;
-  c.gpus = gpus;
-  c.gpus_per_node = 8;
+  TopologyConfig c = test::hgx_cluster(gpus, 450.0, 400.0, kind, oversubscription, radix);
   c.scale_up.topology = ScaleUpTopology::Switch;
   c.scale_up.link_kind = LinkKind::NvLink;
-  c.scale_up.gbs_uni_per_gpu = 450.0;
-  c.scale_up.domain_size = 8;
-  c.scale_up.latency_us = 3.33;
-  c.scale_out.kind = kind;
   c.scale_out.tiers = tiers;
-  c.scale_out.leaf_radix = radix;
-  c.scale_out.oversubscription = oversubscription;
-  c.scale_out.nics_per_node = 8;
-  c.scale_out.nic_gbps = 400.0;
   c.scale_out.pcie_gbs_uni = 64.0;
-  c.scale_out.nic_latency_us = 2.8;
-  c.scale_out.switch_hop_latency_ns = 450.0;
   return c;
 }
 

@@ -54,6 +54,12 @@ struct ComputePlan {
 /// batch grows linearly in tokens, B(x) = B0 + (B1 − B0)·x/X; steps and time over the ramp are
 /// the integrals ∫dx/(B·seq) = X·ln(B1/B0)/((B1 − B0)·seq) and ∫T(B)/(B·seq) dx (closed form for
 /// an affine T), then steps at the full batch for the remaining tokens.
+/// The longest campaign simulated: 100 years, well inside the 292 years that int64 nanoseconds
+/// span, so checkpoints, restarts and waits on top of the compute cannot overflow the clock.
+inline constexpr double kCampaignHorizonYears = 100.0;
+
+/// Throws InfeasibleError (training.tokens, with the numbers) when the compute alone exceeds
+/// kCampaignHorizonYears.
 ComputePlan plan_compute(const Scenario& s, const StepTimeCurve& curve);
 
 /// The batch at which to simulate the curve's second point for a batch ramp: the smallest batch
@@ -76,7 +82,7 @@ struct CampaignParams {
   int replicas = 0;
   std::uint64_t seed = 1;
   /// Stop a replica (InfeasibleError) when it has not finished after this long.
-  SimTime horizon = SimTime::from_seconds(days(100.0 * 365.0));
+  SimTime horizon = SimTime::from_seconds(days(kCampaignHorizonYears * 365.0));
 
   double total_rate_per_hour() const;
 };

@@ -450,12 +450,16 @@ void parse_reliability(std::optional<ObjectReader> rel, Scenario& s) {
       }
       fr->finish();
     }
+    // Bounds keep every duration of the campaign well inside its int64-nanosecond clock.
     r.checkpoint_interval_min = rel->non_negative_number_or("checkpoint_interval_min", 0);
+    if (r.checkpoint_interval_min > 365.0 * 24 * 60)
+      rel->fail("checkpoint_interval_min", "at most a year (525600 min) between checkpoints");
     if (rel->has("checkpoint_write_min")) write_min = rel->non_negative_number_or("checkpoint_write_min", 0);
     r.storage_gbs = rel->positive_number_or("storage_gbs", 0.0);
     r.restart_min = rel->non_negative_number_or("restart_min", 20);
     if (rel->has("spare_nodes")) spares = rel->non_negative_integer_or("spare_nodes", 0);
     r.repair_hours = rel->positive_number_or("repair_hours", 48);
+    if (r.repair_hours > 365.0 * 24) rel->fail("repair_hours", "a repair longer than a year (8760 h) is not supported");
     const auto replicas = rel->non_negative_integer_or("replicas", 200);
     if (replicas > 1'000'000) rel->fail("replicas", "at most 1,000,000 Monte Carlo replicas");
     r.replicas = static_cast<int>(replicas);
@@ -477,6 +481,11 @@ void parse_reliability(std::optional<ObjectReader> rel, Scenario& s) {
   r.checkpoint_gb = (pc.total + pc.mtp) * (2.0 + 4.0 + moments) / 1e9;
   if (r.storage_gbs <= 0) r.storage_gbs = 2000.0 / 16384.0 * gpus;
   r.checkpoint_write_min = write_min ? *write_min : r.checkpoint_gb / r.storage_gbs / 60.0;
+  if (r.checkpoint_write_min > 7 * 24 * 60)
+    throw InputError(s.file, write_min ? "reliability.checkpoint_write_min" : "reliability.storage_gbs",
+                     "a checkpoint write longer than a week is not supported (" +
+                         num(r.checkpoint_write_min) + " min: " + num(r.checkpoint_gb) + " GB at " +
+                         num(r.storage_gbs) + " GB/s)");
 
   // Spares, and what the pool can hold.
   const GpuPool* pool = nullptr;

@@ -46,6 +46,32 @@ TEST(Limits, TenToTheTwelveGpus) {
                  {"cluster.gpus", "1000000000000", "limit of 1000000"});
 }
 
+TEST(Limits, ACampaignLongerThanItsClockIsRefused) {
+  // Found by fuzzing (tests/fuzz/regressions/scenario/campaign-clock-overflow-1e16-tokens.json):
+  // 1e16 tokens overflowed steps × step nanoseconds; now the compute is checked against the
+  // campaign's 100-year horizon first, in both the plain and the batch-ramp plan.
+  expect_refused(shipped_path() + " --set training.tokens=1e16",
+                 {"training.tokens", "years of compute", "100-year horizon"});
+  expect_refused(shipped_path() + " --set training.tokens=1e16" +
+                     " --set 'training.batch_ramp={\"start_batch\":64,\"tokens\":1e12}'",
+                 {"training.tokens", "years of compute", "100-year horizon"});
+}
+
+TEST(Limits, ReliabilityDurationsStayInsideTheCampaignClock) {
+  expect_refused(shipped_path() + " --set reliability.checkpoint_interval_min=1e300",
+                 {"reliability.checkpoint_interval_min", "at most a year"});
+  expect_refused(shipped_path() + " --set reliability.checkpoint_write_min=1e300",
+                 {"reliability.checkpoint_write_min", "longer than a week"});
+  expect_refused(shipped_path() + " --set reliability.storage_gbs=1e-300",
+                 {"reliability.storage_gbs", "longer than a week"});
+  expect_refused(shipped_path() + " --set reliability.repair_hours=1e300",
+                 {"reliability.repair_hours", "longer than a year"});
+  // Valid one by one, impossible together: a 6-day write after every 6 ms of work.
+  expect_refused(shipped_path() + " --set reliability.checkpoint_interval_min=0.0001" +
+                     " --set reliability.checkpoint_write_min=9000",
+                 {"reliability", "do not finish within the 100-year horizon"});
+}
+
 TEST(Limits, TenToTheTwelveGpusInAPool) {
   expect_refused(shipped_path() +
                      " --set 'cluster.pools=[{\"gpu\":\"H100-SXM\",\"count\":1000000000000}]'",

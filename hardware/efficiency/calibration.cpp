@@ -1,6 +1,7 @@
 #include "hardware/efficiency/calibration.hpp"
 
 #include <algorithm>
+#include <iomanip>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -223,6 +224,27 @@ const GpuSpec* match_catalog_gpu(const Catalog& catalog, const std::string& devi
   return best;
 }
 
+namespace {
+
+/// Above this implied clock a CPU GEMM record is refused (MHz).
+constexpr double kMaxImpliedCpuClockMhz = 100'000.0;
+
+/// A clock or rate as whole units, for any finite double (no integer cast to overflow).
+std::string mhz_text(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(0) << v;
+  return os.str();
+}
+
+/// A rate in 3 significant digits (1.23e+95 for nonsense), for messages.
+std::string rate_text(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
+}  // namespace
+
 GpuSpec device_spec_from(const Measurements& m, const Catalog* catalog) {
   const MeasuredDevice& d = m.device;
   GpuSpec spec;
@@ -275,21 +297,29 @@ GpuSpec device_spec_from(const Measurements& m, const Catalog* catalog) {
   // the base clock, turbo goes beyond it): a GEMM cannot beat the peak, so when one did, the
   // clock is raised to the lowest that explains it (common to fp32 and fp64: one clock).
   double implied_mhz = 0;
-  for (const auto& r : m.records) {
+  for (std::size_t i = 0; i < m.records.size(); ++i) {
+    const auto& r = m.records[i];
     if (!r.ok || !is_gemm(r) || r.time.value <= 0 || (r.dtype != "fp32" && r.dtype != "fp64"))
       continue;
     const double per_cycle = per_cycle_fp64 * (r.dtype == "fp32" ? 2.0 : 1.0);
-    implied_mhz = std::max(implied_mhz, r.flops.value / r.time.value / (threads * per_cycle) / 1e6);
+    const double mhz = r.flops.value / r.time.value / (threads * per_cycle) / 1e6;
+    // No CPU core runs near 100 GHz, even with the SIMD width misread 4×: such a record's time
+    // or FLOP count is wrong (found by fuzzing: 1e95 MHz overflowed the formula's int).
+    if (mhz > kMaxImpliedCpuClockMhz)
+      throw InputError(m.file, "records[" + std::to_string(i) + "]",
+                       "this GEMM's " + rate_text(r.flops.value / r.time.value / 1e12) +
+                           " TFLOP/s on " + std::to_string(threads) + " threads of '" + d.simd +
+                           "' implies a clock over " + mhz_text(kMaxImpliedCpuClockMhz) +
+                           " MHz: its time_s or flops is wrong");
+    implied_mhz = std::max(implied_mhz, mhz);
   }
   const bool raised = implied_mhz > clock_mhz;
   if (raised) clock_mhz = implied_mhz;
   const double peak_fp64 = threads * clock_mhz * 1e6 * per_cycle_fp64 / 1e12;
   const std::string formula =
-      "derived: " + std::to_string(threads) + " threads × " +
-      std::to_string(static_cast<int>(clock_mhz)) + " MHz × " + "SIMD FLOPs/cycle of '" + d.simd +
-      "' (× 2 FMA pipes)" +
-      (raised ? "; clock raised from the reported " +
-                    std::to_string(static_cast<int>(*d.clock_mhz)) +
+      "derived: " + std::to_string(threads) + " threads × " + mhz_text(clock_mhz) + " MHz × " +
+      "SIMD FLOPs/cycle of '" + d.simd + "' (× 2 FMA pipes)" +
+      (raised ? "; clock raised from the reported " + mhz_text(*d.clock_mhz) +
                     " MHz to the lowest that the fastest measured GEMM implies"
               : "");
   spec.name = "cpu";

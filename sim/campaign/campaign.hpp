@@ -40,6 +40,10 @@ struct StepTimeCurve {
   Seconds at(double batch) const;
 };
 
+/// The longest campaign simulated: 100 years, well inside the 292 years that int64 nanoseconds
+/// span, so checkpoints, restarts and waits on top of the compute cannot overflow the clock.
+inline constexpr double kCampaignHorizonYears = 100.0;
+
 /// Failure-free compute of the whole run.
 struct ComputePlan {
   std::int64_t steps = 0;
@@ -54,10 +58,6 @@ struct ComputePlan {
 /// batch grows linearly in tokens, B(x) = B0 + (B1 − B0)·x/X; steps and time over the ramp are
 /// the integrals ∫dx/(B·seq) = X·ln(B1/B0)/((B1 − B0)·seq) and ∫T(B)/(B·seq) dx (closed form for
 /// an affine T), then steps at the full batch for the remaining tokens.
-/// The longest campaign simulated: 100 years, well inside the 292 years that int64 nanoseconds
-/// span, so checkpoints, restarts and waits on top of the compute cannot overflow the clock.
-inline constexpr double kCampaignHorizonYears = 100.0;
-
 /// Throws InfeasibleError (training.tokens, with the numbers) when the compute alone exceeds
 /// kCampaignHorizonYears.
 ComputePlan plan_compute(const Scenario& s, const StepTimeCurve& curve);

@@ -1,6 +1,6 @@
 #pragma once
 /// A transformer model as described by models/presets/NAME.json or inline under "model" in a
-/// scenario (format: ../shared/DESIGN.md, "Model"). Pure description: counting lives in
+/// scenario (format: docs/design.md, "Model"). Pure description: counting lives in
 /// accounting.hpp.
 ///
 /// Keys beyond the DESIGN.md example (all optional, defaults in brackets): "source" (where the

@@ -37,7 +37,7 @@ std::vector<std::int64_t> uneven_split(std::int64_t total, int groups, std::uint
 /// The N×K of the model-layer GEMMs, M is the number of tokens (chosen per device).
 /// DeepSeek-V3 (hidden 7168, q_lora_rank 1536, kv_lora_rank 512, 128 heads with qk_nope 128,
 /// qk_rope 64, v_head 128, expert ffn 2048: DESIGN.md model example, DeepSeek-V3 config.json);
-/// these are the N×K of the DeepGEMM README table (../shared/reference/published-runs.md D2).
+/// these are the N×K of the DeepGEMM README table (docs/reference/published-runs.md D2).
 /// Llama 3 70B (hidden 8192, ffn 28672, 64 query and 8 KV heads of 128, Llama 3 paper
 /// arXiv:2407.21783 Table 3) with tensor parallelism 8 (Megatron column/row split).
 struct LayerGemm {

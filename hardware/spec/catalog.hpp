@@ -5,7 +5,7 @@
 /// Every number in the catalogue is a Figure object
 ///   {"value": <number or null>, "source": "...", "flag": "V|P|S|E|D|U", "note": "..."}
 /// so that a report can always say where a peak, a bandwidth or a price came from and how far
-/// to trust it (flags as in ../shared/reference/hardware.md §0; combinations are written with
+/// to trust it (flags as in docs/reference/hardware.md §0; combinations are written with
 /// slashes, "S/E"). A null value means "unsupported or not published" (FP8 on A100, FP64 on
 /// Ascend) and still needs a source. Unknown keys, missing keys, bad flags and non-positive
 /// values are InputErrors naming the file and the JSON path, never crashes.

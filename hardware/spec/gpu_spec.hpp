@@ -1,7 +1,7 @@
 #pragma once
 /// Accelerator and node descriptions from the catalogue (hardware/catalog/*.json and
 /// hardware/catalog/nodes/*.json). Every figure keeps its source and its confidence flag, as
-/// in ../shared/reference/hardware.md: V vendor, P paper, S secondary, E estimate,
+/// in docs/reference/hardware.md: V vendor, P paper, S secondary, E estimate,
 /// D disputed, U unverified.
 
 #include <map>

@@ -302,7 +302,7 @@ TEST(AllToAll, Ep64On2048GpusFinishesWithEveryFlowDelivered) {
 }
 
 TEST(AllToAll, DeepEpC1Table) {
-  // ../shared/reference/published-runs.md C1 (DeepEP docs/legacy.md, H800 + CX-7 400G).
+  // docs/reference/published-runs.md C1 (DeepEP docs/legacy.md, H800 + CX-7 400G).
   struct Row {
     int ep;
     double dispatch_gbs, combine_gbs;

@@ -1,6 +1,6 @@
 #pragma once
 // A Hopper-class GPU with round published peaks (H100/H800 SXM: 989 BF16, 1979 FP8 TFLOP/s,
-// 3.35 TB/s, 132 SMs; ../shared/reference/hardware.md §1a), for tests that need a GpuSpec
+// 3.35 TB/s, 132 SMs; docs/reference/hardware.md §1a), for tests that need a GpuSpec
 // without loading the catalogue.
 
 #include "hardware/spec/gpu_spec.hpp"

@@ -1,5 +1,5 @@
 // The shipped catalogue: it loads, holds the accelerators and nodes the simulator needs, and its
-// figures say what the reference (../shared/reference/hardware.md) says.
+// figures say what the reference (docs/reference/hardware.md) says.
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,15 @@
-// The CUDA probe's entry point: finds the device, describes it, runs each section of the plan.
+// The CUDA probe's entry point: finds the device, describes it, runs each section of the plan;
+// and the plugin's one exported symbol (cuda_plugin.hpp), through which clustercost and
+// clustercost-probe reach it after dlopen.
 
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <string>
 
 #include "hardware/probe/checks.hpp"
 #include "hardware/probe/cuda_common.cuh"
+#include "hardware/probe/cuda_plugin.hpp"
 
 namespace clustercost::probe {
 
@@ -180,3 +185,40 @@ int cuda_run_plan(const CudaPlan& plan, MeasurementDoc& doc, std::ostream& log) 
 }
 
 }  // namespace clustercost::probe
+
+namespace {
+
+const char* plugin_build_description() noexcept {
+  try {
+    static const std::string description = clustercost::probe::cuda_build_description();
+    return description.c_str();
+  } catch (...) {
+    return "nvcc (build description unavailable)";
+  }
+}
+
+// No exception leaves the plugin: the caller gets run_probe's own answer to one (a message and
+// exit code 1, nothing written).
+int plugin_run_plan(const clustercost::probe::CudaPlan& plan, clustercost::probe::MeasurementDoc& doc,
+                    std::ostream& log) noexcept {
+  try {
+    return clustercost::probe::cuda_run_plan(plan, doc, log);
+  } catch (const std::bad_alloc&) {
+    log << "probe failed: out of memory\n";
+  } catch (const std::exception& e) {
+    log << "probe failed: " << e.what() << '\n';
+  } catch (...) {
+    log << "probe failed: unknown error in the CUDA part\n";
+  }
+  return 1;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const clustercost::probe::CudaPluginApi*
+clustercost_probe_cuda_plugin() {
+  static const clustercost::probe::CudaPluginApi api{
+      clustercost::probe::kCudaPluginAbi, sizeof(clustercost::probe::CudaPlan),
+      sizeof(clustercost::probe::MeasurementDoc), &plugin_build_description, &plugin_run_plan};
+  return &api;
+}

@@ -1,8 +1,8 @@
 #pragma once
-/// The boundary between the C++ probe and its CUDA part (cc_probe_cuda). The C++ side decides
-/// what to measure (a CudaPlan built from shapes.hpp); the CUDA side measures it on device 0
-/// (and peers, when there are several) and appends records. Host-only declarations, compiled by
-/// both the C++ compiler and nvcc.
+/// The boundary between the C++ probe and its CUDA part (cc_probe_cuda, a plugin loaded with
+/// dlopen: cuda_plugin.hpp). The C++ side decides what to measure (a CudaPlan built from
+/// shapes.hpp); the CUDA side measures it on device 0 (and peers, when there are several) and
+/// appends records. Host-only declarations, compiled by both the C++ compiler and nvcc.
 
 #include <cstdint>
 #include <ostream>
@@ -28,15 +28,17 @@ struct CudaPlan {
 /// The plan the probe runs on a GPU (quick: seconds; full: about a minute on an H100/H200).
 CudaPlan make_cuda_plan(const RunSettings& settings);
 
-/// Defined in cc_probe_cuda (cuda_probe.cu), present only when CLUSTERCOST_PROBE_HAVE_CUDA.
-/// Returns 2 after writing "no CUDA device: <reason>" to `log` when there is no usable device,
-/// else 0 (check failures are in the records). CUDA/cuBLAS errors throw std::runtime_error.
+/// Defined in the CUDA plugin (cuda_probe.cu, target cc_probe_cuda; reached through
+/// cuda_plugin.hpp, never linked into cc_probe). Returns 2 after writing "no CUDA device:
+/// <reason>" to `log` when there is no usable device, else 0 (check failures are in the records).
+/// CUDA/cuBLAS errors throw std::runtime_error (the plugin's entry turns them into exit code 1).
 int cuda_run_plan(const CudaPlan& plan, MeasurementDoc& doc, std::ostream& log);
 /// "nvcc 13.0, sm_80 sm_90, cuBLAS 13.1.0, NCCL 2.28.9"
 std::string cuda_build_description();
 
-/// What run_probe calls: the plan run by the CUDA part, or, in a build without CUDA, exit
-/// code 2 with "no CUDA device: this build has no CUDA support".
+/// What run_probe calls (cuda_dispatch.cpp): loads the plugin on first use and runs the plan in
+/// it. Without a loadable plugin (a build without CUDA, CUDA libraries missing): exit code 2 with
+/// "no CUDA device: <why>"; a plugin from another build: exit code 1.
 int run_cuda_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log);
 
 }  // namespace clustercost::probe

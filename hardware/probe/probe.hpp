@@ -36,10 +36,13 @@ inline constexpr const char* kMeasurementsSchema = "clustercost.measurements/1";
 /// kProbeUsage. Never throws: failures become a message on `log` and exit code 1.
 int run_probe(const ProbeOptions& options, std::ostream& log);
 
-/// True when the CUDA part (cc_probe_cuda) was compiled and linked into this binary.
+/// True when this build compiled the CUDA part (the plugin cc_probe_cuda, loaded with dlopen
+/// only when `--device cuda` is asked; no binary links CUDA libraries).
 bool probe_cuda_compiled();
 
-/// "nvcc 13.0, sm_80 sm_90, cuBLAS 13.1.0, NCCL 2.28.9" when compiled with CUDA; else why not.
+/// Loads the CUDA plugin (once per process) and returns its build description, e.g.
+/// "nvcc 13.0, architectures 800,900, cuBLAS 13.1.0, NCCL 2.28.9"; else why it cannot be used
+/// (a build without CUDA, the plugin or its CUDA libraries missing).
 std::string probe_cuda_build_info();
 
 }  // namespace clustercost

@@ -18,6 +18,21 @@ const GemmEfficiency& EfficiencyProfile::gemm_for(const std::string& precision) 
   return kNeutral;
 }
 
+double GemmEfficiency::efficiency_for(bool grouped, int role) const {
+  // Grouped kernels have their own fprop figure; dgrad and wgrad figures apply to both kinds
+  // (the profile's grouped dgrad runs in the same kernel as its fprop, DeepGEMM m_grouped).
+  double base = grouped && grouped_efficiency > 0 ? grouped_efficiency : efficiency;
+  if (role == 1 && dgrad_efficiency > 0) return grouped ? base * dgrad_efficiency / efficiency : dgrad_efficiency;
+  if (role == 2 && wgrad_efficiency > 0) return wgrad_efficiency;
+  return base;
+}
+
+AttentionEfficiency::Kernel AttentionEfficiency::for_kernel(const std::string& kernel) const {
+  auto it = by_kernel.find(kernel);
+  if (it != by_kernel.end()) return it->second;
+  return Kernel{forward, backward, source};
+}
+
 namespace {
 
 double fraction(ObjectReader& r, std::string_view key, double fallback) {
@@ -59,6 +74,10 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
       g.fail("form", "expected \"roofline\" or \"serial\", got \"" + form + "\"");
     }
     e.packing_gbps = g.non_negative_number_or("packing_gbps", 0.0);
+    if (g.find("dgrad_efficiency")) e.dgrad_efficiency = fraction(g, "dgrad_efficiency", 0.8);
+    if (g.find("wgrad_efficiency")) e.wgrad_efficiency = fraction(g, "wgrad_efficiency", 0.8);
+    if (g.find("grouped_efficiency")) e.grouped_efficiency = fraction(g, "grouped_efficiency", 0.8);
+    e.roles_source = g.string_or("roles_source", "");
     g.finish();
     p.gemm[prec] = e;
   }
@@ -67,6 +86,16 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
     p.attention.forward = fraction(*a, "forward", 0.7);
     p.attention.backward = fraction(*a, "backward", 0.5);
     p.attention.source = a->string_or("source", "");
+    for (const char* kernel : {"flash2", "flash3"}) {
+      if (auto k = a->optional_object(kernel)) {
+        AttentionEfficiency::Kernel e;
+        e.forward = fraction(*k, "forward", 0.7);
+        e.backward = fraction(*k, "backward", 0.5);
+        e.source = k->string_or("source", "");
+        k->finish();
+        p.attention.by_kernel[kernel] = e;
+      }
+    }
     a->finish();
   }
   if (auto m = r.optional_object("memory")) {
@@ -81,6 +110,7 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
     n->finish();
   }
   p.launch_overhead_us = r.non_negative_number_or("launch_overhead_us", 0.0);
+  p.launch_source = r.string_or("launch_source", "");
   if (const Json* fit = r.find("fit")) p.fit = *fit;
   r.finish();
   return p;
@@ -105,14 +135,21 @@ Json efficiency_profile_to_json(const EfficiencyProfile& p) {
       g[prec]["form"] = "serial";
       g[prec]["packing_gbps"] = e.packing_gbps;
     }
+    if (e.dgrad_efficiency > 0) g[prec]["dgrad_efficiency"] = e.dgrad_efficiency;
+    if (e.wgrad_efficiency > 0) g[prec]["wgrad_efficiency"] = e.wgrad_efficiency;
+    if (e.grouped_efficiency > 0) g[prec]["grouped_efficiency"] = e.grouped_efficiency;
+    if (!e.roles_source.empty()) g[prec]["roles_source"] = e.roles_source;
   }
   j["gemm"] = g;
   j["attention"] = {{"forward", p.attention.forward}, {"backward", p.attention.backward},
                     {"source", p.attention.source}};
+  for (const auto& [kernel, e] : p.attention.by_kernel)
+    j["attention"][kernel] = {{"forward", e.forward}, {"backward", e.backward}, {"source", e.source}};
   j["memory"] = {{"efficiency", p.memory.efficiency}, {"source", p.memory.source}};
   j["network"] = {{"scale_up", p.network.scale_up}, {"scale_out", p.network.scale_out},
                   {"source", p.network.source}};
   j["launch_overhead_us"] = p.launch_overhead_us;
+  if (!p.launch_source.empty()) j["launch_source"] = p.launch_source;
   if (!p.fit.is_null()) j["fit"] = p.fit;
   return j;
 }

@@ -49,12 +49,31 @@ struct GemmEfficiency {
   /// Serial form only: the rate (GB/s) at which the k×n operand is packed and streamed; 0
   /// means it costs nothing beyond the arithmetic.
   double packing_gbps = 0.0;
+  /// Efficiency of the other GEMM roles and of grouped (expert) GEMMs, as fractions of the dense
+  /// peak like `efficiency` (which is the forward, "fprop", figure). 0 = same as `efficiency`.
+  /// Weight-gradient GEMMs read both operands transposed and accumulate into FP32 main
+  /// gradients; in DeepSeek's profile of one DualPipe chunk pair they run at about half the
+  /// throughput of the forward GEMMs of the same layer (docs/reference/deepseek-v3-train-profile.md).
+  double dgrad_efficiency = 0.0;
+  double wgrad_efficiency = 0.0;
+  double grouped_efficiency = 0.0;
+  std::string roles_source;  // where the three role figures come from
+  double efficiency_for(bool grouped, int role) const;  // role: 0 fprop, 1 dgrad, 2 wgrad
 };
 
 struct AttentionEfficiency {
-  double forward = 0.7;        // fraction of the BF16 dense peak
+  double forward = 0.7;        // fraction of the BF16 dense peak (the profile's default kernel)
   double backward = 0.5;
   std::string source;
+  /// Per fused implementation ("flash2", "flash3"): forward and backward fractions of the BF16
+  /// dense peak, with their source. An implementation missing here runs at forward/backward.
+  struct Kernel {
+    double forward = 0.7, backward = 0.5;
+    std::string source;
+  };
+  std::map<std::string, Kernel> by_kernel;
+  /// The fractions for `kernel` ("flash2", "flash3"), falling back to forward/backward.
+  Kernel for_kernel(const std::string& kernel) const;
 };
 
 struct MemoryEfficiency {
@@ -77,7 +96,11 @@ struct EfficiencyProfile {
   AttentionEfficiency attention;
   MemoryEfficiency memory;
   NetworkEfficiency network;
+  /// Fixed time of every kernel (launch, prologue, tail): what a kernel that moves almost no
+  /// data still takes, so small memory-bound kernels reach a fraction of HBM bandwidth (the
+  /// small-size ramp: bytes / (t0 + bytes / bw)).
   double launch_overhead_us = 0.0;
+  std::string launch_source;
   Json fit;                  // the samples and residuals of the fit, kept for provenance
 
   /// The GEMM efficiency for a precision, falling back to bf16, then fp32, then any entry.

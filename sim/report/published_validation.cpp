@@ -9,13 +9,18 @@
 #include "hardware/spec/catalog.hpp"
 #include "sim/network/all_to_all.hpp"
 #include "sim/report/report.hpp"
+#include "sim/program/op_program.hpp"
+#include "sim/step/analytical_step.hpp"
 #include "sim/workload/des_step.hpp"
 
 namespace clustercost {
 
 std::vector<std::string> published_metric_names() {
-  return {"step_time_s", "tokens_per_s_per_gpu", "mfu", "gpu_hours", "wall_days",
-          "megatron_tflops_per_gpu", "deepep_dispatch_gbs", "deepep_combine_gbs"};
+  return {"step_time_s",        "tokens_per_s_per_gpu",   "mfu",
+          "gpu_hours",          "wall_days",              "megatron_tflops_per_gpu",
+          "deepep_dispatch_gbs", "deepep_combine_gbs",    "memory_state_gib",
+          "memory_activations_gib", "hw_tflops_per_gpu", "fa2_tflops_per_gpu",
+          "profile_ms"};
 }
 
 std::vector<PublishedCase> load_published_cases(const std::filesystem::path& file) {
@@ -41,6 +46,13 @@ std::vector<PublishedCase> load_published_cases(const std::filesystem::path& fil
     if (std::find(metrics.begin(), metrics.end(), pc.metric) == metrics.end())
       c.fail("metric", "unknown metric \"" + pc.metric + "\"");
     pc.published = c.positive_number("published");
+    pc.category = c.string_or("category", "");
+    if (pc.metric == "profile_ms") {
+      const auto cats = profile_categories();
+      if (std::find(cats.begin(), cats.end(), pc.category) == cats.end())
+        c.fail("category", "expected a DeepSeek profile category (see profile_categories()), got \"" +
+                               pc.category + "\"");
+    }
     pc.source = c.string("source");
     c.finish();
     out.push_back(pc);
@@ -59,6 +71,29 @@ double megatron_eq3_flops(const Scenario& s) {
   return 96.0 * B * sl * l * h * h * (1.0 + sl / (6.0 * h) + V / (16.0 * l * h));
 }
 
+// Dao 2023 (arXiv 2307.08691) Table 1 convention: FLOPs per sequence 6·N·seq + 12·L·d·seq²
+// (attention not halved for causality), N the parameter count.
+double fa2_flops(const Scenario& s) {
+  const double n = count_parameters(s.model).total, sl = s.training.seq_len;
+  return static_cast<double>(s.training.global_batch) *
+         (6.0 * n * sl + 12.0 * s.model.layers * s.model.hidden * sl * sl);
+}
+
+double step_metric(const Scenario& s, const StepResult& st, const std::string& metric) {
+  const double gpus = static_cast<double>(s.cluster.gpus);
+  if (metric == "step_time_s") return st.step_time.value;
+  if (metric == "tokens_per_s_per_gpu") return st.tokens_per_s_per_gpu;
+  if (metric == "mfu") return st.mfu;
+  if (metric == "megatron_tflops_per_gpu")
+    return megatron_eq3_flops(s) / st.step_time.value / gpus / 1e12;
+  if (metric == "memory_state_gib")
+    return to_gib(st.memory.weights + st.memory.gradients + st.memory.optimizer);
+  if (metric == "memory_activations_gib") return to_gib(st.memory.activations);
+  if (metric == "hw_tflops_per_gpu") return st.hfu * s.gpu.peak_tflops("bf16").value_or(0.0);
+  if (metric == "fa2_tflops_per_gpu") return fa2_flops(s) / st.step_time.value / gpus / 1e12;
+  return 0;
+}
+
 double metric_value(const Report& r, const std::string& metric) {
   if (metric == "step_time_s") return r.step.step_time.value;
   if (metric == "tokens_per_s_per_gpu") return r.step.tokens_per_s_per_gpu;
@@ -71,7 +106,7 @@ double metric_value(const Report& r, const std::string& metric) {
   return 0;
 }
 
-/// DeepEP's normal-kernel benchmark (../shared/reference/published-runs.md C1) on the
+/// DeepEP's normal-kernel benchmark (docs/reference/published-runs.md C1) on the
 /// scenario's cluster: EP = parallelism.ep ranks on GPUs 0..ep−1, seq_len × micro_batch tokens
 /// per rank, the model's experts and top-k, node_limit (default 4) node groups, the scenario's
 /// dispatch and combine dtypes; the bandwidth as DeepEP's tests print it (all_to_all.hpp).
@@ -99,6 +134,52 @@ double deepep_metric(const Scenario& s, const std::string& metric) {
 
 }  // namespace
 
+std::vector<std::string> profile_categories() {
+  return {"grouped_gemm", "attention", "wgrad_gemm", "dense_gemm", "fp8_cast", "routing",
+          "norm", "copy", "activation", "elementwise", "rope", "bf16_gemm", "total"};
+}
+
+std::string profile_category_of(const Op& op) {
+  const bool gemm = op.kernel.op_class == OpClass::Gemm || op.kernel.op_class == OpClass::GroupedGemm;
+  if (gemm && op.category != OpCategory::Attention) {
+    if (op.kernel.precision != "fp8") return "bf16_gemm";
+    if (op.kernel.role == GemmRole::Wgrad) return "wgrad_gemm";
+    return op.kernel.op_class == OpClass::GroupedGemm ? "grouped_gemm" : "dense_gemm";
+  }
+  switch (op.category) {
+    case OpCategory::Attention: return "attention";
+    case OpCategory::Fp8Cast: return "fp8_cast";
+    case OpCategory::Routing: return "routing";
+    case OpCategory::Norm: return "norm";
+    case OpCategory::Copy: return "copy";
+    case OpCategory::Activation: return "activation";
+    case OpCategory::Rope: return "rope";
+    default: return "elementwise";
+  }
+}
+
+double profile_category_ms(const Scenario& s, const std::string& category) {
+  // DeepSeek's profile (docs/reference/deepseek-v3-train-profile.md): one forward chunk and one
+  // backward chunk of 4 MoE layers each on one rank, balanced routing, DeepEP on comm_sms SMs;
+  // every compute kernel of both compute streams. Ours: the program of one MoE layer (uniform
+  // routing), all passes, × 4.
+  const StepProgram prog = build_step_program(s);
+  const double cf = s.parallelism.comm_sms > 0
+                        ? 1.0 - static_cast<double>(s.parallelism.comm_sms) / s.gpu.sms.get()
+                        : 1.0;
+  for (const LayerProgram& lp : prog.layers) {
+    if (lp.kind != LayerKind::Moe) continue;
+    double ms = 0;
+    for (const Op& op : lp.ops) {
+      if (op.is_collective()) continue;
+      if (category != "total" && profile_category_of(op) != category) continue;
+      ms += compute_op_time(s, op, cf).value * 1e3;
+    }
+    return 4.0 * ms;
+  }
+  throw InputError(s.file, "model", "the profile check needs an MoE layer");
+}
+
 std::vector<ValidationRow> validate_published(const std::vector<PublishedCase>& cases,
                                               const Catalog& catalog, const DataDirs& dirs) {
   std::vector<ValidationRow> rows;
@@ -109,6 +190,13 @@ std::vector<ValidationRow> validate_published(const std::vector<PublishedCase>& 
       Scenario s = load_scenario(dirs.scenarios() / c.scenario, c.overrides, catalog, dirs);
       if (c.metric.rfind("deepep_", 0) == 0) {
         row.predicted = deepep_metric(s, c.metric);
+      } else if (c.metric == "profile_ms") {
+        row.predicted = profile_category_ms(s, c.category);
+      } else if (c.metric != "gpu_hours" && c.metric != "wall_days") {
+        // Step-level metrics need the step only (not the campaign's Monte Carlo).
+        const StepResult st = s.simulation.fidelity == "analytical" ? simulate_step_analytical(s)
+                                                                     : simulate_step_des(s);
+        row.predicted = step_metric(s, st, c.metric);
       } else {
         Report r = run_scenario(s);
         row.predicted = metric_value(r, c.metric);

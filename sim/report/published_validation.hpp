@@ -1,6 +1,6 @@
 #pragma once
 /// `clustercost validate --published`: runs the published training runs the simulator can
-/// express (scenarios/published/cases.json, sourced from ../shared/reference/published-runs.md)
+/// express (scenarios/published/cases.json, sourced from docs/reference/published-runs.md)
 /// and compares prediction with publication. These measure our error; nothing is tuned to them.
 
 #include <filesystem>
@@ -21,6 +21,7 @@ struct PublishedCase {
   std::string metric;      // see published_metric_names()
   double published = 0;
   std::string source;
+  std::string category;    // metric "profile_ms": which DeepSeek profile category
 };
 
 struct ValidationRow {
@@ -31,6 +32,14 @@ struct ValidationRow {
 };
 
 std::vector<std::string> published_metric_names();
+/// Kernel categories of DeepSeek's H800 profile of one DualPipe chunk pair
+/// (docs/reference/deepseek-v3-train-profile.md), "total" for all compute kernels.
+std::vector<std::string> profile_categories();
+struct Op;
+/// The profile category of one op of our program.
+std::string profile_category_of(const Op& op);
+/// Our time (ms) for a profile category over one chunk pair (4 MoE layers, all passes).
+double profile_category_ms(const Scenario& s, const std::string& category);
 std::vector<PublishedCase> load_published_cases(const std::filesystem::path& file);
 std::vector<ValidationRow> validate_published(const std::vector<PublishedCase>& cases,
                                               const Catalog& catalog, const DataDirs& dirs);

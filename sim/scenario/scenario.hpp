@@ -17,6 +17,7 @@
 #include "models/accounting.hpp"
 #include "models/model_spec.hpp"
 #include "sim/common/json_reader.hpp"
+#include "sim/scenario/software.hpp"
 
 namespace clustercost {
 
@@ -214,6 +215,7 @@ struct Scenario {
   EconomicsConfig economics;
   ReliabilityConfig reliability;
   SimulationConfig simulation;
+  SoftwareConfig software;
   std::vector<std::string> notes;   // informational: uneven split, defaults applied, ...
   std::string catalog_fingerprint;
 

@@ -47,6 +47,7 @@ Json scenario_to_json(const Scenario& s) {
                       {"sequence_parallel", p.sequence_parallel},
                       {"recompute", recompute_name(p.recompute)},
                       {"recompute_modules", p.recompute_modules}, {"comm_sms", p.comm_sms}};
+  j["software"] = software_to_json(s.software);
   const auto& t = s.training;
   j["training"] = {{"seq_len", t.seq_len}, {"global_batch", t.global_batch},
                    {"tokens", t.tokens}, {"precision", t.precision},

@@ -146,7 +146,8 @@ void parse_cluster(ObjectReader r, Scenario& s, const Catalog& catalog, const Da
   r.finish();
 }
 
-void parse_parallelism(ObjectReader r, Scenario& s) {
+// Returns whether `parallelism.comm_sms` was written (software.comm_sms must then agree).
+bool parse_parallelism(ObjectReader r, Scenario& s) {
   auto& p = s.parallelism;
   p.tp = small_positive(r, "tp", 1);
   p.cp = small_positive(r, "cp", 1);
@@ -180,6 +181,7 @@ void parse_parallelism(ObjectReader r, Scenario& s) {
     if (!p.recompute_modules.empty() && p.recompute == Recompute::Full)
       r.fail("recompute_modules", "full recomputation already recomputes every module");
   }
+  const bool comm_sms_given = r.has("comm_sms");
   const std::int64_t comm_sms = r.non_negative_integer_or("comm_sms", 0);
   if (comm_sms >= static_cast<std::int64_t>(s.gpu.sms.get()))
     r.fail("comm_sms", std::to_string(comm_sms) + " SMs reserved for communication leaves none of " +
@@ -237,6 +239,7 @@ void parse_parallelism(ObjectReader r, Scenario& s) {
                            std::to_string(p.pp));
   p.stage_layers = split_layers(layers, p.pp);
   r.finish();
+  return comm_sms_given;
 }
 
 void parse_training(ObjectReader r, Scenario& s) {
@@ -670,8 +673,12 @@ Scenario parse_scenario(const Json& j, const std::string& file, const Catalog& c
   }
 
   parse_cluster(r.object("cluster"), s, catalog, dirs);
-  parse_parallelism(r.object("parallelism"), s);
+  const bool comm_sms_given = parse_parallelism(r.object("parallelism"), s);
   parse_training(r.object("training"), s);
+  s.software = parse_software(r.optional_object("software"),
+                              comm_sms_given ? s.parallelism.comm_sms : -1,
+                              static_cast<int>(s.gpu.sms.get()));
+  s.parallelism.comm_sms = s.software.comm_sms;  // one value; software owns it
   if (auto mr = r.optional_object("moe_routing")) {
     parse_moe_routing(*mr, s);
   } else if (s.model.is_moe()) {

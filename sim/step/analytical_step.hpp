@@ -1,29 +1,44 @@
 #pragma once
-/// The analytical step model (`fidelity: "analytical"`): per-operator kernel times from the
-/// EfficiencyProfile, α-β collective costs over the scale-up and scale-out fabrics, the
-/// pipeline bubble of the chosen schedule, and the memory footprint. Formulas and their sources
-/// are in analytical_step.cpp; the discrete-event engine refines the same quantities.
+/// The analytical step model (`fidelity: "analytical"`): the closed form over the op program
+/// (sim/program/op_program.hpp) priced by sim/step/program_cost.hpp: per stage and micro-batch
+/// the sums of its passes, the schedule's formula for bubbles and overlap, and the memory the
+/// program keeps in flight as the schedule runs. The DES (sim/workload/des_step.hpp) reads the
+/// same priced program.
+
+#include <optional>
 
 #include "sim/scenario/scenario.hpp"
+#include "sim/step/moe_costs.hpp"
+#include "sim/step/program_cost.hpp"
 #include "sim/step/step_result.hpp"
 
 namespace clustercost {
 
 StepResult simulate_step_analytical(const Scenario& s);
-
-struct MoeCosts;
 /// As above with the expert-parallel costs priced elsewhere (the DES passes flow-level ones);
-/// null: sampled α-β costs when needs_routing_samples(s, false), else the uniform closed form.
+/// null: sampled routing priced α-β on the topology.
 StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe);
 
-/// α-β time of a ring all-reduce of `bytes` over `n` ranks with per-rank bandwidth
-/// `bytes_per_s` and per-hop latency `alpha`: 2(n−1)/n·S/B + 2(n−1)·α.
-Seconds ring_allreduce_time(Bytes bytes, int n, double bytes_per_s, Seconds alpha);
-/// Ring reduce-scatter or all-gather: (n−1)/n·S/B + (n−1)·α.
-Seconds ring_gather_time(Bytes bytes, int n, double bytes_per_s, Seconds alpha);
+/// The program of a scenario and its prices.
+struct PricedStep {
+  StepProgram program;
+  ProgramPrice price;
+  const MoeCosts* external_moe = nullptr;  ///< EP costs the caller priced
+  std::optional<MoeCosts> own_moe;         ///< when price_step sampled them itself
+  /// The EP costs used (null: no expert parallelism).
+  const MoeCosts* moe() const { return own_moe ? &*own_moe : external_moe; }
+};
+/// Builds and prices the program; `moe` null: sampled α-β EP costs for MoE with ep > 1.
+PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe);
+/// The analytical step of a priced program.
+StepResult step_from_price(const Scenario& s, const PricedStep& priced);
 
-/// Expected number of distinct nodes hit by `top_k` distinct experts drawn uniformly from
-/// `experts` spread evenly over `nodes` nodes (hypergeometric), capped at `node_limit` (0: none).
-double expected_distinct_nodes(int experts, int nodes, int top_k, int node_limit);
+/// Micro-batches in flight at a rank's peak, counted by walking its schedule program: of its own
+/// stage, and under DualPipe of the mirrored stage p−1−rank (whose activations per micro-batch
+/// are `mirror`). Interleaved: in units of the rank's whole stage (vpp chunks).
+struct InFlight {
+  double own = 0, mirror = 0;
+};
+InFlight max_in_flight(const Scenario& s, int rank, Bytes own, Bytes mirror);
 
 }  // namespace clustercost

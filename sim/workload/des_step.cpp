@@ -7,6 +7,7 @@
 
 #include "hardware/topology/topology_config.hpp"
 #include "sim/step/analytical_step.hpp"
+#include "sim/step/program_cost.hpp"
 #include "sim/step/moe_costs.hpp"
 
 namespace clustercost {
@@ -87,7 +88,10 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   // pipeline below sees them as the stages' exposed EP time and the busiest rank's experts.
   std::optional<MoeCosts> moe;
   if (needs_routing_samples(s, true)) moe = moe_costs(s, topo, true);
-  const StepResult a = simulate_step_analytical(s, moe ? &*moe : nullptr);
+  // The same priced op program as the analytical model (sim/step/program_cost.hpp): the DES
+  // arranges its per-stage pass costs in time.
+  const PricedStep priced = price_step(s, topo, moe ? &*moe : nullptr);
+  const StepResult a = step_from_price(s, priced);
   const auto& par = s.parallelism;
   const int p = par.pp;
   std::vector<std::string> warnings = a.warnings;
@@ -97,32 +101,35 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   spec.vpp = spec.order == PipelineOrder::Interleaved ? par.vpp : 1;
   spec.micro_batches = s.micro_batches();
   spec.record_tasks = options.record_tasks;
-  // DP reduce-scatter / all-gather split of the analytical dp_comm (rs + ag): the same ring over
-  // the same group, so in proportion to the bytes, gradients (grad_dtype) vs BF16 parameters.
-  const double grad_bytes = s.training.grad_dtype == "fp32" ? 4.0 : 2.0;
-  const double rs_share = par.zero == 0 ? 1.0 : grad_bytes / (grad_bytes + 2.0);
-  double params_sum = 0;
-  for (const auto& t : a.stages) params_sum += t.params;
-  for (const auto& t : a.stages) {
+  for (int st = 0; st < p; ++st) {
+    const StagePrice& w = priced.price.stages[static_cast<std::size_t>(st)];
+    const StageTiming& t = a.stages[static_cast<std::size_t>(st)];
     StageCost c;
-    c.forward = ticks(t.forward);
-    c.backward = ticks(t.backward);
-    c.weight_grad = ticks(t.weight_grad);
-    // Megatron runs as many TP collectives in backward as in forward (two per layer each);
-    // the analytical StageTiming keeps only their sum, and the EP all-to-alls' exposed sum.
-    c.tp_forward = ticks(t.tp_comm * 0.5);
-    c.tp_backward = ticks(t.tp_comm * 0.5);
-    c.ep_forward = ticks(t.ep_exposed * 0.5);
-    c.ep_backward = ticks(t.ep_exposed * 0.5);
+    c.forward = ticks(w.forward);
+    c.backward = ticks(w.backward());
+    c.weight_grad = ticks(w.weight_grad);
+    c.tp_forward = ticks(w.tp_forward);
+    c.tp_backward = ticks(w.tp_backward + w.tp_hidden_exposed + w.cp_exposed);
+    if (par.schedule == Schedule::DualPipe) {
+      c.ep_forward = ticks(t.ep_exposed * 0.5);
+      c.ep_backward = ticks(t.ep_exposed * 0.5);
+    } else {
+      c.ep_forward = ticks(w.ep_forward);
+      c.ep_backward = ticks(w.ep_backward);
+    }
+    // Per-step costs of rank st (under DualPipe it holds two stages: StageTiming adds them).
+    const double rs_share = w.dp_reduce + w.dp_gather > Seconds(0)
+                                ? w.dp_reduce / (w.dp_reduce + w.dp_gather) : 1.0;
     c.grad_reduce = ticks(t.dp_comm * rs_share);
     c.param_gather = ticks(t.dp_comm * (1.0 - rs_share));
-    // Adam over the local shard is memory-bound, so its time follows the stage's parameters.
-    c.optimizer =
-        ticks(params_sum > 0 ? a.mean.optimizer * (p * t.params / params_sum) : a.mean.optimizer);
+    Seconds opt = w.optimizer;
+    if (par.schedule == Schedule::DualPipe && p - 1 - st != st)
+      opt += priced.price.stages[static_cast<std::size_t>(p - 1 - st)].optimizer;
+    c.optimizer = ticks(opt);
     spec.stages.push_back(c);
   }
-  spec.message = Bytes(static_cast<double>(par.micro_batch) * s.training.seq_len / par.cp *
-                       s.model.hidden * 2.0 / (par.sequence_parallel ? par.tp : 1));
+  // The program's PP message (one owner of its byte count).
+  spec.message = priced.program.stages.front().send_forward.comm_bytes;
   if (par.zero == 3)
     warnings.push_back("des: ZeRO-3 per-micro-batch parameter gathers are not simulated");
 

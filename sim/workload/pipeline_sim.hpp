@@ -29,7 +29,7 @@
 #include "sim/common/units.hpp"
 #include "sim/network/analytical.hpp"
 #include "sim/step/step_result.hpp"
-#include "sim/workload/schedule.hpp"
+#include "sim/program/schedule.hpp"
 
 namespace clustercost {
 

@@ -12,7 +12,7 @@
 #include "sim/workload/des_step.hpp"
 #include "sim/workload/pipeline_sim.hpp"
 #include "sim/workload/rank_layout.hpp"
-#include "sim/workload/schedule.hpp"
+#include "sim/program/schedule.hpp"
 #include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;

@@ -1,4 +1,4 @@
-#include "sim/workload/schedule.hpp"
+#include "sim/program/schedule.hpp"
 
 #include <algorithm>
 #include <deque>

@@ -32,25 +32,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kPluginFileName = "libclustercost-probe-cuda.so";
-
 struct LoadedPlugin {
   const CudaPluginApi* api = nullptr;
   int exit_code = 0;  ///< when api is null: kProbeUsage (cannot use CUDA) or kProbeCheckFailed
   std::string error;  ///< when api is null: why, without the "no CUDA device: " prefix
 };
 
+#if defined(CLUSTERCOST_PROBE_HAVE_CUDA)
+constexpr const char* kPluginFileName = "libclustercost-probe-cuda.so";
+
 std::vector<fs::path> plugin_candidates() {
   std::vector<fs::path> out;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) out.push_back(exe.parent_path() / kPluginFileName);
-#if defined(CC_PROBE_CUDA_PLUGIN_BUILD_PATH)
-  const fs::path built(CC_PROBE_CUDA_PLUGIN_BUILD_PATH);
-  if (out.empty() || !fs::equivalent(out.front(), built, ec)) out.push_back(built);
-#endif
+  // CMake defines the build path whenever it defines CLUSTERCOST_PROBE_HAVE_CUDA.
+  const fs::path built = fs::path(CC_PROBE_CUDA_PLUGIN_BUILD_PATH).lexically_normal();
+  if (out.empty() || out.front().lexically_normal() != built) out.push_back(built);
   return out;
 }
+#endif
 
 LoadedPlugin open_plugin(const fs::path& path) {
   LoadedPlugin r;

@@ -60,6 +60,28 @@ double median_of(std::vector<double> v) {
   return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2.0;
 }
 
+// The CUDA libraries (and the probe's CUDA plugin) mapped into this process, from
+// /proc/self/maps.
+std::set<std::string> cuda_mappings() {
+  std::set<std::string> out;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    for (const char* lib : {"libcudart", "libcublas", "libnccl", "libcuda.so",
+                            "libclustercost-probe-cuda"})
+      if (path.find(lib) != std::string::npos) out.insert(path);
+  }
+  return out;
+}
+
+bool cuda_mappings_readable() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  return static_cast<bool>(std::getline(maps, line));
+}
+
 // The checks of one CPU quick probe run (a few seconds, so it runs once; ctest runs each test
 // in its own process).
 void expect_device_block(const nlohmann::json& doc) {
@@ -148,6 +170,7 @@ TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomically) {
   o.quick = true;
   o.output_path = out.string();
   std::ostringstream log;
+  const std::set<std::string> cuda_before = cuda_mappings();
   const int rc = run_probe(o, log);
   ASSERT_EQ(rc, 0) << log.str();
   EXPECT_NE(log.str().find("wrote"), std::string::npos) << log.str();
@@ -171,6 +194,13 @@ TEST(CpuQuickProbe, WritesAValidCheckedMeasurementsDocumentAtomically) {
   EXPECT_EQ(kinds,
             (std::set<std::string>{"gemm", "grouped_gemm", "memory", "attention", "launch"}));
   EXPECT_EQ(gemm_dtypes, (std::set<std::string>{"fp32", "fp64"}));
+
+  // The CPU probe ran in this process without loading any CUDA library: the CUDA part is a
+  // plugin opened only for --device cuda (hardware/probe/cuda_plugin.hpp). (ctest runs each
+  // test in its own process, so nothing is mapped before; in one process with the cuda-build
+  // tests the plugin may be, and then the run must not have added anything.)
+  EXPECT_EQ(cuda_mappings(), cuda_before);
+  EXPECT_TRUE(cuda_mappings_readable());
 }
 
 TEST(ProbeUsage, BadOptionsAreRefusedWithExitCodeTwoAndNoFile) {
@@ -249,9 +279,11 @@ TEST(ProbeCli, ParsesArgumentsByHand) {
 }
 
 // Labelled cuda-build in ctest: when CMake saw nvcc, the CUDA objects must be in the binary.
+// The build description comes from the plugin itself, so this also loads it (with its CUDA
+// libraries, which a machine with nvcc has even without a GPU).
 TEST(ProbeCudaBuild, CudaPartIsCompiledWhenNvccExists) {
   const bool expected = CC_PROBE_EXPECT_CUDA;
-  EXPECT_EQ(clustercost::probe_cuda_compiled(), expected) << clustercost::probe_cuda_build_info();
+  EXPECT_EQ(clustercost::probe_cuda_compiled(), expected);
   const std::string info = clustercost::probe_cuda_build_info();
   if (expected) {
     EXPECT_NE(info.find("nvcc"), std::string::npos) << info;
@@ -259,6 +291,13 @@ TEST(ProbeCudaBuild, CudaPartIsCompiledWhenNvccExists) {
     // The default architectures (sm_80, sm_90) are compiled in.
     EXPECT_NE(info.find("800"), std::string::npos) << info;
     EXPECT_NE(info.find("900"), std::string::npos) << info;
+    // Loaded on demand: the plugin and cudart are mapped now (what CpuQuickProbe checks the
+    // CPU probe does not do).
+    const std::set<std::string> mapped = cuda_mappings();
+    std::string all;
+    for (const std::string& m : mapped) all += m + "\n";
+    EXPECT_NE(all.find("libclustercost-probe-cuda.so"), std::string::npos) << all;
+    EXPECT_NE(all.find("libcudart"), std::string::npos) << all;
   } else {
     EXPECT_NE(info.find("without CUDA"), std::string::npos) << info;
   }

@@ -60,10 +60,12 @@ LoadedPlugin open_plugin(const fs::path& path) {
   // never closed: CUDA libraries are not meant to be unloaded while a context may exist.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
-    const char* why = dlerror();
+    const char* err = dlerror();
+    std::string why = err ? err : "unknown dlopen error";
+    // glibc starts with the file's name when the file itself is at fault; it is said already.
+    if (why.rfind(path.string() + ": ", 0) == 0) why.erase(0, path.string().size() + 2);
     r.exit_code = kProbeUsage;
-    r.error = "cannot load the CUDA part of the probe, " + path.string() + ": " +
-              (why ? why : "unknown dlopen error") +
+    r.error = "cannot load the CUDA part of the probe, " + path.string() + ": " + why +
               " (the plugin needs the CUDA runtime, cuBLAS and cuBLASLt libraries of the toolkit "
               "it was built with: is CUDA installed, and on the loader's path?)";
     return r;

@@ -1,5 +1,6 @@
 #include "sim/report/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -423,46 +424,473 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-std::string report_to_html(const Report& r) {
-  const auto& st = r.step;
-  std::ostringstream os;
-  os << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>clustercost: "
-     << html_escape(r.scenario.name) << "</title>\n<style>body{font-family:sans-serif;margin:2em;"
-     << "max-width:960px}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px "
-     << "solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}"
-     << ".warn{color:#b00}</style></head><body>\n";
-  os << "<h1>" << html_escape(r.scenario.name) << "</h1>\n<p>" << html_escape(r.scenario.description)
-     << "</p>\n<pre>" << html_escape(report_to_text(r)) << "</pre>\n";
-  // Stacked horizontal bar of the step breakdown, inline SVG.
-  struct Part { const char* name; double v; const char* color; };
-  const auto& b = st.critical;
-  Part parts[] = {{"compute", b.compute.value, "#4e79a7"},
-                  {"exposed TP", b.exposed_tp_comm.value, "#f28e2b"},
-                  {"exposed EP", b.exposed_ep_comm.value, "#e15759"},
-                  {"exposed PP", b.exposed_pp_comm.value, "#76b7b2"},
-                  {"exposed DP", b.exposed_dp_comm.value, "#59a14f"},
-                  {"bubble", b.bubble.value, "#edc948"},
-                  {"optimizer", b.optimizer.value, "#b07aa1"}};
-  const double total = st.step_time.value;
-  os << "<h2>Step-time breakdown (s)</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" "
-        "height=\"120\" role=\"img\" aria-label=\"step breakdown\">\n";
-  double x = 0;
-  int legend_x = 0;
-  for (const auto& p : parts) {
-    double w = total > 0 ? 880.0 * p.v / total : 0;
-    os << "<rect x=\"" << fmt(10 + x, 1) << "\" y=\"10\" width=\"" << fmt(w, 1)
-       << "\" height=\"40\" fill=\"" << p.color << "\"><title>" << p.name << ": " << fmt(p.v, 3)
-       << " s</title></rect>\n";
-    x += w;
-    os << "<rect x=\"" << 10 + legend_x << "\" y=\"70\" width=\"12\" height=\"12\" fill=\""
-       << p.color << "\"/><text x=\"" << 26 + legend_x << "\" y=\"81\" font-size=\"12\">" << p.name
-       << " " << fmt(p.v, 2) << " s</text>\n";
-    legend_x += 125;
+namespace {
+
+// ---- the HTML report page: every number read from the report JSON (report_to_json) ---------
+
+const Json* at_ptr(const Json& j, const char* pointer) {
+  const Json::json_pointer p(pointer);
+  return j.contains(p) ? &j.at(p) : nullptr;
+}
+
+double num_at(const Json& j, const char* pointer) {
+  const Json* v = at_ptr(j, pointer);
+  return v && v->is_number() ? v->get<double>() : std::nan("");
+}
+
+std::string str_at(const Json& j, const char* pointer) {
+  const Json* v = at_ptr(j, pointer);
+  if (!v || v->is_null()) return "";
+  return v->is_string() ? v->get<std::string>() : v->dump();
+}
+
+// Fixed decimals, "–" for a missing value.
+std::string fx(double v, int prec) { return std::isfinite(v) ? fmt(v, prec) : "–"; }
+// Thousands separated integers ("2,048"): counts a manager reads.
+std::string grouped(double v) {
+  if (!std::isfinite(v)) return "–";
+  std::string digits = std::to_string(std::llround(std::fabs(v)));
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
+    digits.insert(static_cast<std::size_t>(i), ",");
+  return (v < 0 ? "-" : "") + digits;
+}
+std::string money(double v) { return std::isfinite(v) ? "$" + human(v) : "–"; }
+
+// A tick step of 1, 2 or 5 × 10^k giving about `n` ticks over [0, span].
+double tick_step(double span, int n) {
+  if (!(span > 0) || !std::isfinite(span)) return 1;
+  const double raw = span / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double k : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= k * mag) return k * mag;
+  return 10 * mag;
+}
+
+std::string tick_label(double v, double step) {
+  const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+  return fmt(v, decimals);
+}
+
+struct BarPart {
+  std::string name;
+  double value;
+  const char* color;
+};
+
+// Horizontal stacked bars on a shared value axis with ticks and a unit, an optional dashed
+// limit line (HBM capacity), and a legend naming each part with its value.
+void stacked_bars_svg(std::ostream& os, const std::string& id, const std::string& aria,
+                      const std::vector<std::pair<std::string, std::vector<BarPart>>>& bars,
+                      const std::string& unit, const std::string& axis_title,
+                      std::optional<std::pair<std::string, double>> limit = std::nullopt) {
+  constexpr double left = 190, width = 660, bar_h = 26, gap = 14, top = 10;
+  double max = limit ? limit->second : 0;
+  for (const auto& [label, parts] : bars) {
+    double sum = 0;
+    for (const auto& p : parts) sum += std::max(p.value, 0.0);
+    max = std::max(max, sum);
+  }
+  if (!(max > 0)) max = 1;
+  const double step = tick_step(max, 6);
+  const double axis_max = std::ceil(max / step - 1e-9) * step;
+  auto x_of = [&](double v) { return left + width * v / axis_max; };
+  const double axis_y = top + static_cast<double>(bars.size()) * (bar_h + gap);
+  const std::size_t legend_rows = (bars.empty() ? 0 : (bars.front().second.size() + 2) / 3);
+  const double height = axis_y + 48 + 20.0 * static_cast<double>(legend_rows) + (limit ? 20 : 0);
+  os << "<svg id=\"" << id << "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"880\" height=\""
+     << fmt(height, 0) << "\" viewBox=\"0 0 880 " << fmt(height, 0)
+     << "\" role=\"img\" aria-label=\"" << html_escape(aria) << "\" font-family=\"sans-serif\">\n";
+  // Grid and ticks first, so the bars lie over them.
+  for (double t = 0; t <= axis_max * 1.0001; t += step) {
+    os << "<line x1=\"" << fmt(x_of(t), 1) << "\" y1=\"" << top - 4 << "\" x2=\"" << fmt(x_of(t), 1)
+       << "\" y2=\"" << fmt(axis_y + 4, 1) << "\" stroke=\"#ddd\"/>"
+       << "<text x=\"" << fmt(x_of(t), 1) << "\" y=\"" << fmt(axis_y + 18, 1)
+       << "\" font-size=\"11\" text-anchor=\"middle\">" << tick_label(t, step) << "</text>\n";
+  }
+  os << "<line x1=\"" << left << "\" y1=\"" << fmt(axis_y, 1) << "\" x2=\"" << left + width
+     << "\" y2=\"" << fmt(axis_y, 1) << "\" stroke=\"#333\"/>\n"
+     << "<text x=\"" << left + width / 2 << "\" y=\"" << fmt(axis_y + 36, 1)
+     << "\" font-size=\"12\" text-anchor=\"middle\">" << html_escape(axis_title) << "</text>\n";
+  double y = top;
+  for (const auto& [label, parts] : bars) {
+    double sum = 0;
+    for (const auto& p : parts) sum += std::max(p.value, 0.0);
+    os << "<text x=\"" << left - 8 << "\" y=\"" << fmt(y + bar_h / 2 + 4, 1)
+       << "\" font-size=\"12\" text-anchor=\"end\">" << html_escape(label) << "</text>\n";
+    double x = 0;
+    for (const auto& p : parts) {
+      if (!(p.value > 0)) continue;
+      os << "<rect x=\"" << fmt(x_of(x), 2) << "\" y=\"" << fmt(y, 1) << "\" width=\""
+         << fmt(x_of(x + p.value) - x_of(x), 2) << "\" height=\"" << bar_h << "\" fill=\""
+         << p.color << "\"><title>" << html_escape(p.name) << ": " << fmt(p.value, 3) << " "
+         << unit << "</title></rect>\n";
+      x += p.value;
+    }
+    os << "<text x=\"" << fmt(x_of(sum) + 6, 1) << "\" y=\"" << fmt(y + bar_h / 2 + 4, 1)
+       << "\" font-size=\"11\">" << fmt(sum, sum >= 100 ? 1 : 3) << " " << unit << "</text>\n";
+    y += bar_h + gap;
+  }
+  if (limit) {
+    os << "<line x1=\"" << fmt(x_of(limit->second), 1) << "\" y1=\"" << top - 6 << "\" x2=\""
+       << fmt(x_of(limit->second), 1) << "\" y2=\"" << fmt(axis_y, 1)
+       << "\" stroke=\"#c00\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/>\n";
+  }
+  // Legend: three entries per row, each with its value from the first bar.
+  double ly = axis_y + 56;
+  if (!bars.empty()) {
+    const auto& first = bars.front().second;
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      const double lx = 20 + 290.0 * static_cast<double>(i % 3);
+      if (i > 0 && i % 3 == 0) ly += 20;
+      os << "<rect x=\"" << fmt(lx, 0) << "\" y=\"" << fmt(ly - 10, 0)
+         << "\" width=\"12\" height=\"12\" fill=\"" << first[i].color << "\"/><text x=\""
+         << fmt(lx + 17, 0) << "\" y=\"" << fmt(ly, 0) << "\" font-size=\"12\">"
+         << html_escape(first[i].name) << " " << fmt(first[i].value, first[i].value >= 100 ? 1 : 3)
+         << " " << unit << "</text>\n";
+    }
+  }
+  if (limit) {
+    ly += 20;
+    os << "<line x1=\"20\" y1=\"" << fmt(ly - 4, 0) << "\" x2=\"32\" y2=\"" << fmt(ly - 4, 0)
+       << "\" stroke=\"#c00\" stroke-width=\"2\" stroke-dasharray=\"4,2\"/><text x=\"37\" y=\""
+       << fmt(ly, 0) << "\" font-size=\"12\">" << html_escape(limit->first) << "</text>\n";
   }
   os << "</svg>\n";
-  os << "<h2>Inputs and provenance</h2>\n<pre>" << html_escape(report_to_json(r).dump(2))
-     << "</pre>\n</body></html>\n";
+}
+
+// Okabe & Ito's colour-blind-safe palette, as in the GUI's charts.
+const char* kPartColors[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7",
+                             "#56b4e9", "#d55e00", "#000000"};
+
+// The EP rank × EP rank dispatch bytes of one sampled layer as a heatmap, white to dark blue.
+void traffic_heatmap_svg(std::ostream& os, const std::vector<double>& bytes, int ep) {
+  if (ep <= 0 || bytes.size() != static_cast<std::size_t>(ep) * static_cast<std::size_t>(ep))
+    return;
+  double max = 0;
+  for (double b : bytes) max = std::max(max, b);
+  if (!(max > 0)) return;
+  const double cell = std::clamp(440.0 / ep, 2.0, 24.0), map = cell * ep;
+  const double left = 70, top = 20, height = top + map + 70;
+  os << "<svg id=\"moe-heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << fmt(left + map + 150, 0)
+     << "\" height=\"" << fmt(height, 0) << "\" viewBox=\"0 0 " << fmt(left + map + 150, 0) << " "
+     << fmt(height, 0) << "\" role=\"img\" aria-label=\"MoE dispatch traffic\" "
+     << "font-family=\"sans-serif\">\n";
+  auto shade = [&](double v) {
+    const double t = std::clamp(v / max, 0.0, 1.0);
+    const int r = static_cast<int>(std::lround(255 - t * (255 - 8)));
+    const int g = static_cast<int>(std::lround(255 - t * (255 - 48)));
+    const int b = static_cast<int>(std::lround(255 - t * (255 - 107)));
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", r, g, b);
+    return std::string(buf);
+  };
+  for (int src = 0; src < ep; ++src)
+    for (int dst = 0; dst < ep; ++dst) {
+      const double v = bytes[static_cast<std::size_t>(src * ep + dst)];
+      os << "<rect x=\"" << fmt(left + dst * cell, 2) << "\" y=\"" << fmt(top + src * cell, 2)
+         << "\" width=\"" << fmt(cell, 2) << "\" height=\"" << fmt(cell, 2) << "\" fill=\""
+         << shade(v) << "\"/>";
+    }
+  os << "\n<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << fmt(map, 1) << "\" height=\""
+     << fmt(map, 1) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  // Axes: rank numbers at a few positions, titles with what rows and columns are.
+  const int label_step = ep <= 16 ? 1 : ep <= 64 ? 8 : 16;
+  for (int k = 0; k < ep; k += label_step) {
+    os << "<text x=\"" << fmt(left + (k + 0.5) * cell, 1) << "\" y=\"" << fmt(top + map + 14, 1)
+       << "\" font-size=\"10\" text-anchor=\"middle\">" << k << "</text>"
+       << "<text x=\"" << left - 4 << "\" y=\"" << fmt(top + (k + 0.5) * cell + 3, 1)
+       << "\" font-size=\"10\" text-anchor=\"end\">" << k << "</text>\n";
+  }
+  os << "<text x=\"" << fmt(left + map / 2, 1) << "\" y=\"" << fmt(top + map + 34, 1)
+     << "\" font-size=\"12\" text-anchor=\"middle\">receiving EP rank</text>\n"
+     << "<text x=\"14\" y=\"" << fmt(top + map / 2, 1) << "\" font-size=\"12\" "
+     << "text-anchor=\"middle\" transform=\"rotate(-90 14 " << fmt(top + map / 2, 1)
+     << ")\">sending EP rank</text>\n";
+  // Colour scale.
+  const double sx = left + map + 30;
+  for (int i = 0; i < 10; ++i)
+    os << "<rect x=\"" << fmt(sx, 0) << "\" y=\"" << fmt(top + map - (i + 1) * map / 10, 1)
+       << "\" width=\"16\" height=\"" << fmt(map / 10 + 0.5, 1) << "\" fill=\""
+       << shade(max * (i + 0.5) / 10) << "\"/>";
+  os << "\n<text x=\"" << fmt(sx + 22, 0) << "\" y=\"" << top + 10 << "\" font-size=\"11\">"
+     << fmt(max / 1e6, 2) << " MB</text><text x=\"" << fmt(sx + 22, 0) << "\" y=\""
+     << fmt(top + map, 1) << "\" font-size=\"11\">0 MB</text>\n</svg>\n";
+}
+
+// One table row: a label and cells (already HTML).
+void row(std::ostream& os, const std::string& label, std::initializer_list<std::string> cells,
+         const char* cls = nullptr) {
+  os << "<tr" << (cls ? std::string(" class=\"") + cls + "\"" : "") << "><td class=\"l\">"
+     << html_escape(label) << "</td>";
+  for (const auto& c : cells) os << "<td class=\"l\">" << c << "</td>";
+  os << "</tr>\n";
+}
+
+// A catalogue figure's cells: its value as the catalogue gives it, its flag, its source.
+std::string figure_cells(const Figure* f, int prec, const std::string& unit) {
+  if (!f || !f->value) return "<td>–</td><td>–</td><td class=\"l src\">not in the catalogue</td>";
+  return "<td>" + fmt(*f->value, prec) + " " + unit + "</td><td>" + html_escape(f->flag) +
+         "</td><td class=\"l src\">" + html_escape(f->source) + "</td>";
+}
+
+void assumption(std::ostream& os, const std::string& what, const std::string& used,
+                const Figure* f, int prec, const std::string& unit) {
+  os << "<tr><td class=\"l\">" << html_escape(what) << "</td><td>" << used << "</td>"
+     << figure_cells(f, prec, unit) << "</tr>\n";
+}
+
+}  // namespace
+
+std::string report_html_style() {
+  return "body{font-family:sans-serif;margin:2em;max-width:1000px;color:#222}"
+         "h1{margin-bottom:0.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}"
+         "table{border-collapse:collapse;font-size:13px;margin:0.5em 0}"
+         "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}"
+         "th{background:#f4f4f4}td.l,th.l{text-align:left}td.src{font-size:11px;color:#555}"
+         ".sub{font-size:15px;color:#333}.desc{background:#f6f6f6;padding:6px 10px}"
+         ".warn{color:#b00000}.big{font-size:18px;font-weight:bold}"
+         "td.card{text-align:left;border:1px solid #ccc;padding:6px 10px;width:25%}";
+}
+
+std::string report_page_html(const Json& j, const ReportPageExtras& extras) {
+  std::ostringstream os;
+  const Json& sc = j.contains("scenario") ? j["scenario"] : Json::object();
+  const double gpus = num_at(j, "/scenario/cluster/gpus");
+  const std::string gpu = str_at(j, "/scenario/cluster/gpu");
+  const double per_node = num_at(j, "/scenario/cluster/gpus_per_node");
+  const std::string model = sc.contains("model") && sc["model"].is_object()
+                                ? str_at(j, "/scenario/model/name")
+                                : str_at(j, "/scenario/model");
+  const bool fits = str_at(j, "/memory/fits") == "true";
+  const bool mc = num_at(j, "/run/replicas") > 0;
+
+  os << "<h1>" << html_escape(extras.heading.empty() ? str_at(j, "/scenario/name") : extras.heading)
+     << "</h1>\n";
+  // What was run, resolved: the cluster and layout after any overrides.
+  os << "<p class=\"sub\"><b>" << grouped(gpus) << " × " << html_escape(gpu) << "</b> ("
+     << grouped(gpus / per_node) << " nodes of " << fx(per_node, 0) << ") · model "
+     << html_escape(model) << " · tp " << str_at(j, "/scenario/parallelism/tp") << " · cp "
+     << str_at(j, "/scenario/parallelism/cp") << " · pp " << str_at(j, "/scenario/parallelism/pp")
+     << " · dp " << str_at(j, "/scenario/parallelism/dp") << " · ep "
+     << str_at(j, "/scenario/parallelism/ep") << " · " << html_escape(str_at(j, "/scenario/parallelism/schedule"))
+     << " · " << html_escape(str_at(j, "/scenario/training/precision")) << " · "
+     << html_escape(str_at(j, "/step/fidelity")) << " step model</p>\n";
+  // The description is the base scenario's prose, written for its own cluster; overrides
+  // (--set, a sweep point, a GUI edit) do not rewrite it, so it is labelled as such and the
+  // resolved cluster above is what the figures are for.
+  const std::string description = str_at(j, "/scenario/description");
+  if (!description.empty())
+    os << "<p class=\"desc\"><b>Base scenario's description</b>, as written in its file (the "
+          "figures below are for the cluster and layout above): <i>"
+       << html_escape(description) << "</i></p>\n";
+
+  // Summary: what a planner quotes.
+  const std::string days_p = mc ? "P10 " + fx(num_at(j, "/run/distribution/wall_days/p10"), 1) +
+                                      " · P90 " + fx(num_at(j, "/run/distribution/wall_days/p90"), 1)
+                                : "expected value";
+  os << "<h2>Summary</h2>\n<table id=\"summary\"><tr>"
+     << "<td class=\"card\">Wall time<br><span class=\"big\">"
+     << fx(mc ? num_at(j, "/run/distribution/wall_days/p50") : num_at(j, "/run/wall_days"), 1)
+     << " days</span><br>" << (mc ? "P50; " : "") << days_p << "</td>"
+     << "<td class=\"card\">Cost<br><span class=\"big\">"
+     << money(mc ? num_at(j, "/cost/distribution/total_usd/p50") : num_at(j, "/cost/total_usd"))
+     << "</span><br>" << (mc ? "P50; " : "") << "$" << fx(num_at(j, "/cost/usd_per_million_tokens"), 3)
+     << " per million tokens</td>"
+     << "<td class=\"card\">GPU-hours<br><span class=\"big\">" << human(num_at(j, "/run/gpu_hours"))
+     << "</span><br>" << grouped(gpus) << " GPUs</td>"
+     << "<td class=\"card\">Memory per GPU<br><span class=\"big" << (fits ? "" : " warn") << "\">"
+     << fx(num_at(j, "/memory/peak_gib_per_gpu"), 1) << " / " << fx(num_at(j, "/memory/capacity_gib"), 1)
+     << " GiB</span><br>" << (fits ? "fits" : "<span class=\"warn\">DOES NOT FIT</span>")
+     << "</td></tr><tr>"
+     << "<td class=\"card\">Step time<br><span class=\"big\">" << fx(num_at(j, "/step/time_s"), 3)
+     << " s</span></td>"
+     << "<td class=\"card\">MFU<br><span class=\"big\">" << fx(100 * num_at(j, "/step/mfu"), 1)
+     << " %</span><br>HFU " << fx(100 * num_at(j, "/step/hfu"), 1) << " %</td>"
+     << "<td class=\"card\">Throughput<br><span class=\"big\">"
+     << grouped(num_at(j, "/step/tokens_per_s_per_gpu")) << "</span><br>tokens/s per GPU</td>"
+     << "<td class=\"card\">Energy<br><span class=\"big\">" << human(num_at(j, "/cost/energy_mwh"))
+     << " MWh</span></td></tr></table>\n";
+
+  // Step breakdown: the critical stage's rank (which sets the step) and the mean over stages.
+  struct Key { const char* key; const char* name; };
+  const Key keys[] = {{"compute", "compute"},           {"exposed_tp_comm", "exposed TP comm"},
+                      {"exposed_ep_comm", "exposed EP comm"}, {"exposed_pp_comm", "exposed PP comm"},
+                      {"exposed_dp_comm", "exposed DP comm"}, {"bubble", "pipeline bubble"},
+                      {"optimizer", "optimizer"}};
+  auto parts_of = [&](const char* section) {
+    std::vector<BarPart> parts;
+    for (std::size_t i = 0; i < std::size(keys); ++i) {
+      const std::string p = std::string("/step/") + section + "/" + keys[i].key;
+      parts.push_back({keys[i].name, num_at(j, p.c_str()), kPartColors[i]});
+    }
+    return parts;
+  };
+  os << "<h2>Where the step time goes</h2>\n";
+  stacked_bars_svg(os, "chart-breakdown", "step time breakdown",
+                   {{"critical stage " + str_at(j, "/step/critical_stage"), parts_of("breakdown_s")},
+                    {"mean over stages", parts_of("mean_breakdown_s")}},
+                   "s", "seconds per training step");
+
+  // Memory per GPU against the HBM a framework can allocate.
+  os << "<h2>Memory per GPU</h2>\n<p>The fullest GPU (pipeline stage " << str_at(j, "/memory/stage")
+     << ") needs " << fx(num_at(j, "/memory/peak_gib_per_gpu"), 1) << " GiB of "
+     << fx(num_at(j, "/memory/capacity_gib"), 1) << " GiB usable: "
+     << (fits ? "it fits." : "<b class=\"warn\">it does not fit; this layout cannot run as "
+                             "configured.</b>")
+     << "</p>\n";
+  const char* mem_keys[] = {"weights", "gradients", "optimizer", "activations"};
+  std::vector<BarPart> mem;
+  for (std::size_t i = 0; i < std::size(mem_keys); ++i) {
+    const std::string p = std::string("/memory/breakdown_gib/") + mem_keys[i];
+    mem.push_back({mem_keys[i], num_at(j, p.c_str()), kPartColors[i]});
+  }
+  stacked_bars_svg(os, "chart-memory", "memory per GPU", {{"stage " + str_at(j, "/memory/stage"), mem}},
+                   "GiB", "GiB per GPU",
+                   std::make_pair("usable HBM, " + fx(num_at(j, "/memory/capacity_gib"), 1) + " GiB",
+                                  num_at(j, "/memory/capacity_gib")));
+
+  // MoE traffic.
+  if (j.contains("moe") && j["moe"].is_object()) {
+    const Json& m = j["moe"];
+    os << "<h2>Mixture-of-Experts traffic</h2>\n<table id=\"moe\">";
+    row(os, "expert parallelism", {"EP " + str_at(j, "/moe/ep") + ", " +
+                                   html_escape(str_at(j, "/moe/all_to_all")) + " all-to-all (" +
+                                   html_escape(str_at(j, "/moe/method")) + ")"});
+    row(os, "MoE layers sampled", {str_at(j, "/moe/sampled_layers") + " of " + str_at(j, "/moe/moe_layers")});
+    row(os, "token copies, busiest vs mean EP rank",
+        {fx(num_at(j, "/moe/max_rank_tokens"), 0) + " vs " + fx(num_at(j, "/moe/mean_rank_tokens"), 0) +
+         " (" + fx(num_at(j, "/moe/rank_imbalance"), 2) + "×)"});
+    row(os, "scale-out bytes per token and layer", {fx(num_at(j, "/moe/cross_node_bytes_per_token") / 1e3, 1) + " kB"});
+    row(os, "dispatch / combine per layer and micro-batch",
+        {fx(num_at(j, "/moe/dispatch_s") * 1e3, 2) + " / " + fx(num_at(j, "/moe/combine_s") * 1e3, 2) + " ms"});
+    if (num_at(j, "/moe/dropped_fraction") > 0)
+      row(os, "dropped token copies", {fx(100 * num_at(j, "/moe/dropped_fraction"), 2) + " %"});
+    if (m.contains("hottest_link") && !str_at(j, "/moe/hottest_link").empty())
+      row(os, "hottest link", {html_escape(str_at(j, "/moe/hottest_link")) + " (" +
+                               fx(100 * num_at(j, "/moe/hottest_link_utilisation"), 0) + " % of peak)"});
+    os << "</table>\n";
+    if (extras.moe_traffic_bytes && !extras.moe_traffic_bytes->empty()) {
+      os << "<p>Dispatch bytes of the first sampled MoE layer and one micro-batch, from each EP "
+            "rank (rows) to each EP rank (columns):</p>\n";
+      traffic_heatmap_svg(os, *extras.moe_traffic_bytes, static_cast<int>(num_at(j, "/moe/ep")));
+    }
+  }
+
+  // Run and cost, with the spread of the Monte Carlo campaign.
+  os << "<h2>Run and cost</h2>\n<table id=\"run\"><tr><th class=\"l\"></th><th>mean</th>"
+     << (mc ? "<th>P10</th><th>P50</th><th>P90</th>" : "") << "</tr>\n";
+  auto dist_row = [&](const std::string& label, const char* mean, const char* dist, int prec,
+                      double scale, const std::string& unit, bool is_money) {
+    auto cell = [&](double v) {
+      if (is_money) return money(v);
+      return (prec == 0 ? grouped(v * scale) : fx(v * scale, prec)) + (unit.empty() ? "" : " " + unit);
+    };
+    os << "<tr><td class=\"l\">" << html_escape(label) << "</td><td>" << cell(num_at(j, mean)) << "</td>";
+    if (mc)
+      for (const char* q : {"/p10", "/p50", "/p90"})
+        os << "<td>" << cell(num_at(j, (std::string(dist) + q).c_str())) << "</td>";
+    os << "</tr>\n";
+  };
+  dist_row("wall-clock time", "/run/wall_days", "/run/distribution/wall_days", 1, 1, "days", false);
+  dist_row("GPU-hours", "/run/gpu_hours", "/run/distribution/gpu_hours", 0, 1, "", false);
+  dist_row("interruptions", "/run/interruptions", "/run/distribution/interruptions", 0, 1, "", false);
+  dist_row("goodput", "/run/goodput", "/run/distribution/goodput", 1, 100, "%", false);
+  dist_row("total cost", "/cost/total_usd", "/cost/distribution/total_usd", 0, 1, "", true);
+  os << "</table>\n<p>" << grouped(num_at(j, "/run/steps")) << " steps ("
+     << html_escape(str_at(j, "/run/model")) << "); " << html_escape(str_at(j, "/cost/model"))
+     << " at $" << fx(num_at(j, "/cost/gpu_hour_usd"), 2) << " per GPU-hour; failures add "
+     << money(num_at(j, "/cost/failure_overhead_usd")) << "; checkpoint "
+     << fx(num_at(j, "/run/checkpoint_gb"), 0) << " GB written in "
+     << fx(num_at(j, "/run/checkpoint_write_s"), 1) << " s every "
+     << fx(num_at(j, "/run/checkpoint_interval_min"), 0) << " min";
+  if (std::isfinite(num_at(j, "/run/job_mtbf_hours")))
+    os << "; job MTBF " << fx(num_at(j, "/run/job_mtbf_hours"), 1) << " h";
+  os << ".</p>\n";
+
+  // Hardware assumptions: the figures used, each against the catalogue's with its source.
+  const GpuSpec* g = extras.gpu;
+  os << "<h2>Hardware assumptions</h2>\n<p>" << html_escape(g ? g->full_name : gpu)
+     << (g && !g->price.date.empty() ? "; prices as of " + html_escape(g->price.date) : "")
+     << ". Flags: V vendor, P paper, S secondary, E estimate, D disputed, U unverified.</p>\n"
+     << "<table id=\"assumptions\"><tr><th class=\"l\">figure</th><th>used in this run</th>"
+     << "<th>catalogue</th><th>flag</th><th class=\"l\">source</th></tr>\n";
+  const std::string precision = str_at(j, "/scenario/training/precision");
+  auto peak = [&](const std::string& p) -> const Figure* {
+    if (!g) return nullptr;
+    return p == "fp8" ? &g->fp8_tflops : &g->bf16_tflops;
+  };
+  assumption(os, "dense BF16 peak (MFU's denominator)",
+             g && g->bf16_tflops.value ? fmt(*g->bf16_tflops.value, 0) + " TFLOP/s" : "–",
+             peak("bf16"), 0, "TFLOP/s");
+  if (precision == "fp8")
+    assumption(os, "dense FP8 peak (GEMMs in FP8)",
+               g && g->fp8_tflops.value ? fmt(*g->fp8_tflops.value, 0) + " TFLOP/s" : "–",
+               peak("fp8"), 0, "TFLOP/s");
+  assumption(os, "HBM capacity (usable)", fx(num_at(j, "/memory/capacity_gib"), 1) + " GiB",
+             g ? &g->hbm_usable_gib : nullptr, 1, "GiB");
+  assumption(os, "HBM bandwidth", g && g->hbm_tbps.value ? fmt(*g->hbm_tbps.value, 2) + " TB/s" : "–",
+             g ? &g->hbm_tbps : nullptr, 2, "TB/s");
+  assumption(os, "scale-up per GPU, one direction",
+             fx(num_at(j, "/scenario/cluster/network/scale_up_gbs_uni"), 0) + " GB/s",
+             g ? &g->scale_up.gbs_uni_per_gpu : nullptr, 0, "GB/s");
+  assumption(os, "scale-out per GPU", fx(num_at(j, "/scenario/cluster/network/scale_out_gbps_per_gpu"), 0) + " Gb/s",
+             g ? &g->nic_gbps : nullptr, 0, "Gb/s");
+  assumption(os, "rental price", "$" + fx(num_at(j, "/cost/gpu_hour_usd"), 2) + " per GPU-hour",
+             g ? &g->price.rental_usd_per_gpu_hour : nullptr, 2, "$/GPU-hour");
+  assumption(os, "board power (TDP)", g && g->tdp_w.value ? fmt(*g->tdp_w.value, 0) + " W" : "–",
+             g ? &g->tdp_w : nullptr, 0, "W");
+  os << "</table>\n<p>Where the run's figure differs from the catalogue's, the scenario set it "
+        "(cluster.network, economics) or the node type supplies it ("
+     << html_escape(str_at(j, "/scenario/cluster/node")) << ").</p>\n";
+
+  // Inputs and provenance, readable.
+  os << "<h2>Inputs and provenance</h2>\n<table id=\"provenance\">";
+  row(os, "model", {html_escape(model) + ": " + human(num_at(j, "/model/params_total")) + " parameters, " +
+                    human(num_at(j, "/model/params_active")) + " active per token"});
+  row(os, "training", {human(num_at(j, "/scenario/training/tokens")) + " tokens, sequence " +
+                       str_at(j, "/scenario/training/seq_len") + ", global batch " +
+                       str_at(j, "/scenario/training/global_batch") + " sequences, " +
+                       html_escape(precision)});
+  row(os, "layout", {"micro-batch " + str_at(j, "/scenario/parallelism/micro_batch") + ", ZeRO-" +
+                     str_at(j, "/scenario/parallelism/zero") + ", recompute " +
+                     html_escape(str_at(j, "/scenario/parallelism/recompute")) +
+                     (str_at(j, "/scenario/parallelism/vpp") != "1"
+                          ? ", vpp " + str_at(j, "/scenario/parallelism/vpp") : std::string())});
+  row(os, "network", {html_escape(str_at(j, "/scenario/cluster/network/topology")) + ", oversubscription " +
+                      str_at(j, "/scenario/cluster/network/oversubscription")});
+  row(os, "step model", {html_escape(str_at(j, "/step/fidelity")) +
+                         (mc ? "; campaign: Monte Carlo, " + str_at(j, "/run/replicas") + " replicas"
+                             : std::string("; campaign: expected value"))});
+  row(os, "efficiency profile", {html_escape(str_at(j, "/provenance/profile"))});
+  row(os, "hardware catalogue", {"fingerprint " + html_escape(str_at(j, "/provenance/catalog"))});
+  row(os, "random seed", {str_at(j, "/provenance/seed")});
+  row(os, "clustercost version", {html_escape(str_at(j, "/provenance/version"))});
+  os << "</table>\n";
+  const Json* notes = at_ptr(j, "/notes");
+  const Json* warnings = at_ptr(j, "/warnings");
+  if ((notes && notes->is_array() && !notes->empty()) || (warnings && warnings->is_array() && !warnings->empty())) {
+    os << "<h2>Notes</h2>\n<ul>\n";
+    if (warnings && warnings->is_array())
+      for (const auto& w : *warnings)
+        if (w.is_string()) os << "<li class=\"warn\">warning: " << html_escape(w.get<std::string>()) << "</li>\n";
+    if (notes && notes->is_array())
+      for (const auto& n : *notes)
+        if (n.is_string()) os << "<li>" << html_escape(n.get<std::string>()) << "</li>\n";
+    os << "</ul>\n";
+  }
   return os.str();
+}
+
+std::string html_document(const std::string& title, const std::string& body) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>clustercost: " +
+         html_escape(title) + "</title>\n<style>" + report_html_style() + "</style></head><body>\n" +
+         body + "</body></html>\n";
+}
+
+std::string report_to_html(const Report& r) {
+  ReportPageExtras extras;
+  extras.gpu = &r.scenario.gpu;
+  extras.moe_traffic_bytes = &r.step.moe.traffic_bytes;
+  return html_document(r.scenario.name, report_page_html(report_to_json(r), extras));
 }
 
 }  // namespace clustercost

@@ -34,8 +34,27 @@ std::string report_to_text(const Report& r);
 /// CSV: a header line and one row (flat, documented columns; see csv_columns()).
 std::string report_to_csv(const std::vector<Report>& reports);
 std::vector<std::string> csv_columns();
-/// One self-contained HTML page (no network), inline SVG breakdown chart.
+/// One self-contained HTML page (no network, inline SVG charts) a planner can hand on:
+/// report_page_html of the report with its GPU's catalogue entry and MoE traffic matrix.
 std::string report_to_html(const Report& r);
+
+/// What a report page shows beyond the report JSON: the catalogue entry of its GPU (the
+/// assumptions table's sources) and the MoE dispatch matrix (heatmap). Each may be absent
+/// (a report read back from JSON has no matrix); the page then says less.
+struct ReportPageExtras {
+  const GpuSpec* gpu = nullptr;
+  const std::vector<double>* moe_traffic_bytes = nullptr;  ///< EP × EP, row-major
+  std::string heading;  ///< the page's <h1>; empty: the scenario's name
+};
+/// The body of one report page, every number read from `report` (a report_to_json document):
+/// resolved cluster and layout, the base scenario's description marked as such, summary,
+/// step breakdown and memory charts with axes, MoE traffic, run and cost with P10/P50/P90,
+/// hardware assumptions with sources, inputs and provenance, notes and warnings.
+std::string report_page_html(const Json& report, const ReportPageExtras& extras = {});
+/// The report pages' CSS.
+std::string report_html_style();
+/// A complete HTML document around `body` with report_html_style().
+std::string html_document(const std::string& title, const std::string& body);
 
 /// Rounds to 6 significant digits so JSON documents are readable and stable across platforms'
 /// last-bit differences in libm (0 and non-finite values pass through).

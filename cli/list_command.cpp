@@ -51,9 +51,29 @@ Action add_list_command(CLI::App& app) {
       std::snprintf(line, sizeof line, "%-18s %7s %9s %9s %6s %6s %-5s %s\n", "model", "layers",
                     "params", "active", "hidden", "heads", "attn", "moe");
       os << line;
+      // By family, then by size: megatron-1.7b, -3.6b, ..., -145.6b, -1t (file-name order
+      // would put 145.6b before 18.4b and 1t after 1.7b).
+      struct Preset {
+        std::string family;
+        ModelSpec model;
+        ParameterCounts params;
+      };
+      std::vector<Preset> presets;
       for (const auto& f : json_files(dirs.presets())) {
-        ModelSpec m = load_model_preset(dirs.presets(), f.stem().string(), "list models", "");
-        ParameterCounts pc = count_parameters(m);
+        Preset p;
+        const std::string stem = f.stem().string();
+        p.family = stem.substr(0, stem.find('-'));
+        p.model = load_model_preset(dirs.presets(), stem, "list models", "");
+        p.params = count_parameters(p.model);
+        presets.push_back(std::move(p));
+      }
+      std::stable_sort(presets.begin(), presets.end(), [](const Preset& a, const Preset& b) {
+        if (a.family != b.family) return a.family < b.family;
+        return a.params.total < b.params.total;
+      });
+      for (const auto& preset : presets) {
+        const ModelSpec& m = preset.model;
+        const ParameterCounts& pc = preset.params;
         const char* attn = m.attention == AttentionKind::Mla ? "mla"
                            : m.attention == AttentionKind::Gqa ? "gqa" : "mha";
         std::string moe = m.moe ? std::to_string(m.moe->routed_experts) + "e top-" +

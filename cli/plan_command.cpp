@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
 #include <memory>
 #include <thread>
 
 #include "cli/cli_common.hpp"
 #include "hardware/spec/catalog.hpp"
+#include "hardware/spec/catalog_table.hpp"
 #include "sim/plan/plan.hpp"
 
 namespace clustercost::cli {
@@ -78,7 +80,8 @@ Action add_plan_command(CLI::App& app) {
                   "GPU counts to try (default: 1,2,3,4,6,8,... nodes up to --max-gpus)")
       ->delimiter(',');
   sub->add_option("--deadline-days", opt->deadline_days,
-                  "Answer the fewest GPUs of each type that finish within D days")
+                  "Rank the layouts that finish within D days first, and answer the fewest "
+                  "GPUs of each type that do")
       ->check(CLI::PositiveNumber);
   sub->add_option("--top", opt->top, "Rows of the ranking")->check(CLI::PositiveNumber);
   sub->add_option("--confirm", opt->confirm,
@@ -133,6 +136,9 @@ Action add_plan_command(CLI::App& app) {
     PlanResult r = plan_layouts(doc, opt->scenario, catalog, dirs, po);
     progress.reset();
     po.progress = nullptr;
+    note_gpu_aliases(doc, catalog);
+    for (const auto& g : opt->gpu_types)
+      if (auto n = gpu_alias_note(catalog, g)) std::cerr << "note: --gpu-types: " << *n << "\n";
     const std::string out = opt->format == "json" ? plan_to_json(r).dump(2) + "\n" : plan_to_text(r);
     emit(opt->output, out);
     return 0;

@@ -4,8 +4,11 @@
 // point (sim/sweep/sweep.hpp). Shards: --shard K/N, else SLURM_ARRAY_TASK_ID/_MIN/_COUNT when
 // set (one Slurm array task per shard; `clustercost merge` joins the files). Progress goes to
 // stderr: a bar with rate and ETA on a terminal, a plain line every 10 s otherwise.
-// Exit codes: 0 when every point was written (failed points are error lines, counted in the
-// summary), 2 bad sweep file or usage, 1 anything else (such as a write failure).
+// The results file ends in point order whatever -j (sim/sweep/sweep.hpp). A failed point is an
+// error line in the file and an `error:` line on stderr naming the sweep file, the point and the
+// loader's message. Exit codes: 0 when every point produced a report; 2 a bad sweep file, bad
+// usage or a point that failed on bad input; 1 anything else (a failure inside the simulator,
+// a write failure).
 #include <unistd.h>
 
 #include <chrono>
@@ -146,14 +149,15 @@ Action add_sweep_command(CLI::App& app) {
       if (s.progress.total > 0) printer->update(s.progress, true);
       std::ostringstream msg;
       msg << "sweep: " << s.progress.done << " points run";
-      if (s.progress.errors) msg << " (" << s.progress.errors << " failed: error lines)";
+      if (s.progress.errors) msg << " (" << s.progress.errors << " failed)";
       msg << ", " << s.progress.skipped << " skipped (done already, other shards or duplicates)";
+      if (s.retried) msg << "; " << s.retried << " failed before and evaluated again";
       if (s.repaired_bytes) msg << "; repaired a torn last line (" << s.repaired_bytes << " bytes cut)";
       char rate[64];
       std::snprintf(rate, sizeof rate, "; %.2f s", s.wall_seconds);
       std::cerr << msg.str() << rate << "\n";
     }
-    return 0;
+    return report_sweep_failures(opt->sweep, output, s.failures);
   };
 }
 

@@ -40,6 +40,7 @@ Action add_trace_command(CLI::App& app) {
     DataDirs dirs = data_dirs();
     Catalog catalog = Catalog::load(dirs.catalog());
     Scenario s = load_scenario(opt->scenario, opt->sets, catalog, dirs);
+    note_gpu_aliases(opt->scenario, opt->sets, catalog);
     for (int r : opt->ranks)
       if (r < 0 || r >= s.parallelism.pp)
         throw InputError("--ranks", "", "stage " + std::to_string(r) +

@@ -6,8 +6,9 @@
 // that ask (dynamic scheduling: points differ in cost by orders of magnitude) and appends each
 // returned line with the same fsync'd whole-line write as `clustercost sweep`; ranks 1..N-1
 // evaluate. With one rank, rank 0 evaluates too. Lines are byte-identical to `clustercost
-// sweep`'s, so the file equals a threaded or sharded run after sorting by id.
-// Exit codes as the CLI's: 0 success, 2 bad input or usage, 1 anything else.
+// sweep`'s and the finished file is put in point order the same way, so it equals a threaded
+// run byte for byte. Exit codes as the CLI's: 0 every point reported, 2 bad input or usage or a
+// point that failed on bad input (each printed on stderr), 1 anything else.
 #include <mpi.h>
 
 #include <cstdint>
@@ -154,18 +155,11 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> todo;
   if (rank == 0) {
     status = guarded_code([&]() {
-      std::unordered_set<std::string> done;
-      std::error_code ec;
-      const bool exists = std::filesystem::exists(opt->output, ec);
-      if (exists && !opt->resume && std::filesystem::file_size(opt->output, ec) > 0)
-        throw InputError(opt->output, "",
-                         "the results file exists: pass --resume to continue it, or remove it");
-      if (exists && opt->resume) {
-        if (const auto cut = repair_results(opt->output); cut && !opt->quiet)
-          std::cerr << "clustercost-mpi: repaired a torn last line (" << cut << " bytes cut)\n";
-        for (auto& l : scan_results(opt->output, false).lines) done.insert(std::move(l.id));
-      }
-      todo = select_points(*plan, Shard{}, done);
+      const ResumeState state = prepare_results(opt->output, opt->resume);
+      if (state.repaired_bytes && !opt->quiet)
+        std::cerr << "clustercost-mpi: repaired a torn last line (" << state.repaired_bytes
+                  << " bytes cut)\n";
+      todo = select_points(*plan, Shard{}, state.done);
       if (!opt->quiet)
         std::cerr << "clustercost-mpi: sweep " << plan->name() << ": " << plan->size()
                   << " points, " << todo.size() << " to run on " << size << " rank"
@@ -178,8 +172,13 @@ int main(int argc, char** argv) {
     return status;
   }
   if (rank == 0) {
-    status = guarded_code([&]() { coordinator(*plan, *catalog, dirs, todo, *opt, size); });
+    std::vector<SweepFailure> failures;
+    status = guarded_code([&]() {
+      coordinator(*plan, *catalog, dirs, todo, *opt, size);
+      failures = order_results(*plan, opt->output).failures;
+    });
     if (status != 0) MPI_Abort(MPI_COMM_WORLD, status);  // workers may be waiting for work
+    status = clustercost::cli::report_sweep_failures(opt->sweep, opt->output, failures);
   } else {
     status = worker(*plan, *catalog, dirs);
   }

@@ -39,6 +39,29 @@ std::string cell(const Figure& f, double scale = 1.0) {
   return s;
 }
 
+// Prices per hour in dollars and cents: "2*" reads as "twice", "2.00*" as a price.
+std::string money_cell(const Figure& f) {
+  if (!f.value) return f.estimated_or_disputed() ? "-*" : "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", *f.value);
+  std::string s = buf;
+  if (f.estimated_or_disputed()) s += '*';
+  return s;
+}
+
+// Every other part whose name or one of whose aliases starts with `key` (normalized).
+std::vector<std::string> other_parts_named(const Catalog& catalog, const GpuSpec& chosen,
+                                           const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& g : catalog.gpus()) {
+    if (&g == &chosen) continue;
+    bool match = normalize_hardware_name(g.name).rfind(key, 0) == 0;
+    for (const auto& a : g.aliases) match = match || normalize_hardware_name(a).rfind(key, 0) == 0;
+    if (match) out.push_back(g.name);
+  }
+  return out;
+}
+
 std::string render(const std::vector<Column>& cols, const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width(cols.size());
   for (std::size_t c = 0; c < cols.size(); ++c) {
@@ -88,13 +111,33 @@ std::string gpu_table_text(const Catalog& catalog) {
   for (const auto& g : catalog.gpus()) {
     rows.push_back({g.name, g.vendor, cell(g.bf16_tflops), cell(g.fp8_tflops), cell(g.hbm_gb),
                     cell(g.hbm_tbps), cell(g.scale_up.gbs_uni_per_gpu), cell(g.nic_gbps),
-                    cell(g.tdp_w), cell(g.price.rental_usd_per_gpu_hour),
+                    cell(g.tdp_w), money_cell(g.price.rental_usd_per_gpu_hour),
                     cell(g.price.purchase_usd)});
   }
+  std::string aliases;
+  for (const auto& g : catalog.gpus())
+    for (const auto& a : g.aliases)
+      if (auto note = gpu_alias_note(catalog, a)) aliases += "  " + *note + "\n";
   return render(cols, rows) +
          "Dense peaks (no sparsity); scale-up is per direction per GPU (NVLink marketing counts "
-         "both).\n" +
-         kLegend;
+         "both); $/GPU-h is the default rental price (a scenario's economics.gpu_hour_usd "
+         "overrides it).\n" +
+         kLegend + (aliases.empty() ? "" : "Short names that stand for one of several parts:\n" + aliases);
+}
+
+std::optional<std::string> gpu_alias_note(const Catalog& catalog, std::string_view given) {
+  const GpuSpec* g = catalog.find_gpu(given);
+  if (!g) return std::nullopt;
+  const std::string key = normalize_hardware_name(given);
+  if (key == normalize_hardware_name(g->name)) return std::nullopt;
+  const auto others = other_parts_named(catalog, *g, key);
+  if (others.empty()) return std::nullopt;
+  std::string names;
+  for (std::size_t i = 0; i < others.size(); ++i)
+    names += (i == 0 ? "" : i + 1 == others.size() ? " and " : ", ") + others[i];
+  return "\"" + std::string(given) + "\" means " + g->name + " (" + names +
+         (others.size() == 1 ? " is" : " are") + " also in the catalogue: write the full name to " +
+         "choose)";
 }
 
 Json gpu_table_json(const Catalog& catalog) {

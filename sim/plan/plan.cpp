@@ -36,6 +36,21 @@ std::string fmt(double v, int prec = 4) {
   return os.str();
 }
 
+/// Whether a layout's values are among the axes' given values (an empty axis: generated, which
+/// always holds the base scenario's value).
+bool within_axes(const ParallelismConfig& p, const PlanAxes& a) {
+  auto in = [](const auto& list, const auto& v) {
+    return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+  };
+  return in(a.tp, p.tp) && in(a.cp, p.cp) && in(a.pp, p.pp) && in(a.ep, p.ep) &&
+         (p.schedule != Schedule::Interleaved || in(a.vpp, p.vpp)) &&
+         in(a.micro_batch, p.micro_batch) && in(a.zero, p.zero) && in(a.recompute, p.recompute) &&
+         in(a.schedule, p.schedule);
+}
+
+/// "1 GPU", "512 GPUs".
+std::string gpus_text(std::int64_t n) { return std::to_string(n) + (n == 1 ? " GPU" : " GPUs"); }
+
 std::vector<int> divisors(std::int64_t n, std::int64_t at_most) {
   std::vector<int> out;
   for (std::int64_t d = 1; d <= n && d <= at_most; ++d)
@@ -373,15 +388,33 @@ bool better(const PlanEstimate& a, const PlanLayout& la, const PlanEstimate& b,
   return la.key() < lb.key();
 }
 
-void sort_analytical(std::vector<const PlanCandidate*>& v, PlanObjective o) {
-  std::sort(v.begin(), v.end(), [o](const PlanCandidate* a, const PlanCandidate* b) {
-    return better(a->analytical, a->layout, b->analytical, b->layout, o);
+/// How layouts are ranked: by the objective; with a deadline, those that meet it first (by the
+/// objective), then the others closest to it first (fastest first: with none in time, the
+/// question becomes how near one gets).
+struct Order {
+  PlanObjective objective = PlanObjective::Time;
+  std::optional<double> deadline;
+
+  bool before(const PlanEstimate& a, const PlanLayout& la, const PlanEstimate& b,
+              const PlanLayout& lb) const {
+    if (deadline) {
+      const bool ma = a.wall_days <= *deadline, mb = b.wall_days <= *deadline;
+      if (ma != mb) return ma;
+      if (!ma) return better(a, la, b, lb, PlanObjective::Time);
+    }
+    return better(a, la, b, lb, objective);
+  }
+};
+
+void sort_analytical(std::vector<const PlanCandidate*>& v, const Order& o) {
+  std::sort(v.begin(), v.end(), [&o](const PlanCandidate* a, const PlanCandidate* b) {
+    return o.before(a->analytical, a->layout, b->analytical, b->layout);
   });
 }
 
-void sort_best(std::vector<PlanCandidate>& v, PlanObjective o) {
-  std::sort(v.begin(), v.end(), [o](const PlanCandidate& a, const PlanCandidate& b) {
-    return better(a.best(), a.layout, b.best(), b.layout, o);
+void sort_best(std::vector<PlanCandidate>& v, const Order& o) {
+  std::sort(v.begin(), v.end(), [&o](const PlanCandidate& a, const PlanCandidate& b) {
+    return o.before(a.best(), a.layout, b.best(), b.layout);
   });
 }
 
@@ -436,6 +469,14 @@ class Confirmer {
     }
   }
 
+  /// Attaches an earlier confirmation of the same layout, if any, without simulating.
+  void recall(PlanCandidate& c) const {
+    const auto it = done_.find(c.layout.key());
+    if (it == done_.end()) return;
+    c.des = it->second.estimate;
+    c.des_error = it->second.error;
+  }
+
  private:
   struct Outcome {
     std::optional<PlanEstimate> estimate;
@@ -448,23 +489,42 @@ class Confirmer {
   std::map<std::string, Outcome> done_;
 };
 
-/// The `n` best of `pool` by the analytical objective, confirmed; then ordered by the
-/// confirmed figures. `extra` (the baseline) is confirmed and ranked with them when given.
+/// The `n` best of `pool` by the analytical figures, confirmed; then ordered by the confirmed
+/// figures.
 std::vector<PlanCandidate> confirmed_best(const std::vector<const PlanCandidate*>& pool,
-                                          std::size_t n, PlanObjective o, Confirmer& confirmer,
-                                          const PlanCandidate* extra = nullptr) {
+                                          std::size_t n, const Order& o, Confirmer& confirmer) {
   std::vector<const PlanCandidate*> sorted = pool;
   sort_analytical(sorted, o);
   std::vector<PlanCandidate> out;
   for (std::size_t i = 0; i < sorted.size() && i < n; ++i) out.push_back(*sorted[i]);
-  if (extra && std::none_of(out.begin(), out.end(), [&](const PlanCandidate& c) {
-        return c.layout.key() == extra->layout.key();
-      }))
-    out.push_back(*extra);
   std::vector<PlanCandidate*> ptrs;
   for (auto& c : out) ptrs.push_back(&c);
   confirmer.confirm(ptrs);
   sort_best(out, o);
+  return out;
+}
+
+/// The first `keep` layouts of `pool` in one order over their best figures: the `n_confirm`
+/// first by the analytical figures are confirmed with the discrete-event step, and every
+/// layout is then ranked by its confirmed figures when it has them (from this or an earlier
+/// confirmation), else its analytical ones; each row says which (PlanEstimate::fidelity). So no
+/// row is ranked above one that is better on the figures shown.
+std::vector<PlanCandidate> rank_candidates(const std::vector<const PlanCandidate*>& pool,
+                                           std::size_t n_confirm, std::size_t keep,
+                                           const Order& o, Confirmer& confirmer) {
+  std::vector<const PlanCandidate*> sorted = pool;
+  sort_analytical(sorted, o);
+  std::vector<PlanCandidate> out;
+  // The first `keep` of the confirmed head and the unconfirmed rest come from the head and the
+  // first `keep` rows of the rest, which keeps its analytical order (but for the few layouts an
+  // earlier call confirmed, recalled below).
+  for (std::size_t i = 0; i < sorted.size() && i < n_confirm + keep; ++i) out.push_back(*sorted[i]);
+  std::vector<PlanCandidate*> head, rest;
+  for (std::size_t i = 0; i < out.size(); ++i) (i < n_confirm ? head : rest).push_back(&out[i]);
+  confirmer.confirm(head);
+  for (auto* c : rest) confirmer.recall(*c);
+  sort_best(out, o);
+  if (out.size() > keep) out.resize(keep);
   return out;
 }
 
@@ -832,8 +892,8 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
       }
       groups[ti].push_back(std::move(gr));
     }
-    // The baseline belongs to the search when its type and count were searched.
-    if (baseline && baseline->layout.gpu == g.name) {
+    // The baseline belongs to the search when its type, count and axis values were searched.
+    if (baseline && baseline->layout.gpu == g.name && within_axes(baseline->layout.parallelism, options.axes)) {
       for (auto& gr : groups[ti]) {
         if (gr.gpus != baseline->layout.gpus) continue;
         const std::string k = baseline->layout.key();
@@ -848,7 +908,7 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
       tr.reason = "no layout fits in " + fmt(tr.capacity_gib) + " GiB";
       if (tr.smallest_footprint_gib)
         tr.reason += ": smallest footprint " + fmt(*tr.smallest_footprint_gib) + " GiB (" +
-                     std::to_string(smallest->layout.gpus) + " GPUs, " + smallest->layout.label() + ")";
+                     gpus_text(smallest->layout.gpus) + ", " + smallest->layout.label() + ")";
     }
     result.counts += tr.stats;
     result.types.push_back(std::move(tr));
@@ -881,23 +941,14 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
   if (baseline && !baseline_searched)
     result.baseline_note = "the scenario's own layout is outside the searched types, counts or axes";
 
-  // Ranking: the confirmed best (and the baseline) by their des figures, then the rest.
-  {
-    std::vector<PlanCandidate> head;
-    if (n_confirm > 0)
-      head = confirmed_best(all, n_confirm, obj, confirmer, baseline_searched ? &*baseline : nullptr);
-    std::vector<const PlanCandidate*> sorted = all;
-    sort_analytical(sorted, obj);
-    result.ranked = head;
-    for (const PlanCandidate* c : sorted) {
-      if (result.ranked.size() >= static_cast<std::size_t>(options.top)) break;
-      if (std::any_of(head.begin(), head.end(),
-                      [&](const PlanCandidate& h) { return h.layout.key() == c->layout.key(); }))
-        continue;
-      result.ranked.push_back(*c);
-    }
-    if (result.ranked.size() > static_cast<std::size_t>(options.top))
-      result.ranked.resize(static_cast<std::size_t>(options.top));
+  // Ranking: one order over every fitting layout (plan.hpp, PlanResult::ranked).
+  const Order order{obj, options.deadline_days};
+  result.ranked = rank_candidates(all, n_confirm, static_cast<std::size_t>(options.top), order, confirmer);
+  if (options.deadline_days) {
+    result.meeting_deadline = static_cast<std::int64_t>(
+        std::count_if(all.begin(), all.end(), [&](const PlanCandidate* c) {
+          return c->analytical.wall_days <= *options.deadline_days;
+        }));
   }
   if (baseline) {
     result.baseline = baseline;
@@ -914,28 +965,25 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
     for (const auto& gr : groups[ti])
       for (const auto& c : gr.fitting) mine.push_back(&c);
     if (mine.empty()) continue;
-    // The best of `pool` by `o`: the `confirm` best analytically, confirmed, then the best of
-    // those by their des figures (within the deadline when `in_time`).
-    auto pick = [&](std::vector<const PlanCandidate*> pool, PlanObjective o, bool in_time,
-                    std::size_t n) -> std::optional<PlanCandidate> {
-      if (in_time && options.deadline_days)
-        std::erase_if(pool, [&](const PlanCandidate* c) {
-          return c->analytical.wall_days > *options.deadline_days;
-        });
-      if (pool.empty()) return std::nullopt;
-      if (n == 0) {
-        sort_analytical(pool, o);
-        return *pool.front();
-      }
-      auto best = confirmed_best(pool, n, o, confirmer);
-      for (auto& c : best)
-        if (!in_time || !options.deadline_days || c.best().wall_days <= *options.deadline_days)
-          return c;
-      return std::nullopt;
+    auto in_time = [&](const PlanCandidate& c) {
+      return !options.deadline_days || c.best().wall_days <= *options.deadline_days;
     };
-    tr.best = pick(mine, obj, false, n_confirm);
-    tr.cheapest = pick(mine, PlanObjective::Cost, true,
-                       obj == PlanObjective::Cost ? n_confirm : n_secondary);
+    // The same order as the ranking, so "best" is the type's first row there would be.
+    auto first = [&](PlanObjective o, std::size_t n) {
+      return rank_candidates(mine, n, 1, Order{o, options.deadline_days}, confirmer).front();
+    };
+    PlanCandidate top = first(obj, n_confirm);
+    if (in_time(top)) tr.best = top;
+    else tr.closest = top;  // nothing in time: the fastest there is
+    PlanCandidate cheap = obj == PlanObjective::Cost ? top : first(PlanObjective::Cost, n_secondary);
+    if (in_time(cheap)) tr.cheapest = cheap;
+    // Searched with fewer confirmations, the cheapest could show a higher cost than the best:
+    // then the best is the cheapest layout seen (and the other way round for time).
+    if (tr.best && tr.cheapest) {
+      if (tr.best->best().total_usd < tr.cheapest->best().total_usd) tr.cheapest = tr.best;
+      else if (obj == PlanObjective::Time && tr.cheapest->best().wall_days < tr.best->best().wall_days)
+        tr.best = tr.cheapest;
+    }
     if (options.deadline_days) {
       // Fewest GPUs: counts ascending; a count qualifies when its fastest layout meets the
       // deadline analytically and, with confirmation on, in the des as well. Both
@@ -944,11 +992,12 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
       ans.days = *options.deadline_days;
       std::optional<double> fastest;
       std::int64_t fastest_gpus = 0;
+      const Order fastest_first{PlanObjective::Time, std::nullopt};
       for (const auto& gr : groups[ti]) {
         std::vector<const PlanCandidate*> pool;
         for (const auto& c : gr.fitting) pool.push_back(&c);
         if (pool.empty()) continue;
-        sort_analytical(pool, PlanObjective::Time);
+        sort_analytical(pool, fastest_first);
         const double a = pool.front()->analytical.wall_days;
         if (!fastest || a < *fastest) {
           fastest = a;
@@ -957,7 +1006,7 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
         if (a > ans.days) continue;
         std::vector<PlanCandidate> confirmed;
         if (n_secondary > 0) {
-          confirmed = confirmed_best(pool, n_secondary, PlanObjective::Time, confirmer);
+          confirmed = confirmed_best(pool, n_secondary, fastest_first, confirmer);
         } else {
           confirmed.push_back(*pool.front());
         }
@@ -965,17 +1014,17 @@ PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog&
         for (auto& c : confirmed)
           if (c.best().wall_days <= ans.days) ok.push_back(c);
         if (ok.empty()) continue;
-        sort_best(ok, obj);
+        sort_best(ok, Order{obj, std::nullopt});
         ans.fewest_gpus = gr.gpus;
         ans.layout = ok.front();
         break;
       }
       if (!ans.fewest_gpus) {
-        ans.reason = "no searched count up to " + std::to_string(groups[ti].back().gpus) +
-                     " GPUs finishes within " + fmt(ans.days) + " days";
+        ans.reason = "no searched count up to " + gpus_text(groups[ti].back().gpus) +
+                     " finishes within " + fmt(ans.days) + " days";
         if (fastest)
-          ans.reason += " (fastest: " + fmt(*fastest) + " days with " +
-                        std::to_string(fastest_gpus) + " GPUs)";
+          ans.reason += " (fastest, analytical: " + fmt(*fastest) + " days with " +
+                        gpus_text(fastest_gpus) + ")";
       }
       tr.deadline = ans;
     }

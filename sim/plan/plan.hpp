@@ -22,6 +22,11 @@
 ///  4. analytical step time, expected-value run (estimate_run) and rental/ownership cost
 ///     (estimate_cost) rank the survivors by the objective;
 ///  5. the discrete-event step (`des`) confirms the top few, and the scenario's own layout.
+/// Ranking: with a deadline, the layouts that finish within it come first, by the objective;
+/// the others follow, fastest first (when none is in time the plan says so and the first rows
+/// are the closest). Each layout is ranked by its confirmed figures when it has them, else by
+/// its analytical ones, and says which: so no row is ranked above one that is better on the
+/// figures shown (in particular, under the cost objective, above a cheaper one in time).
 /// Results are deterministic: evaluation may use several threads, but results are merged in
 /// enumeration order and sorted by a total order (objective, GPUs, layout key).
 
@@ -135,10 +140,14 @@ struct PlanTypeResult {
   std::string gpu;
   double capacity_gib = 0;
   std::vector<std::string> notes;       ///< adaptations of the scenario to this type
-  std::vector<PlanCountSummary> counts; ///< searched counts, ascending
+  std::vector<PlanCountSummary> counts; ///< searched counts, ascending (analytical figures)
   PlanCounts stats;
-  std::optional<PlanCandidate> best;       ///< by the objective
+  /// By the objective, within the deadline if one is set (the type's first row in the ranking
+  /// order). Never more expensive than `cheapest`, never slower under the time objective.
+  std::optional<PlanCandidate> best;
   std::optional<PlanCandidate> cheapest;   ///< by total cost (within the deadline if one is set)
+  /// With a deadline that no layout of this type meets: the fastest layout.
+  std::optional<PlanCandidate> closest;
   std::optional<PlanDeadlineAnswer> deadline;
   std::optional<double> smallest_footprint_gib;  ///< over every evaluated layout
   std::string reason;  ///< why nothing fits or divides, when so
@@ -153,7 +162,12 @@ struct PlanResult {
   PlanCounts counts;
   std::optional<PlanCandidate> baseline;  ///< the scenario's own layout
   std::string baseline_note;              ///< e.g. why it is not a candidate
-  std::vector<PlanCandidate> ranked;      ///< best first: confirmed rows, then analytical ones
+  /// Best first, in the ranking order (top of plan.hpp); the scenario's own layout is in
+  /// `baseline`, and here only when it ranks among the first `top`.
+  std::vector<PlanCandidate> ranked;
+  /// With a deadline: how many fitting layouts finish within it by their analytical figures
+  /// (0: none does, and the ranking starts with the closest).
+  std::optional<std::int64_t> meeting_deadline;
   std::vector<PlanTypeResult> types;
   std::optional<PlanCandidate> cheapest;  ///< over all types (within the deadline if set)
   double wall_seconds = 0;
@@ -166,7 +180,12 @@ struct PlanResult {
 PlanResult plan_layouts(const Json& doc, const std::string& file, const Catalog& catalog,
                         const DataDirs& dirs, const PlanOptions& options);
 
-/// The plan document, schema "clustercost.plan/1".
+/// Whether a layout finishes within `deadline_days` by its best figures; nullopt without one.
+std::optional<bool> meets_deadline(const PlanCandidate& c, std::optional<double> deadline_days);
+
+/// The plan document, schema "clustercost.plan/1". With a deadline every layout in it carries
+/// `meets_deadline` (null without one), and the document `deadline_met` (whether the first
+/// ranked layout, hence any, meets it) and `meeting_deadline`.
 Json plan_to_json(const PlanResult& r);
 /// A readable summary: counts per stage, the ranking table, per-type answers.
 std::string plan_to_text(const PlanResult& r);

@@ -1,7 +1,9 @@
 // The plan document (schema clustercost.plan/1) and its text summary.
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "sim/plan/plan.hpp"
@@ -23,7 +25,7 @@ Json estimate_json(const PlanEstimate& e) {
           {"total_usd", sig(e.total_usd)}};
 }
 
-Json candidate_json(const PlanCandidate& c) {
+Json candidate_json(const PlanCandidate& c, std::optional<double> deadline) {
   const auto& l = c.layout;
   const auto& p = l.parallelism;
   Json j;
@@ -50,6 +52,8 @@ Json candidate_json(const PlanCandidate& c) {
   j["wall_days"] = sig(b.wall_days);
   j["gpu_hours"] = sig(b.gpu_hours);
   j["total_usd"] = sig(b.total_usd);
+  const auto meets = meets_deadline(c, deadline);
+  j["meets_deadline"] = meets ? Json(*meets) : Json(nullptr);
   j["memory"] = {{"peak_gib_per_gpu", sig(c.peak_gib)}, {"capacity_gib", sig(c.capacity_gib)}};
   j["analytical"] = estimate_json(c.analytical);
   j["des"] = c.des ? estimate_json(*c.des) : Json(nullptr);
@@ -57,8 +61,8 @@ Json candidate_json(const PlanCandidate& c) {
   return j;
 }
 
-Json optional_candidate(const std::optional<PlanCandidate>& c) {
-  return c ? candidate_json(*c) : Json(nullptr);
+Json optional_candidate(const std::optional<PlanCandidate>& c, std::optional<double> deadline) {
+  return c ? candidate_json(*c, deadline) : Json(nullptr);
 }
 
 Json counts_json(const PlanCounts& c) {
@@ -88,16 +92,58 @@ std::string money(double usd) {
   return "$" + fixed(usd, 0);
 }
 
-std::string pad(std::string s, std::size_t w) {
-  if (s.size() < w) s.append(w - s.size(), ' ');
-  return s;
-}
+/// A text table whose columns are as wide as their widest cell (layout labels vary from "tp1
+/// cp1 pp1 ..." to "tp8 cp1 pp4 ... interleaved vpp5 ... sp": a fixed width lets the long ones
+/// run into the next column). Numbers align right, words left.
+class TextTable {
+ public:
+  enum class Align { Left, Right };
+  void column(std::string header, Align align) {
+    headers_.push_back(std::move(header));
+    aligns_.push_back(align);
+  }
+  void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  std::string render(const std::string& indent) const {
+    std::vector<std::size_t> width(headers_.size());
+    for (std::size_t c = 0; c < headers_.size(); ++c) {
+      width[c] = display_width(headers_[c]);
+      for (const auto& r : rows_) width[c] = std::max(width[c], display_width(r[c]));
+    }
+    std::string out;
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string l = indent;
+      for (std::size_t c = 0; c < cells.size(); ++c) {
+        const std::string fill(width[c] - display_width(cells[c]), ' ');
+        if (c > 0) l += "  ";
+        l += aligns_[c] == Align::Left ? cells[c] + fill : fill + cells[c];
+      }
+      while (!l.empty() && l.back() == ' ') l.pop_back();
+      out += l + "\n";
+    };
+    line(headers_);
+    for (const auto& r : rows_) line(r);
+    return out;
+  }
+
+ private:
+  // Code points, not bytes: labels may hold "×" or "·".
+  static std::size_t display_width(const std::string& s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  }
+  std::vector<std::string> headers_;
+  std::vector<Align> aligns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string gpus_of(const PlanLayout& l) { return l.gpu + " x" + std::to_string(l.gpus); }
 
 std::string candidate_line(const PlanCandidate& c) {
   const PlanEstimate& b = c.best();
-  return c.layout.gpu + " x" + std::to_string(c.layout.gpus) + "  " + c.layout.label() + "  " +
-         fixed(b.step_time_s, 3) + " s/step, " + fixed(b.wall_days, 1) + " days, " +
-         money(b.total_usd) + " (" + b.fidelity + ")";
+  return gpus_of(c.layout) + "  " + c.layout.label() + "  " + fixed(b.step_time_s, 3) +
+         " s/step, " + fixed(b.wall_days, 1) + " days, " + money(b.total_usd) + " (" +
+         b.fidelity + ")";
 }
 
 }  // namespace
@@ -123,12 +169,26 @@ Recompute parse_recompute_name(const std::string& text, const std::string& what)
   throw InputError(what, "", "expected none, selective or full, got \"" + text + "\"");
 }
 
+std::optional<bool> meets_deadline(const PlanCandidate& c, std::optional<double> deadline_days) {
+  if (!deadline_days) return std::nullopt;
+  return c.best().wall_days <= *deadline_days;
+}
+
 Json plan_to_json(const PlanResult& r) {
+  const std::optional<double> dl = r.deadline_days;
+  auto candidate = [dl](const PlanCandidate& c) { return candidate_json(c, dl); };
   Json j;
   j["schema"] = "clustercost.plan/1";
   j["scenario"] = {{"name", r.scenario}, {"file", r.file}};
   j["objective"] = objective_name(r.objective);
   j["deadline_days"] = optional_number(r.deadline_days);
+  if (dl) {
+    j["deadline_met"] = !r.ranked.empty() && *meets_deadline(r.ranked.front(), dl);
+    j["meeting_deadline"] = r.meeting_deadline ? Json(*r.meeting_deadline) : Json(nullptr);
+  } else {
+    j["deadline_met"] = nullptr;
+    j["meeting_deadline"] = nullptr;
+  }
   const auto& a = r.axes;
   auto ints = [](const std::vector<int>& v) { return v.empty() ? Json("generated") : Json(v); };
   Json sched = a.schedule.empty() ? Json("generated")
@@ -139,10 +199,10 @@ Json plan_to_json(const PlanResult& r) {
                {"ep", ints(a.ep)},   {"vpp", ints(a.vpp)},   {"micro_batch", ints(a.micro_batch)},
                {"zero", ints(a.zero)}, {"recompute", rec},   {"schedule", sched}};
   j["counts"] = counts_json(r.counts);
-  j["baseline"] = optional_candidate(r.baseline);
+  j["baseline"] = optional_candidate(r.baseline, dl);
   if (!r.baseline_note.empty()) j["baseline_note"] = r.baseline_note;
-  j["ranked"] = list_json(r.ranked, candidate_json);
-  j["types"] = list_json(r.types, [](const PlanTypeResult& t) {
+  j["ranked"] = list_json(r.ranked, candidate);
+  j["types"] = list_json(r.types, [dl](const PlanTypeResult& t) {
     Json tj;
     tj["gpu"] = t.gpu;
     tj["capacity_gib"] = sig(t.capacity_gib);
@@ -153,15 +213,17 @@ Json plan_to_json(const PlanResult& r) {
                   {"fastest_days", optional_number(c.fastest_days)},
                   {"cheapest_usd", optional_number(c.cheapest_usd)}};
     });
+    tj["counts_fidelity"] = "analytical";
     tj["stats"] = counts_json(t.stats);
-    tj["best"] = optional_candidate(t.best);
-    tj["cheapest"] = optional_candidate(t.cheapest);
+    tj["best"] = optional_candidate(t.best, dl);
+    tj["cheapest"] = optional_candidate(t.cheapest, dl);
+    tj["closest"] = optional_candidate(t.closest, dl);
     tj["smallest_footprint_gib"] = optional_number(t.smallest_footprint_gib);
     if (t.deadline) {
       tj["deadline"] = {{"days", sig(t.deadline->days)},
                         {"fewest_gpus", t.deadline->fewest_gpus ? Json(*t.deadline->fewest_gpus)
                                                                 : Json(nullptr)},
-                        {"layout", optional_candidate(t.deadline->layout)},
+                        {"layout", optional_candidate(t.deadline->layout, dl)},
                         {"reason", t.deadline->reason}};
     } else {
       tj["deadline"] = nullptr;
@@ -169,65 +231,101 @@ Json plan_to_json(const PlanResult& r) {
     tj["reason"] = t.reason;
     return tj;
   });
-  j["cheapest"] = optional_candidate(r.cheapest);
+  j["cheapest"] = optional_candidate(r.cheapest, dl);
   j["wall_s"] = sig(r.wall_seconds);
   return j;
 }
 
 std::string plan_to_text(const PlanResult& r) {
   std::ostringstream os;
+  const std::optional<double> dl = r.deadline_days;
   os << "Plan for " << r.scenario << " (objective: " << objective_name(r.objective);
-  if (r.deadline_days) os << ", deadline " << fixed(*r.deadline_days, 1) << " days";
+  if (dl) os << ", deadline " << fixed(*dl, 1) << " days";
   os << ")\n";
   const auto& c = r.counts;
   os << "  layouts: " << c.generated << " generated, " << c.divisible << " divide, "
      << c.memory_pruned << " pruned by memory, " << c.dominated << " dominated, " << c.evaluated
-     << " evaluated, " << c.fits << " fit, " << c.confirmed << " confirmed with des\n\n";
+     << " evaluated, " << c.fits << " fit, " << c.confirmed << " confirmed with des\n";
+  const bool met = dl && !r.ranked.empty() && *meets_deadline(r.ranked.front(), dl);
+  if (dl && !met) {
+    os << "\n  No layout finishes within " << fixed(*dl, 1) << " days: the closest (fastest) "
+       << "are ranked below instead.\n  More GPUs (--max-gpus), other GPU types (--gpu-types) "
+       << "or a later deadline may meet it.\n";
+  } else if (dl) {
+    os << "  " << (r.meeting_deadline ? std::to_string(*r.meeting_deadline) : std::string("some"))
+       << " fitting layouts finish within " << fixed(*dl, 1) << " days (analytical); they rank "
+       << "first, by " << (r.objective == PlanObjective::Cost ? "cost" : "time") << ".\n";
+  }
+  os << "\n";
 
-  os << "  #  " << pad("GPUs", 18) << pad("layout", 52) << pad("step s", 10) << pad("MFU", 7)
-     << pad("days", 9) << pad("cost", 10) << "GiB   fidelity\n";
+  // One order, over each row's own figures; the fidelity column says which they are.
+  using A = TextTable::Align;
+  TextTable table;
+  table.column("#", A::Right);
+  table.column("GPUs", A::Left);
+  table.column("layout", A::Left);
+  table.column("step s", A::Right);
+  table.column("MFU", A::Right);
+  table.column("days", A::Right);
+  table.column("cost", A::Right);
+  table.column("GiB", A::Right);
+  if (dl) table.column("in time", A::Left);
+  table.column("fidelity", A::Left);
   int i = 0;
   for (const auto& cand : r.ranked) {
     const PlanEstimate& b = cand.best();
-    std::ostringstream n;
-    n << ++i;
-    os << "  " << pad(n.str(), 3) << pad(cand.layout.gpu + " x" + std::to_string(cand.layout.gpus), 18)
-       << pad(cand.layout.label(), 52) << pad(fixed(b.step_time_s, 3), 10)
-       << pad(fixed(100 * b.mfu, 1) + "%", 7) << pad(fixed(b.wall_days, 1), 9)
-       << pad(money(b.total_usd), 10) << pad(fixed(cand.peak_gib, 1), 6) << b.fidelity << "\n";
+    std::vector<std::string> row = {std::to_string(++i), gpus_of(cand.layout), cand.layout.label(),
+                                    fixed(b.step_time_s, 3), fixed(100 * b.mfu, 1) + "%",
+                                    fixed(b.wall_days, 1), money(b.total_usd), fixed(cand.peak_gib, 1)};
+    if (dl) row.push_back(*meets_deadline(cand, dl) ? "yes" : "no");
+    row.push_back(b.fidelity);
+    table.row(std::move(row));
   }
+  os << table.render("  ");
+  os << "  (des: confirmed with the discrete-event step; analytical: the closed-form model, "
+        "not confirmed)\n";
   if (!r.ranked.empty()) {
     os << "\n  reproduce #1: clustercost run " << r.file;
     for (const auto& s : r.ranked.front().layout.sets) os << " --set '" << s << "'";
     os << "\n";
   }
   os << "\n  scenario's layout: ";
-  if (r.baseline) os << candidate_line(*r.baseline) << "\n";
-  else os << "not a candidate\n";
+  if (r.baseline) {
+    os << candidate_line(*r.baseline);
+    if (dl) os << (*meets_deadline(*r.baseline, dl) ? ", in time" : ", not in time");
+    os << "\n";
+  } else {
+    os << "not a candidate\n";
+  }
   if (!r.baseline_note.empty()) os << "    (" << r.baseline_note << ")\n";
 
+  const std::string within = dl ? " within " + fixed(*dl, 1) + " days" : std::string();
   for (const auto& t : r.types) {
     os << "\n  " << t.gpu << " (" << fixed(t.capacity_gib, 1) << " GiB usable)\n";
     for (const auto& n : t.notes) os << "    note: " << n << "\n";
     if (!t.reason.empty()) os << "    " << t.reason << "\n";
-    if (t.best) os << "    best:     " << candidate_line(*t.best) << "\n";
-    if (t.cheapest) os << "    cheapest: " << candidate_line(*t.cheapest) << "\n";
+    const bool same = t.best && t.cheapest && t.best->layout.key() == t.cheapest->layout.key();
+    if (t.best)
+      os << "    " << (same ? "best and cheapest" : "best") << within << ": " << candidate_line(*t.best) << "\n";
+    if (t.cheapest && !same) os << "    cheapest" << within << ": " << candidate_line(*t.cheapest) << "\n";
+    if (t.closest)
+      os << "    nothing" << within << "; closest: " << candidate_line(*t.closest) << "\n";
     if (t.deadline) {
       if (t.deadline->fewest_gpus)
-        os << "    within " << fixed(t.deadline->days, 1) << " days: " << *t.deadline->fewest_gpus
-           << " GPUs: " << candidate_line(*t.deadline->layout) << "\n";
+        os << "    fewest GPUs" << within << ": " << *t.deadline->fewest_gpus << ": "
+           << candidate_line(*t.deadline->layout) << "\n";
       else
-        os << "    within " << fixed(t.deadline->days, 1) << " days: " << t.deadline->reason << "\n";
+        os << "    fewest GPUs" << within << ": none: " << t.deadline->reason << "\n";
     }
-    os << "    per count:";
+    os << "    fastest days per GPU count (analytical):";
     for (const auto& s : t.counts) {
       os << " " << s.gpus << ":";
-      if (s.fastest_days) os << fixed(*s.fastest_days, 1) << "d";
+      if (s.fastest_days) os << fixed(*s.fastest_days, 1);
       else os << "-";
     }
     os << "\n";
   }
-  if (r.cheapest) os << "\n  cheapest type: " << candidate_line(*r.cheapest) << "\n";
+  if (r.cheapest) os << "\n  cheapest type" << within << ": " << candidate_line(*r.cheapest) << "\n";
   return os.str();
 }
 

@@ -74,6 +74,13 @@ const std::map<std::string, std::string>& column_pointers() {
       {"total_usd_p90", "/cost/distribution/total_usd/p90"},
       {"cost_model", "/cost/model"},
       {"co2_tonnes", "/cost/co2_tonnes"},
+      // batch_extra_columns(): the rate the cost used (the scenario's, for reports written
+      // before the cost section carried it) and the fullest GPU's memory by kind.
+      {"gpu_hour_usd", "/cost/gpu_hour_usd|/scenario/economics/gpu_hour_usd"},
+      {"memory_weights_gib", "/memory/breakdown_gib/weights"},
+      {"memory_gradients_gib", "/memory/breakdown_gib/gradients"},
+      {"memory_optimizer_gib", "/memory/breakdown_gib/optimizer"},
+      {"memory_activations_gib", "/memory/breakdown_gib/activations"},
   };
   return m;
 }
@@ -136,18 +143,44 @@ std::string human(double v) {
   return fixed(v, std::fabs(v) < 10 ? 2 : 1) + units[u];
 }
 
-BatchEntry entry_from(const Json& doc, const std::string& label) {
+// nlohmann's parse_error text without its "[json.exception.parse_error.101] " prefix: the
+// position and what was read are useful, the library's error code is not.
+std::string parse_error_text(const nlohmann::json::parse_error& e) {
+  std::string m = e.what();
+  if (!m.empty() && m.front() == '[') {
+    const auto close = m.find("] ");
+    if (close != std::string::npos) m = m.substr(close + 2);
+  }
+  return m;
+}
+
+// What a document that is not results is, with what to run to get results from it; empty when
+// it is not recognised.
+std::string what_else(const Json& doc, const std::string& label) {
+  if (!doc.is_object()) return "";
+  if (doc.contains("base") && (doc.contains("grid") || doc.contains("zip") || doc.contains("points")))
+    return "this is a sweep file, not results: run `clustercost sweep " + label +
+           " -o results.jsonl` first, then report results.jsonl";
+  if (doc.contains("cluster") || doc.contains("parallelism") || doc.contains("training"))
+    return "this is a scenario, not a report: run `clustercost run " + label +
+           " --format json -o report.json` first, then report report.json";
+  return "";
+}
+
+BatchEntry entry_from(const Json& doc, const std::string& label, const std::string& file) {
   BatchEntry e;
   if (doc.contains("schema")) {  // a single report
     if (doc["schema"] != "clustercost.report/1")
-      throw InputError(label, "schema", "expected \"clustercost.report/1\", got " +
-                                            describe_json(doc["schema"]));
+      throw InputError(label, "schema", "expected \"clustercost.report/1\" (`clustercost run "
+                                        "--format json`), got " + describe_json(doc["schema"]));
     e.report = doc;
     return e;
   }
+  if (const std::string hint = what_else(doc, file); !hint.empty()) throw InputError(label, "", hint);
   if (!doc.contains("id") || !doc["id"].is_string())
     throw InputError(label, "id", "expected a report or a results line with a string \"id\"");
   e.id = doc["id"].get<std::string>();
+  if (doc.contains("sweep") && doc["sweep"].is_string()) e.sweep = doc["sweep"].get<std::string>();
   if (doc.contains("overrides")) e.overrides = doc["overrides"];
   if (doc.contains("report") && doc["report"].is_object()) e.report = doc["report"];
   else if (doc.contains("error") && doc["error"].is_object()) e.error = doc["error"];
@@ -159,11 +192,19 @@ BatchEntry entry_from(const Json& doc, const std::string& label) {
 
 std::vector<BatchEntry> parse_batch(const std::string& text, const std::string& label) {
   std::vector<BatchEntry> out;
+  // Files people mistake for results: the reports clustercost writes.
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  const char* expected = "expected the JSON of `clustercost run --format json` or a sweep's "
+                         "results file (JSON Lines)";
+  if (first != std::string::npos && text[first] == '<')
+    throw InputError(label, "", std::string("this is HTML or XML (a written report?), not results: ") + expected);
+  if (text.compare(0, 5, "%PDF-") == 0)
+    throw InputError(label, "", std::string("this is a PDF, not results: ") + expected);
   // One document (a pretty-printed report) first; else JSON Lines.
   try {
     const Json doc = Json::parse(text);
     if (doc.is_object()) {
-      out.push_back(entry_from(doc, label));
+      out.push_back(entry_from(doc, label, label));
       return out;
     }
   } catch (const nlohmann::json::parse_error&) {
@@ -181,10 +222,11 @@ std::vector<BatchEntry> parse_batch(const std::string& text, const std::string& 
     try {
       doc = Json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(label, "line " + std::to_string(number), std::string("not valid JSON: ") + e.what());
+      throw InputError(label, "line " + std::to_string(number),
+                       "not valid JSON (" + parse_error_text(e) + "); " + expected);
     }
     if (!doc.is_object()) throw InputError(label, "line " + std::to_string(number), "expected an object");
-    out.push_back(entry_from(doc, where));
+    out.push_back(entry_from(doc, where, label));
   }
   if (out.empty()) throw InputError(label, "", "no reports in the file");
   return out;
@@ -198,9 +240,15 @@ std::vector<BatchEntry> load_batch(const std::filesystem::path& file) {
   return parse_batch(ss.str(), file.string());
 }
 
+std::vector<std::string> batch_extra_columns() {
+  return {"gpu_hour_usd", "memory_weights_gib", "memory_gradients_gib", "memory_optimizer_gib",
+          "memory_activations_gib"};
+}
+
 std::vector<std::string> batch_csv_columns() {
   std::vector<std::string> cols = {"id"};
   for (auto& c : csv_columns()) cols.push_back(c);
+  for (auto& c : batch_extra_columns()) cols.push_back(c);
   cols.push_back("overrides");
   cols.push_back("error");
   return cols;
@@ -226,7 +274,8 @@ std::string batch_to_csv(const std::vector<BatchEntry>& entries) {
   const auto cols = batch_csv_columns();
   for (std::size_t i = 0; i < cols.size(); ++i) os << (i ? "," : "") << cols[i];
   os << "\n";
-  const auto report_cols = csv_columns();
+  std::vector<std::string> report_cols = csv_columns();
+  for (auto& c : batch_extra_columns()) report_cols.push_back(c);
   for (const auto& e : entries) {
     os << csv_field(e.id);
     for (const auto& c : report_cols) os << "," << report_json_csv_value(e.report, c);
@@ -255,6 +304,12 @@ std::string label_of(const BatchEntry& e) {
     s = n && n->is_string() ? n->get<std::string>() : e.id;
   }
   return s;
+}
+
+// The rental price per GPU-hour the cost used, as "$2.49" ("–" when the report has none).
+std::string price(const Json& report) {
+  const double v = number_at(report, "/cost/gpu_hour_usd|/scenario/economics/gpu_hour_usd");
+  return std::isfinite(v) ? "$" + fixed(v, 2) : "–";
 }
 
 // Stacked horizontal bars of the critical-path step breakdown, one bar per report.
@@ -374,6 +429,20 @@ void scaling_chart(std::ostream& os, const std::string& id, const std::string& t
 
 }  // namespace
 
+std::string batch_title(const std::vector<BatchEntry>& entries, const std::string& fallback) {
+  std::set<std::string> sweeps;
+  for (const auto& e : entries)
+    if (!e.sweep.empty()) sweeps.insert(e.sweep);
+  std::string title;
+  for (const auto& s : sweeps) title += (title.empty() ? "" : " + ") + s;
+  if (!title.empty()) return title;
+  if (entries.size() == 1 && entries.front().id.empty()) {
+    const Json* n = at(entries.front().report, "/scenario/name");
+    if (n && n->is_string() && !n->get<std::string>().empty()) return n->get<std::string>();
+  }
+  return fallback;
+}
+
 std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::string& title) {
   constexpr std::size_t kMaxBars = 40, kMaxRows = 2000;
   std::vector<const BatchEntry*> reports, errors;
@@ -400,7 +469,7 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
   if (sorted.size() > kMaxRows)
     os << "<p>The " << kMaxRows << " cheapest of " << sorted.size() << "; the CSV report has all.</p>\n";
   os << "<table id=\"comparison\"><tr><th class=\"l\">id</th><th class=\"l\">what-if</th>"
-     << "<th class=\"l\">GPU</th><th>GPUs</th><th>tp·cp·pp·dp·ep</th><th>step (s)</th>"
+     << "<th class=\"l\">GPU</th><th>GPUs</th><th>$/GPU-hour</th><th>tp·cp·pp·dp·ep</th><th>step (s)</th>"
      << "<th>MFU</th><th>days</th><th>GPU-hours</th><th>total</th><th>$/M tokens</th>"
      << "<th>memory (GiB)</th></tr>\n";
   for (std::size_t i = 0; i < sorted.size() && i < kMaxRows; ++i) {
@@ -413,7 +482,7 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
     os << "<tr><td class=\"l\">" << html_escape(sorted[i]->id) << "</td><td class=\"l\">"
        << html_escape(label_of(*sorted[i])) << "</td><td class=\"l\">"
        << html_escape(str("/scenario/cluster/gpu")) << "</td><td>" << str("/scenario/cluster/gpus")
-       << "</td><td>" << str("/scenario/parallelism/tp") << "·" << str("/scenario/parallelism/cp")
+       << "</td><td>" << price(r) << "</td><td>" << str("/scenario/parallelism/tp") << "·" << str("/scenario/parallelism/cp")
        << "·" << str("/scenario/parallelism/pp") << "·" << str("/scenario/parallelism/dp") << "·"
        << str("/scenario/parallelism/ep") << "</td><td>" << fixed(number_at(r, "/step/time_s"), 3)
        << "</td><td>" << fixed(100 * number_at(r, "/step/mfu"), 1) << "%</td><td>"

@@ -11,7 +11,9 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_set>
 
+#include "sim/common/atomic_file.hpp"
 #include "sim/sweep/sweep.hpp"
 
 namespace clustercost {
@@ -136,6 +138,58 @@ std::vector<ResultLine> merge_results(const std::vector<std::filesystem::path>& 
   std::vector<ResultLine> out;
   out.reserve(by_id.size());
   for (auto& [id, entry] : by_id) out.push_back(std::move(entry.first));
+  return out;
+}
+
+ResumeState prepare_results(const std::filesystem::path& file, bool resume) {
+  ResumeState state;
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(file, ec);
+  if (exists && !resume && std::filesystem::file_size(file, ec) > 0)
+    throw InputError(file.string(), "",
+                     "the results file exists: pass --resume to continue it, or remove it");
+  if (!exists || !resume) return state;
+  state.repaired_bytes = repair_results(file);
+  std::unordered_set<std::string> failed;
+  for (auto& line : scan_results(file, true).lines) {
+    // A failed point runs again: the base scenario or the data may have been fixed since.
+    if (line.doc.contains("error")) failed.insert(std::move(line.id));
+    else state.done.insert(std::move(line.id));
+  }
+  // An error line followed by its rerun's report (a resume interrupted before the file was put
+  // in order) is done.
+  for (const auto& id : failed)
+    if (!state.done.count(id)) ++state.retried;
+  return state;
+}
+
+OrderedResults order_results(const SweepPlan& plan, const std::filesystem::path& file) {
+  ResultsScan scan = scan_results(file, true);
+  // The last line of each id wins: a rerun's line follows the error line it replaces.
+  std::map<std::string, std::size_t> last;  // id → index into scan.lines
+  for (std::size_t i = 0; i < scan.lines.size(); ++i) last[scan.lines[i].id] = i;
+  std::map<std::string, std::size_t> rank;  // id → first point index
+  for (std::size_t i = 0; i < plan.size() && rank.size() < last.size(); ++i) {
+    const std::string id = plan.point(i).id;
+    if (last.count(id)) rank.try_emplace(id, i);
+  }
+  std::vector<std::pair<std::size_t, std::string>> order;  // (point index or max, id)
+  order.reserve(last.size());
+  for (const auto& [id, i] : last) {
+    const auto it = rank.find(id);
+    order.emplace_back(it == rank.end() ? static_cast<std::size_t>(-1) : it->second, id);
+  }
+  std::sort(order.begin(), order.end());
+  OrderedResults out;
+  std::string text;
+  for (const auto& [index, id] : order) {
+    ResultLine& line = scan.lines[last.at(id)];
+    if (auto f = failure_of(line.doc)) out.failures.push_back(std::move(*f));
+    text += line.text;
+    text += '\n';
+  }
+  out.lines = order.size();
+  write_file_atomically(file, text);
   return out;
 }
 

@@ -17,12 +17,16 @@
 /// canonical overrides, so it is stable across runs, thread counts, shards and machines: two
 /// declarations of the same what-if share an id and run once.
 ///
-/// Results are JSON Lines, one finished point per line, in completion order:
-/// `{"id": "...", "overrides": {...}, "report": {...report_to_json...}}` or
-/// `{"id": "...", "overrides": {...}, "error": {"message": "...", "file": "...", "path": "..."}}`.
-/// Each line is appended with one write() and fsync'd, so a crash loses only points in flight; a
-/// torn last line is cut off on resume. A line's bytes depend only on the point, so shards merged
-/// and sorted by id equal the unsharded run byte for byte.
+/// Results are JSON Lines, one point per line:
+/// `{"id": "...", "sweep": NAME, "overrides": {...}, "report": {...report_to_json...}}` or
+/// `{"id": "...", "sweep": NAME, "overrides": {...}, "error": {"message": "...", "file": "...",
+/// "path": "..."}}` (with `"internal": true` in "error" for a failure inside the simulator).
+/// While a sweep runs, each finished line is appended with one write() and fsync'd, so a crash
+/// loses only points in flight; a torn last line is cut off on resume. When the run ends the file
+/// is rewritten atomically in point order (order_results), so the file does not depend on the
+/// thread count or on interruptions: `-j 1`, `-j 8` and a killed-and-resumed run write the same
+/// bytes. A line's bytes depend only on the point and the sweep's name, so shards merged (sorted
+/// by id) equal the unsharded run sorted by id. Error lines are evaluated again on resume.
 
 #include <atomic>
 #include <cstdint>
@@ -157,6 +161,43 @@ std::string results_text(const std::vector<ResultLine>& lines);
 std::string evaluate_point(const SweepPlan& plan, const SweepPoint& point, const Catalog& catalog,
                            const DataDirs& dirs, bool* is_error = nullptr);
 
+/// A point that failed, as its error line records it.
+struct SweepFailure {
+  std::string id;
+  Json overrides = Json::object();
+  std::string message;
+  std::string file;  ///< the file the loader blamed (the base scenario, a preset...); may be empty
+  std::string path;  ///< the JSON path inside it; may be empty
+  bool internal = false;  ///< a failure inside the simulator rather than bad input
+};
+/// The failure a results line records; nullopt for a report line.
+std::optional<SweepFailure> failure_of(const Json& line);
+/// One line for people: `point ID (path=value ...): FILE: at PATH: MESSAGE`, the loader's
+/// message (with its "did you mean") kept whole.
+std::string describe_failure(const SweepFailure& f);
+
+/// What a results file holds before a run: the ids to skip and what resuming repaired.
+struct ResumeState {
+  std::unordered_set<std::string> done;  ///< ids with a report line (error lines run again)
+  std::uintmax_t repaired_bytes = 0;     ///< a torn last line cut off
+  std::size_t retried = 0;               ///< error lines whose points run again
+};
+/// Checks `file` before a run: without `resume` an existing non-empty file is an InputError
+/// (nothing is overwritten); with it a torn last line is cut and the ids already reported are
+/// returned. Shared by `clustercost sweep` and clustercost-mpi.
+ResumeState prepare_results(const std::filesystem::path& file, bool resume);
+
+/// What a results file holds after a run.
+struct OrderedResults {
+  std::size_t lines = 0;
+  std::vector<SweepFailure> failures;  ///< in point order
+};
+/// Rewrites `file` atomically with its lines in point order (the index of each id's first
+/// occurrence in `plan`; ids that are not points of `plan` last, by id), keeping the last line
+/// of an id that appears twice (an error line followed by the report of its rerun). Returns the
+/// failures the file records.
+OrderedResults order_results(const SweepPlan& plan, const std::filesystem::path& file);
+
 /// The indices to run: in `shard`, not in `done`, first occurrence of each id.
 std::vector<std::size_t> select_points(const SweepPlan& plan, const Shard& shard,
                                        const std::unordered_set<std::string>& done);
@@ -182,11 +223,15 @@ struct SweepOptions {
 struct SweepSummary {
   SweepProgress progress;
   std::uintmax_t repaired_bytes = 0;  ///< torn bytes cut off on resume
+  std::size_t retried = 0;            ///< error lines of an earlier run evaluated again
+  /// Every failed point the finished file records (this run's and kept ones), in point order.
+  std::vector<SweepFailure> failures;
   double wall_seconds = 0;
 };
 
 /// Runs a sweep on `threads` worker threads (each takes the next index from an atomic counter;
-/// the library holds no global state, so points run concurrently).
+/// the library holds no global state, so points run concurrently), then puts the file in point
+/// order (order_results).
 SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const DataDirs& dirs,
                        const SweepOptions& options);
 

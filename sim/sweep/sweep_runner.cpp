@@ -1,6 +1,7 @@
 // Running a sweep: point evaluation, selection (shard, resume, duplicates), the thread pool.
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -11,16 +12,54 @@ namespace clustercost {
 
 namespace {
 
-std::string error_line(const SweepPoint& point, const std::string& message, const std::string& file,
-                       const std::string& path) {
+Json line_head(const SweepPlan& plan, const SweepPoint& point) {
   Json line;
   line["id"] = point.id;
+  line["sweep"] = plan.name();
   line["overrides"] = point.overrides;
+  return line;
+}
+
+std::string error_line(const SweepPlan& plan, const SweepPoint& point, const std::string& message,
+                       const std::string& file, const std::string& path, bool internal) {
+  Json line = line_head(plan, point);
   line["error"] = {{"message", message}, {"file", file}, {"path", path}};
+  if (internal) line["error"]["internal"] = true;
   return line.dump();
 }
 
+std::string string_at(const Json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
 }  // namespace
+
+std::optional<SweepFailure> failure_of(const Json& line) {
+  if (!line.is_object() || !line.contains("error")) return std::nullopt;
+  SweepFailure f;
+  f.id = string_at(line, "id");
+  if (line.contains("overrides") && line["overrides"].is_object()) f.overrides = line["overrides"];
+  const Json& e = line["error"];
+  if (e.is_object()) {
+    f.message = string_at(e, "message");
+    f.file = string_at(e, "file");
+    f.path = string_at(e, "path");
+    f.internal = e.contains("internal") && e["internal"].is_boolean() && e["internal"].get<bool>();
+  } else {
+    f.message = e.dump();
+  }
+  return f;
+}
+
+std::string describe_failure(const SweepFailure& f) {
+  std::string what;
+  for (auto it = f.overrides.begin(); it != f.overrides.end(); ++it)
+    what += (what.empty() ? "" : " ") + it.key() + "=" + it.value().dump();
+  std::string s = "point " + f.id + (what.empty() ? "" : " (" + what + ")") + ": ";
+  if (!f.file.empty()) s += f.file + ": ";
+  if (!f.path.empty()) s += "at " + f.path + ": ";
+  return s + f.message;
+}
 
 std::string evaluate_point(const SweepPlan& plan, const SweepPoint& point, const Catalog& catalog,
                            const DataDirs& dirs, bool* is_error) {
@@ -29,17 +68,15 @@ std::string evaluate_point(const SweepPlan& plan, const SweepPoint& point, const
     const Json doc = plan.scenario_document(point);
     const Scenario s = parse_scenario(doc, plan.base_file(), catalog, dirs);
     const Report r = run_scenario(s);
-    Json line;
-    line["id"] = point.id;
-    line["overrides"] = point.overrides;
+    Json line = line_head(plan, point);
     line["report"] = report_to_json(r);
     if (is_error) *is_error = false;
     return line.dump();
   } catch (const InputError& e) {
-    return error_line(point, e.message(), e.file(), e.json_path());
+    return error_line(plan, point, e.message(), e.file(), e.json_path(), false);
   } catch (const std::exception& e) {
     // Not bad input but a failure inside the simulator: still recorded, the sweep goes on.
-    return error_line(point, std::string("internal error: ") + e.what(), "", "");
+    return error_line(plan, point, std::string("internal error: ") + e.what(), "", "", true);
   }
 }
 
@@ -59,22 +96,16 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
                        const SweepOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   SweepSummary summary;
-  std::unordered_set<std::string> done;
-  std::error_code ec;
-  const bool exists = std::filesystem::exists(options.output, ec);
-  if (exists && !options.resume && std::filesystem::file_size(options.output, ec) > 0)
-    throw InputError(options.output.string(), "",
-                     "the results file exists: pass --resume to continue it, or remove it");
-  if (exists && options.resume) {
-    summary.repaired_bytes = repair_results(options.output);
-    for (auto& line : scan_results(options.output, false).lines) done.insert(std::move(line.id));
-  }
-  const std::vector<std::size_t> todo = select_points(plan, options.shard, done);
+  const ResumeState state = prepare_results(options.output, options.resume);
+  summary.repaired_bytes = state.repaired_bytes;
+  summary.retried = state.retried;
+  const std::vector<std::size_t> todo = select_points(plan, options.shard, state.done);
   SweepProgress progress;
   progress.total = todo.size();
   progress.skipped = plan.size() - todo.size();
 
-  ResultsAppender out(options.output);
+  // The appender is closed before order_results replaces the file.
+  auto out = std::make_unique<ResultsAppender>(options.output);
   std::mutex progress_mutex;
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;  // a write failure stops every worker
@@ -88,7 +119,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
       bool is_error = false;
       const std::string line = evaluate_point(plan, p, catalog, dirs, &is_error);
       try {
-        out.append(line);
+        out->append(line);
       } catch (...) {
         std::lock_guard lock(progress_mutex);
         if (!failure) failure = std::current_exception();
@@ -109,7 +140,9 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
     for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
   }
+  out.reset();
   if (failure) std::rethrow_exception(failure);
+  summary.failures = order_results(plan, options.output).failures;
   summary.progress = progress;
   summary.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -67,7 +67,7 @@ TEST(GpuTable, TextHasOneAlignedRowPerGpuAndMarksDoubtfulFigures) {
   EXPECT_EQ(h800[2], "989");
   EXPECT_EQ(h800[3], "1979");
   EXPECT_EQ(h800[6], "200*");  // disputed NVLink figure
-  EXPECT_EQ(h800[9], "2*");    // DeepSeek's $2/GPU-h, flagged P/U (recalled, not re-read)
+  EXPECT_EQ(h800[9], "2.00*");  // DeepSeek's $2/GPU-h, flagged P/U; in cents, not "2*"
   const auto a100 = cells_of(*row_for(lines, "A100-80G-SXM"));
   EXPECT_EQ(a100[3], "-");  // no FP8
   const auto b = cells_of(*row_for(lines, "Ascend-910B"));

@@ -262,24 +262,50 @@ TEST(SweepRun, ThreadCountDoesNotChangeTheLinesAndResumeSkipsDoneIds) {
     ++calls;
     EXPECT_LE(p.done, p.total);
   };
-  run_sweep(plan, cat, test::data_dirs(), three);
+  const SweepSummary s3 = run_sweep(plan, cat, test::data_dirs(), three);
   EXPECT_EQ(calls, 7u);
-  EXPECT_EQ(sorted_lines(slurp(one.output)), sorted_lines(slurp(three.output)));
+  // Byte for byte, in point order: the file does not depend on the thread count.
+  EXPECT_EQ(slurp(one.output), slurp(three.output));
+  {
+    std::vector<std::string> ids;
+    std::istringstream in(slurp(one.output));
+    for (std::string l; std::getline(in, l);) ids.push_back(Json::parse(l)["id"].get<std::string>());
+    const std::vector<std::string> expected = {plan.point(0).id, plan.point(1).id, plan.point(2).id,
+                                               plan.point(3).id, plan.point(4).id, plan.point(5).id,
+                                               plan.point(6).id};
+    EXPECT_EQ(ids, expected) << "lines follow the points (the duplicate point 7 runs once)";
+  }
+  // The failed point is reported in the summary with the loader's message.
+  ASSERT_EQ(s1.failures.size(), 1u);
+  ASSERT_EQ(s3.failures.size(), 1u);
+  EXPECT_EQ(s1.failures[0].id, plan.point(6).id);
+  EXPECT_EQ(s1.failures[0].overrides["parallelism.tp"], 3);
+  EXPECT_FALSE(s1.failures[0].internal);
+  const std::string described = describe_failure(s1.failures[0]);
+  EXPECT_NE(described.find("point " + plan.point(6).id + " (parallelism.tp=3"), std::string::npos) << described;
+  EXPECT_NE(described.find("llama3-70b-h100.json: at parallelism"), std::string::npos) << described;
 
   // An existing file needs --resume; resuming a complete file runs nothing.
   EXPECT_THROW(run_sweep(plan, cat, test::data_dirs(), three), InputError);
   three.resume = true;
+  // Resuming a complete file runs only the failed point again (the base may have been fixed).
   const SweepSummary again = run_sweep(plan, cat, test::data_dirs(), three);
-  EXPECT_EQ(again.progress.total, 0u);
-  EXPECT_EQ(sorted_lines(slurp(one.output)), sorted_lines(slurp(three.output)));
+  EXPECT_EQ(again.progress.total, 1u);
+  EXPECT_EQ(again.retried, 1u);
+  EXPECT_EQ(again.failures.size(), 1u);
+  EXPECT_EQ(slurp(one.output), slurp(three.output));
 
-  // Resume after losing two lines and tearing a third: the same final set.
+  // Resume after losing lines and tearing one, written in another order: the same bytes.
   auto lines = sorted_lines(slurp(one.output));
+  std::vector<std::string> reports;
+  for (const auto& l : lines)
+    if (!Json::parse(l).contains("error")) reports.push_back(l);
+  ASSERT_EQ(reports.size(), 6u);
   const auto partial = dir / "partial.jsonl";
   {
     std::ofstream out(partial, std::ios::binary);
-    for (std::size_t i = 0; i + 3 < lines.size(); ++i) out << lines[i] << "\n";
-    out << lines[lines.size() - 3].substr(0, 40);
+    for (std::size_t i = 0; i + 3 < reports.size(); ++i) out << reports[i] << "\n";
+    out << reports[reports.size() - 3].substr(0, 40);
   }
   SweepOptions resume = one;
   resume.output = partial;
@@ -287,8 +313,27 @@ TEST(SweepRun, ThreadCountDoesNotChangeTheLinesAndResumeSkipsDoneIds) {
   resume.threads = 2;
   const SweepSummary r = run_sweep(plan, cat, test::data_dirs(), resume);
   EXPECT_EQ(r.repaired_bytes, 40u);
-  EXPECT_EQ(r.progress.total, 3u);
-  EXPECT_EQ(sorted_lines(slurp(partial)), lines);
+  EXPECT_EQ(r.progress.total, 4u) << "three lost reports and the failed point";
+  EXPECT_EQ(slurp(partial), slurp(one.output));
+
+  // An error line followed by its rerun's report (a resume killed before the file was put in
+  // order): the report wins, the point is done.
+  const auto stale = dir / "stale.jsonl";
+  {
+    std::ofstream out(stale, std::ios::binary);
+    for (const auto& l : lines) out << l << "\n";
+    Json fixed = Json::parse(reports[0]);
+    Json failed = fixed;
+    failed.erase("report");
+    failed["error"] = {{"message", "was broken"}, {"file", "x.json"}, {"path", "a"}};
+    out << failed.dump() << "\n" << fixed.dump() << "\n";
+  }
+  const ResumeState st = prepare_results(stale, true);
+  EXPECT_EQ(st.retried, 1u) << "only the tp 3 point";
+  EXPECT_EQ(st.done.size(), 6u);
+  const OrderedResults ordered = order_results(plan, stale);
+  EXPECT_EQ(ordered.lines, 7u);
+  EXPECT_EQ(slurp(stale), slurp(one.output));
 }
 
 TEST(BatchReport, CsvRowsEqualReportToCsvAndParseBack) {
@@ -316,7 +361,12 @@ TEST(BatchReport, CsvRowsEqualReportToCsvAndParseBack) {
   // Header and report rows: id, then exactly report_to_csv's columns and values.
   const std::string reference = report_to_csv({a, b});
   const auto ref_header = reference.substr(0, reference.find('\n'));
-  EXPECT_EQ(lines[0], "id," + ref_header + ",overrides,error");
+  std::string extra;
+  for (const auto& c : batch_extra_columns()) extra += "," + c;
+  EXPECT_EQ(lines[0], "id," + ref_header + extra + ",overrides,error");
+  // Every extra column has a JSON source too.
+  for (const auto& c : batch_extra_columns())
+    EXPECT_FALSE(report_json_csv_value(entries[0].report, c).empty()) << c;
   std::istringstream ref(reference);
   std::string ref_line;
   std::getline(ref, ref_line);
@@ -359,6 +409,9 @@ TEST(BatchReport, CsvRowsEqualReportToCsvAndParseBack) {
     EXPECT_EQ(std::stod(row[col("total_usd")]), r["cost"]["total_usd"].get<double>());
     EXPECT_EQ(std::stod(row[col("wall_days")]), r["run"]["wall_days"].get<double>());
     EXPECT_EQ(row[col("fits")], r["memory"]["fits"].get<bool>() ? "true" : "false");
+    EXPECT_EQ(std::stod(row[col("gpu_hour_usd")]), r["cost"]["gpu_hour_usd"].get<double>());
+    EXPECT_EQ(std::stod(row[col("memory_activations_gib")]),
+              r["memory"]["breakdown_gib"]["activations"].get<double>());
     if (i == 1) {
       EXPECT_EQ(Json::parse(row[col("overrides")]), entries[0].overrides);
     }

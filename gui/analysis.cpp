@@ -136,6 +136,17 @@ std::string lane_name(StreamLane lane) {
 
 // ---- compare -------------------------------------------------------------------------------
 
+std::string layout_label(const Report& r) {
+  const auto& s = r.scenario;
+  const auto& p = s.parallelism;
+  std::string out = std::to_string(s.cluster.gpus) + "×" + s.gpu.name + " tp" +
+                    std::to_string(p.tp) + " pp" + std::to_string(p.pp);
+  if (p.cp > 1) out += " cp" + std::to_string(p.cp);
+  if (p.ep > 1 || s.model.is_moe()) out += " ep" + std::to_string(p.ep);
+  if (p.vpp > 1) out += " vpp" + std::to_string(p.vpp);
+  return out;
+}
+
 std::vector<Metric> key_metrics(const Report& r) {
   return {{"GPUs", "", static_cast<double>(r.scenario.cluster.gpus), "GPUs"},
           {"step time", "s", r.step.step_time.value, "step"},

@@ -92,6 +92,10 @@ struct Metric {
   std::string short_name;  // chart category label
 };
 
+/// What a result is, in one line: "2048×H800-SXM tp1 pp16 ep64" (cp, vpp and dp when they
+/// are not implied: cp > 1, vpp > 1).
+std::string layout_label(const Report& r);
+
 /// The metrics of the compare table, in display order.
 std::vector<Metric> key_metrics(const Report& r);
 /// (value − base) / base in percent; 0 when base is 0.

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
+#include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
 #include <QCoreApplication>
@@ -29,14 +31,44 @@ struct ChartAdapter::Impl {
 
 namespace {
 
-// A palette that stays distinguishable in print and for common colour-vision deficiencies
-// (Okabe & Ito 2008, "Color Universal Design").
-const QColor kPalette[] = {QColor(0, 114, 178),  QColor(230, 159, 0),   QColor(0, 158, 115),
+// One colour per series, never repeated for the catalogue's GPU types (a dozen today):
+// Okabe & Ito's colour-blind-safe eight ("Color Universal Design", 2008) without their yellow,
+// which vanishes on white paper, then Paul Tol's "muted" scheme (personal.sron.nl/~pault) for
+// the rest. Beyond the 16 listed, hues are spread by the golden angle so that no two series of
+// one chart share a colour.
+const QColor kPalette[] = {QColor(0, 114, 178),   QColor(230, 159, 0),   QColor(0, 158, 115),
                            QColor(204, 121, 167), QColor(86, 180, 233),  QColor(213, 94, 0),
-                           QColor(240, 228, 66),  QColor(120, 120, 120), QColor(0, 0, 0)};
-constexpr int kPaletteSize = static_cast<int>(sizeof(kPalette) / sizeof(kPalette[0]));
+                           QColor(0, 0, 0),       QColor(51, 34, 136),   QColor(136, 204, 238),
+                           QColor(68, 170, 153),  QColor(17, 119, 51),   QColor(153, 153, 51),
+                           QColor(204, 102, 119), QColor(136, 34, 85),   QColor(170, 68, 153),
+                           QColor(120, 120, 120)};
+constexpr std::size_t kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
 
-QColor palette_color(std::size_t i) { return kPalette[static_cast<int>(i) % kPaletteSize]; }
+}  // namespace
+
+QColor series_color(std::size_t i) {
+  if (i < kPaletteSize) return kPalette[i];
+  const double hue = std::fmod(static_cast<double>(i - kPaletteSize) * 137.508, 360.0);
+  return QColor::fromHsv(static_cast<int>(hue), 200, 170);
+}
+
+namespace {
+
+QColor palette_color(std::size_t i) { return series_color(i); }
+
+// Marker shapes cycle with the series so that lines lying on top of each other (two GPU types
+// with the same wall time) still show both: a ring under a square under a triangle.
+QScatterSeries::MarkerShape marker_shape(std::size_t i) {
+  static const QScatterSeries::MarkerShape shapes[] = {
+      QScatterSeries::MarkerShapeCircle, QScatterSeries::MarkerShapeRectangle,
+      QScatterSeries::MarkerShapeTriangle, QScatterSeries::MarkerShapeRotatedRectangle,
+      QScatterSeries::MarkerShapeStar, QScatterSeries::MarkerShapePentagon};
+  return shapes[i % (sizeof(shapes) / sizeof(shapes[0]))];
+}
+
+// Axis labels a reader can take at face value: whole numbers without a decimal point or an
+// SI suffix ("3210", not "3.21K"), small values with three significant digits.
+QString label_format(double max) { return std::fabs(max) >= 100 ? "%.0f" : "%.3g"; }
 
 // A value-axis maximum with some head room, never zero (an empty chart still gets an axis).
 double nice_max(double v) {
@@ -54,6 +86,9 @@ QChart* fresh_chart(QChartView* view, const QString& title) {
   chart->setAnimationOptions(QChart::NoAnimation);
   chart->legend()->setVisible(true);
   chart->legend()->setAlignment(Qt::AlignBottom);
+  // Full names in the legend: Qt elides a label that does not fit its share of a row
+  // ("A100-4…"); the tooltip keeps the name reachable if a window is very narrow.
+  chart->legend()->setShowToolTips(true);
   QChart* old = view->chart();
   view->setChart(chart);  // the view takes ownership of the new chart
   delete old;
@@ -64,8 +99,8 @@ QValueAxis* value_axis(const QString& title, double max) {
   auto* axis = new QValueAxis();
   axis->setTitleText(title);
   axis->setRange(0, nice_max(max));
-  axis->setLabelFormat("%.3g");
   axis->applyNiceNumbers();
+  axis->setLabelFormat(label_format(axis->max()));
   return axis;
 }
 
@@ -193,38 +228,71 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
   value_axis_title_ = y_axis_title;
   x_axis_title_ = x_axis_title;
   QChart* chart = fresh_chart(impl_->view, title);
+  // Several GPU types: a legend column on the right keeps every name whole.
+  if (lines.size() > 4) chart->legend()->setAlignment(Qt::AlignRight);
 
+  // GPU counts are plotted at log2(count) on a category axis labelled with the counts
+  // themselves, so the axis reads "256  512  1024", whole numbers at the points drawn.
+  auto plot_x = [log2_x](double x) { return log2_x ? std::log2(x) : x; };
   double xmin = std::numeric_limits<double>::max(), xmax = 0, ymax = 0;
   double ymin = std::numeric_limits<double>::max();
+  std::set<double> xs;
   std::vector<QXYSeries*> made;
   auto* rings = new QScatterSeries();
   rings->setName(flagged_name);
   rings->setMarkerShape(QScatterSeries::MarkerShapeCircle);
-  rings->setMarkerSize(16);
+  rings->setMarkerSize(18);
   rings->setColor(Qt::transparent);
   QPen ring_pen(QColor(200, 0, 0));
   ring_pen.setWidthF(2.0);
   rings->setPen(ring_pen);
+  std::vector<QScatterSeries*> marker_series;
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    auto* line = new QLineSeries();
-    line->setName(lines[i].name);
-    QPen pen(palette_color(i));
-    pen.setWidthF(2.0);
-    line->setPen(pen);
-    line->setPointsVisible(true);
+    const QColor color = palette_color(i);
+    // The markers: a distinct shape per series, hollow, so a marker under another stays visible.
+    auto* markers = new QScatterSeries();
+    markers->setName(lines[i].name);
+    markers->setMarkerShape(marker_shape(i));
+    markers->setMarkerSize(lines[i].points_only ? 13 : 10);
+    markers->setColor(lines[i].points_only ? color : QColor(255, 255, 255, 0));
+    QPen marker_pen(color);
+    marker_pen.setWidthF(2.0);
+    markers->setPen(marker_pen);
+    QLineSeries* line = nullptr;
+    if (!lines[i].points_only) {
+      line = new QLineSeries();
+      line->setName(lines[i].name);
+      QPen pen(color);
+      pen.setWidthF(2.0);
+      line->setPen(pen);
+    }
     const std::size_t n = std::min(lines[i].x.size(), lines[i].y.size());
     for (std::size_t k = 0; k < n; ++k) {
       const double xv = lines[i].x[k], yv = lines[i].y[k];
       if (!std::isfinite(xv) || !std::isfinite(yv) || (log2_x && xv <= 0)) continue;
-      line->append(xv, yv);
-      if (k < lines[i].flagged.size() && lines[i].flagged[k]) rings->append(xv, yv);
-      xmin = std::min(xmin, xv);
-      xmax = std::max(xmax, xv);
+      const double px = plot_x(xv);
+      if (line) line->append(px, yv);
+      markers->append(px, yv);
+      if (k < lines[i].flagged.size() && lines[i].flagged[k]) rings->append(px, yv);
+      xs.insert(xv);
+      xmin = std::min(xmin, px);
+      xmax = std::max(xmax, px);
       ymax = std::max(ymax, yv);
       ymin = std::min(ymin, yv);
     }
-    chart->addSeries(line);
-    made.push_back(line);
+    if (line) {
+      chart->addSeries(line);
+      made.push_back(line);
+    }
+    chart->addSeries(markers);
+    made.push_back(markers);
+    marker_series.push_back(markers);
+    // One legend entry per series: the line's, drawn in its colour; a points-only series
+    // shows its marker.
+    for (QLegendMarker* m : chart->legend()->markers(markers)) {
+      m->setVisible(line == nullptr);
+      if (!line) m->setShape(QLegend::MarkerShapeFromSeries);
+    }
   }
   if (xmin > xmax) xmin = 1, xmax = 2;
   if (rings->count() > 0) {
@@ -241,16 +309,18 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
 
   QAbstractAxis* x = nullptr;
   if (log2_x) {
-    auto* lx = new QLogValueAxis();
-    lx->setBase(2.0);
-    lx->setLabelFormat("%g");
-    lx->setRange(xmin / 1.3, xmax * 1.3);
-    lx->setMinorTickCount(0);
-    x = lx;
+    auto* cx = new QCategoryAxis();
+    cx->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    const double pad = std::max(0.3, 0.08 * (xmax - xmin));
+    cx->setRange(xmin - pad, xmax + pad);
+    for (double v : xs) cx->append(QString::number(static_cast<long long>(std::llround(v))),
+                                   std::log2(v));
+    cx->setGridLineVisible(true);
+    x = cx;
   } else {
     auto* vx = new QValueAxis();
     vx->setRange(xmin, xmax);
-    vx->setLabelFormat("%g");
+    vx->setLabelFormat(label_format(xmax));
     x = vx;
   }
   x->setTitleText(x_axis_title);
@@ -265,7 +335,7 @@ void ChartAdapter::line_series(const QString& title, const std::vector<ChartSeri
     ly->setRange(std::pow(10.0, std::floor(std::log10(ymin))),
                  std::pow(10.0, std::ceil(std::log10(ymax * 1.0001))));
     ly->setMinorTickCount(8);
-    ly->setTitleText(y_axis_title + tr(", log scale"));
+    ly->setTitleText(y_axis_title + tr(" (log scale)"));
     y = ly;
   } else {
     y = value_axis(y_axis_title, ymax);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <QColor>
 #include <QPainter>
 #include <QRectF>
 #include <QString>
@@ -30,7 +31,14 @@ struct ChartSeries {
   std::vector<double> y;  // bar values per category, or line y values
   /// Lines only, optional: points to mark (e.g. "does not fit in HBM"), parallel to x/y.
   std::vector<bool> flagged;
+  /// Lines only: separate what-ifs (a sweep's explicit points), drawn as markers without a
+  /// joining line so that they are not read as part of a trend.
+  bool points_only = false;
 };
+
+/// The colour of series `i` of a chart: distinct for every i (the first 16 from a print- and
+/// colour-blind-friendly palette).
+QColor series_color(std::size_t i);
 
 /// A horizontal reference line across a bar chart (e.g. HBM capacity).
 struct ReferenceLine {
@@ -51,8 +59,9 @@ class ChartAdapter : public QWidget {
   /// Bars side by side per category (one bar per set).
   void bar_set(const QString& title, const QStringList& categories,
                const std::vector<ChartSeries>& sets, const QString& value_axis_title);
-  /// Lines with markers; `log2_x` draws the x axis in powers of two (GPU counts). Points
-  /// flagged in a series get a red ring, named `flagged_name` in the legend.
+  /// Lines with markers (a distinct colour and marker shape per series); `log2_x` spaces the x
+  /// axis by log2 and labels it with the x values themselves as whole numbers (GPU counts).
+  /// Points flagged in a series get a red ring, named `flagged_name` in the legend.
   void line_series(const QString& title, const std::vector<ChartSeries>& lines,
                    const QString& x_axis_title, const QString& y_axis_title, bool log2_x,
                    const QString& flagged_name = QString());

@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
                                 "After the run, write the report (.pdf, .html, .csv) or the "
                                 "scenario (.json) to FILE; repeatable.",
                                 "FILE");
-  QCommandLineOption size_opt("size", "Window size for screenshots, WxH.", "WxH", "1600x1000");
+  QCommandLineOption size_opt("size",
+                              "Window size for screenshots, WxH (default: sized to the screen).",
+                              "WxH");
   QCommandLineOption report_opt("report",
                                 "Report JSON or sweep results (JSON Lines) to export with --pdf.",
                                 "RESULTS");
@@ -78,14 +80,16 @@ int main(int argc, char** argv) {
       print_error("--report and --pdf go together");
       return 2;
     }
-    window->resize(1600, 1000);
     return clustercost::export_results_pdf(*window, parser.value(report_opt), parser.value(pdf_opt));
   }
-  const QStringList size = parser.value(size_opt).split('x');
-  if (size.size() == 2 && size[0].toInt() > 0 && size[1].toInt() > 0)
+  if (parser.isSet(size_opt)) {
+    const QStringList size = parser.value(size_opt).split('x');
+    if (size.size() != 2 || size[0].toInt() <= 0 || size[1].toInt() <= 0) {
+      print_error(QString("--size %1: expected WxH, e.g. 1366x768").arg(parser.value(size_opt)));
+      return 2;
+    }
     window->resize(size[0].toInt(), size[1].toInt());
-  else
-    window->resize(1600, 1000);
+  }
 
   if (parser.isSet(scenario_opt) && !window->open_scenario(parser.value(scenario_opt))) {
     print_error(window->last_error());

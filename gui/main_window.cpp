@@ -5,6 +5,11 @@
 #include <string>
 
 #include <QAction>
+#include <QCloseEvent>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QKeySequence>
+#include <QScreen>
 #include <QApplication>
 #include <QFileDialog>
 #include <QFontDatabase>
@@ -25,6 +30,7 @@
 #include <QThread>
 #include <QVBoxLayout>
 
+#include "gui/report_pdf.hpp"
 #include "sim/common/atomic_file.hpp"
 #include "sim/common/input_error.hpp"
 
@@ -54,6 +60,7 @@ RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::s
                       const Json& doc, const Scenario& scenario,
                       const std::atomic<bool>* cancel) {
   RunOutput out;
+  out.doc = doc;
   try {
     out.report = run_scenario(scenario);
   } catch (const std::exception& e) {
@@ -70,10 +77,32 @@ RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::s
 
 MainWindow::MainWindow(DataDirs dirs, QWidget* parent)
     : QMainWindow(parent), document_(std::move(dirs)) {
-  setWindowTitle(tr("clustercost — what-if"));
   build_ui();
   build_menu();
+  discard_prompt_ = [this](const QString& question) {
+    return QMessageBox::question(this, tr("Unsaved edits"), question,
+                                 QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel,
+                                 QMessageBox::Save);
+  };
+  save_path_prompt_ = [this] {
+    const QString start = document_.is_new() ? qs(document_.dirs().scenarios().string())
+                                             : qs(document_.file());
+    return QFileDialog::getSaveFileName(this, tr("Save scenario"), start,
+                                        tr("Scenario JSON (*.json)"));
+  };
+  if (const QScreen* screen = QGuiApplication::primaryScreen())
+    fit_to_screen(screen->availableGeometry());
+  update_title();
   update_run_state();
+}
+
+void MainWindow::fit_to_screen(const QRect& available) {
+  // The frame (title bar, borders) is not part of resize(); leave room for a typical one.
+  constexpr int kFrameW = 16, kFrameH = 48;
+  const QSize want(std::min(1600, available.width() - kFrameW),
+                   std::min(1000, available.height() - kFrameH));
+  resize(want.expandedTo(minimumSizeHint()).boundedTo(available.size()));
+  move(available.center() - QPoint(width() / 2, height() / 2));
 }
 
 MainWindow::~MainWindow() {
@@ -117,7 +146,11 @@ void MainWindow::build_ui() {
   progress_->setTextVisible(false);
   progress_->hide();
   left_layout->addWidget(progress_);
-  left->setMinimumWidth(340);
+  // The buttons keep their place when the progress bar shows (it keeps its room while hidden).
+  QSizePolicy keep = progress_->sizePolicy();
+  keep.setRetainSizeWhenHidden(true);
+  progress_->setSizePolicy(keep);
+  left->setMinimumWidth(300);
   left->setMaximumWidth(460);
 
   tabs_ = new QTabWidget(splitter);
@@ -133,7 +166,22 @@ void MainWindow::build_ui() {
   scaling_layout->addWidget(scaling_days_, 1);
   scaling_layout->addWidget(scaling_cost_, 1);
   scaling_layout->addWidget(scaling_note_);
-  timeline_ = new TimelineView();
+  auto* timeline_page = new QWidget();
+  auto* timeline_layout = new QVBoxLayout(timeline_page);
+  timeline_layout->setContentsMargins(0, 0, 0, 0);
+  timeline_ = new TimelineView(timeline_page);
+  // What the timeline shows, under it in a label that wraps at any width (the PDF prints it
+  // too); the mouse hint is for the screen only.
+  timeline_caption_ = new QLabel(timeline_page);
+  timeline_caption_->setWordWrap(true);
+  timeline_caption_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* timeline_hint =
+      new QLabel(tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its task."),
+                 timeline_page);
+  timeline_hint->setStyleSheet("color: #555;");
+  timeline_layout->addWidget(timeline_, 1);
+  timeline_layout->addWidget(timeline_caption_);
+  timeline_layout->addWidget(timeline_hint);
   traffic_ = new TrafficHeatmap();
   auto* compare_page = new QWidget();
   auto* compare_layout = new QVBoxLayout(compare_page);
@@ -142,16 +190,33 @@ void MainWindow::build_ui() {
   compare_layout->addWidget(compare_, 1);
   compare_layout->addWidget(clear_pins, 0, Qt::AlignLeft);
 
-  QWidget* pages[] = {summary_, breakdown_, memory_, scaling, timeline_, traffic_, compare_page};
+  QWidget* pages[] = {summary_, breakdown_, memory_, scaling, timeline_page, traffic_, compare_page};
   for (int i = 0; i < 7; ++i) {
     pages[i]->setObjectName(kTabNames[i]);
     tabs_->addTab(pages[i], kTabNames[i]);
   }
+  // Above the tabs: what the shown result is for, when the form no longer matches it.
+  auto* right = new QWidget(splitter);
+  auto* right_layout = new QVBoxLayout(right);
+  right_layout->setContentsMargins(0, 0, 0, 0);
+  stale_ = new QLabel(right);
+  stale_->setObjectName("stale_banner");
+  stale_->setWordWrap(true);
+  stale_->setStyleSheet("background: #fff3c4; color: #5a4500; padding: 4px 8px; "
+                        "border: 1px solid #e0c060;");
+  stale_->hide();
+  right_layout->addWidget(stale_);
+  right_layout->addWidget(tabs_, 1);
   splitter->addWidget(left);
-  splitter->addWidget(tabs_);
+  splitter->addWidget(right);
   splitter->setStretchFactor(1, 1);
+  splitter->setChildrenCollapsible(false);
   setCentralWidget(splitter);
   status_ = new QLabel(this);
+  status_->setObjectName("status");
+  // Long messages (the loader's) are elided by the status bar's width, not allowed to widen
+  // the window past the screen; the full text is in the tooltip.
+  status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   statusBar()->addWidget(status_, 1);
 
   breakdown_->clear(tr("Run a scenario to see where the step time goes"));
@@ -160,19 +225,29 @@ void MainWindow::build_ui() {
   scaling_cost_->clear(QString());
   traffic_->clear(tr("No result yet."));
 
-  connect(panel_, &ScenarioPanel::document_changed, this, &MainWindow::update_run_state);
+  connect(panel_, &ScenarioPanel::document_changed, this, [this] {
+    update_title();
+    update_run_state();
+  });
+  connect(panel_, &ScenarioPanel::run_requested, this, &MainWindow::start_run);
   connect(run_button_, &QPushButton::clicked, this, &MainWindow::start_run);
   connect(cancel_button_, &QPushButton::clicked, this, &MainWindow::cancel_run);
   connect(pin_button_, &QPushButton::clicked, this, [this] { pin_current(); });
-  connect(clear_pins, &QPushButton::clicked, this, [this] { compare_->clear_pins(); });
+  connect(clear_pins, &QPushButton::clicked, this, [this] {
+    compare_->clear_pins();
+    pinned_docs_.clear();
+    update_run_state();
+  });
   connect(open_button_, &QPushButton::clicked, this, &MainWindow::on_open);
-  connect(save_button_, &QPushButton::clicked, this, &MainWindow::on_save);
+  connect(save_button_, &QPushButton::clicked, this, &MainWindow::save);
 }
 
 void MainWindow::build_menu() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&New scenario"), QKeySequence::New, this, &MainWindow::new_scenario);
   file->addAction(tr("&Open scenario…"), QKeySequence::Open, this, &MainWindow::on_open);
-  file->addAction(tr("&Save scenario as JSON…"), QKeySequence::Save, this, &MainWindow::on_save);
+  file->addAction(tr("&Save scenario"), QKeySequence::Save, this, &MainWindow::save);
+  file->addAction(tr("Save scenario &as…"), QKeySequence::SaveAs, this, &MainWindow::save_as);
   file->addSeparator();
   result_actions_ << file->addAction(tr("Export report as &PDF…"), this,
                                      [this] { on_export("pdf"); });
@@ -181,20 +256,87 @@ void MainWindow::build_menu() {
   result_actions_ << file->addAction(tr("Export report as &CSV…"), this,
                                      [this] { on_export("csv"); });
   file->addSeparator();
-  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  file->addAction(tr("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q), this, &QWidget::close);
+  QMenu* run = menuBar()->addMenu(tr("&Run"));
+  run_action_ = run->addAction(tr("&Run scenario"), this, &MainWindow::start_run);
+  run_action_->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_R), QKeySequence(Qt::Key_F5)});
+  run_action_->setShortcutContext(Qt::WindowShortcut);
+  run_button_->setToolTip(tr("Run the scenario (Ctrl+R, F5, or Return in a field)"));
+}
+
+void MainWindow::update_title() {
+  const QString name = document_.is_new() ? tr("new scenario")
+                                          : QFileInfo(qs(document_.file())).fileName();
+  setWindowTitle(tr("%1[*] — clustercost").arg(name));
+  setWindowModified(document_.modified());
+}
+
+bool MainWindow::result_is_current() const {
+  return result_.has_value() && document_.json() == result_doc_;
+}
+
+QString MainWindow::describe_result() const {
+  if (!result_) return QString();
+  const auto& s = result_->scenario;
+  return tr("%1 (%2)").arg(qs(s.name), qs(layout_label(*result_)));
 }
 
 void MainWindow::update_run_state() {
   const bool busy = running();
+  const bool current = result_is_current();
+  bool pinned = false;
+  for (const Json& d : pinned_docs_) pinned = pinned || (current && d == result_doc_);
   run_button_->setEnabled(document_.valid() && !busy);
+  run_action_->setEnabled(document_.valid() && !busy);
   cancel_button_->setEnabled(busy);
-  pin_button_->setEnabled(result_.has_value());
+  pin_button_->setEnabled(current && !busy && !pinned);
+  pin_button_->setToolTip(pinned    ? tr("This result is pinned already")
+                          : current ? tr("Add the shown result to the compare tab")
+                                    : tr("Run first: the form does not match the shown result"));
   progress_->setVisible(busy);
   for (QAction* a : result_actions_) a->setEnabled(result_.has_value());
-  if (!document_.valid())
-    status_->setText(tr("Scenario invalid: fix the field named in red to run."));
-  else if (busy)
-    status_->setText(tr("Running…"));
+  // The banner: the shown result is not what the form describes.
+  if (result_ && !current) {
+    stale_->setText(tr("Result is for %1; the form has changed since. Run to update.")
+                        .arg(describe_result()));
+    stale_->show();
+  } else {
+    stale_->hide();
+  }
+  QString status;
+  if (!document_.valid()) {
+    const auto n = document_.problems().size();
+    status = n > 1 ? tr("Scenario invalid: %1 problems, listed under the fields.").arg(n)
+                   : tr("Scenario invalid: %1").arg(qs(document_.error()));
+  } else if (busy) {
+    status = tr("Running…");
+  }
+  if (!status.isEmpty()) {
+    status_->setText(status);
+    status_->setToolTip(status);
+  }
+}
+
+bool MainWindow::maybe_discard(const QString& action) {
+  if (!document_.modified()) return true;
+  const auto answer = discard_prompt_(
+      tr("The scenario has unsaved edits. Save them before %1?").arg(action));
+  if (answer == QMessageBox::Save) return save();
+  return answer == QMessageBox::Discard;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (maybe_discard(tr("quitting"))) event->accept();
+  else event->ignore();
+}
+
+void MainWindow::new_scenario() {
+  if (!maybe_discard(tr("starting a new one"))) return;
+  document_.new_document();
+  panel_->refresh();
+  update_title();
+  update_run_state();
+  status_->setText(tr("New scenario: %1").arg(qs(document_.json().value("description", ""))));
 }
 
 bool MainWindow::open_scenario(const QString& path) {
@@ -206,14 +348,15 @@ bool MainWindow::open_scenario(const QString& path) {
     return false;
   }
   panel_->refresh();
+  update_title();
   update_run_state();
-  setWindowTitle(tr("clustercost — %1").arg(path));
   if (!document_.valid()) {
     last_error_ = qs(document_.error());
     return false;
   }
   last_error_.clear();
   status_->setText(tr("Loaded %1").arg(path));
+  status_->setToolTip(path);
   return true;
 }
 
@@ -269,7 +412,9 @@ void MainWindow::cancel_run() {
   // arrives and stops the scaling sweep between two runs.
   if (cancel_flag_) cancel_flag_->store(true);
   running_generation_ = 0;
-  status_->setText(tr("Run cancelled."));
+  status_->setText(result_ && !result_is_current()
+                       ? tr("Run cancelled: the result shown is for the earlier scenario.")
+                       : tr("Run cancelled."));
   update_run_state();
   emit run_finished(false);
 }
@@ -289,6 +434,7 @@ void MainWindow::show_output(RunOutput out) {
     return;
   }
   result_ = std::move(out.report);
+  result_doc_ = std::move(out.doc);
   const Report& r = *result_;
   const Scenario& s = r.scenario;
   summary_->show_report(r);
@@ -347,10 +493,10 @@ void MainWindow::show_output(RunOutput out) {
     scaling_cost_->clear(QString());
   } else {
     scaling_days_->line_series(tr("Wall time vs GPU count (%1, same layout)").arg(qs(s.model.name)),
-                               days, tr("GPUs (log₂ scale)"), tr("wall time (days)"), true,
+                               days, tr("GPUs (log₂ scale)"), tr("days"), true,
                                tr("does not fit in HBM"));
     scaling_cost_->line_series(tr("Cost vs GPU count"), cost, tr("GPUs (log₂ scale)"),
-                               tr("cost (million USD)"), true, tr("does not fit in HBM"));
+                               tr("million USD"), true, tr("does not fit in HBM"));
   }
   scaling_note_->setText(
       tr("%1 × {0.25, 0.5, 1, 2, 4} GPUs with tp %2 · cp %3 · pp %4 · ep %5 kept; GPU types "
@@ -372,6 +518,7 @@ void MainWindow::show_output(RunOutput out) {
           : tr("The report uses the %1 step model: %2 s per step (the DES gives %3 s).")
                 .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
                      qs(format_si(out.timeline.step_time_s))));
+  timeline_caption_->setText(timeline_->caption());
   traffic_->show_traffic(r.step.moe);
   last_error_.clear();
   status_->setText(tr("Done: %1 s per step, %2 days, $%3")
@@ -382,13 +529,14 @@ void MainWindow::show_output(RunOutput out) {
 }
 
 bool MainWindow::pin_current(const QString& label) {
-  if (!result_) return false;
-  const auto& s = result_->scenario;
-  const QString name = label.isEmpty()
-                           ? tr("#%1 %2×%3").arg(compare_->pin_count() + 1).arg(s.cluster.gpus)
-                                 .arg(qs(s.gpu.name))
-                           : label;
+  // Only a result that is what the form says, and only once.
+  if (!result_is_current() || running()) return false;
+  for (const Json& d : pinned_docs_)
+    if (d == result_doc_) return false;
+  const QString name = label.isEmpty() ? tr("#%1").arg(compare_->pin_count() + 1) : label;
   compare_->add_pin(name, *result_);
+  pinned_docs_.push_back(result_doc_);
+  update_run_state();
   return true;
 }
 
@@ -397,8 +545,16 @@ bool MainWindow::pin_variant(const QStringList& overrides, const QString& label,
   try {
     Json doc = document_.json();
     for (const QString& o : overrides) apply_override(doc, o.toStdString());
+    for (const Json& d : pinned_docs_) {
+      if (d == doc) {
+        if (error) *error = tr("%1: pinned already").arg(overrides.join(", "));
+        return false;
+      }
+    }
     const Scenario s = document_.parse(doc);
     compare_->add_pin(label.isEmpty() ? overrides.join(", ") : label, run_scenario(s));
+    pinned_docs_.push_back(std::move(doc));
+    update_run_state();
     return true;
   } catch (const std::exception& e) {
     if (error) *error = qs(e.what());
@@ -422,8 +578,38 @@ bool MainWindow::show_tab(const QString& name) {
   return false;
 }
 
-bool MainWindow::save_scenario(const QString& path, QString* error) {
-  return write_text(path, document_.json().dump(2) + "\n", error);
+bool MainWindow::save_scenario(const QString& path, QString* error, QString* written) {
+  // A name without an extension gets ".json", so that the Open dialog's filter shows it.
+  QString target = path;
+  if (QFileInfo(target).suffix().isEmpty()) target += ".json";
+  if (!write_text(target, document_.json().dump(2) + "\n", error)) return false;
+  document_.mark_saved(target.toStdString());
+  update_title();
+  if (written) *written = target;
+  return true;
+}
+
+bool MainWindow::save() {
+  if (document_.is_new()) return save_as();
+  QString error;
+  if (!save_scenario(qs(document_.file()), &error)) {
+    QMessageBox::warning(this, tr("Save scenario"), error);
+    return false;
+  }
+  status_->setText(tr("Saved %1").arg(qs(document_.file())));
+  return true;
+}
+
+bool MainWindow::save_as() {
+  const QString path = save_path_prompt_();
+  if (path.isEmpty()) return false;
+  QString error, written;
+  if (!save_scenario(path, &error, &written)) {
+    QMessageBox::warning(this, tr("Save scenario"), error);
+    return false;
+  }
+  status_->setText(tr("Saved %1").arg(written));
+  return true;
 }
 
 bool MainWindow::export_html(const QString& path, QString* error) {
@@ -447,98 +633,45 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
     if (error) *error = tr("no result to export: run first");
     return false;
   }
-  // Atomic like every file the tool writes: QSaveFile writes a temporary file beside `path` and
-  // renames it over `path` on commit(); a crash or kill before that leaves the old file intact.
-  QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly)) {
-    if (error) *error = tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
-    return false;
+  // The HTML report's pages (one writer for both), then what only the GUI computes: the
+  // scaling sweep, the simulated step and the pinned results, drawn from the tabs' own charts.
+  std::string html = report_to_html(*result_);
+  std::vector<PdfImage> images;
+  QString more;
+  const QSize chart_size(1000, 560);
+  if (!scaling_days_->series().empty()) {
+    images.push_back({"gui-scaling-days", chart_image(*scaling_days_, chart_size)});
+    images.push_back({"gui-scaling-cost", chart_image(*scaling_cost_, chart_size)});
+    more += "<h2>Scaling with the GPU count</h2>\n<p>" + scaling_note_->text().toHtmlEscaped() +
+            "</p>\n<p><img src=\"gui-scaling-days\"></p>\n<p><img src=\"gui-scaling-cost\"></p>\n";
   }
-  QPdfWriter writer(&file);
-  writer.setResolution(300);
-  writer.setPageSize(QPageSize(QPageSize::A4));
-  writer.setPageOrientation(QPageLayout::Landscape);
-  writer.setPageMargins(QMarginsF(12, 12, 12, 12), QPageLayout::Millimeter);
-  writer.setTitle(tr("clustercost report: %1").arg(qs(result_->scenario.name)));
-  writer.setCreator("clustercost-gui");
-  QPainter painter;
-  if (!painter.begin(&writer)) {
-    if (error) *error = tr("%1: cannot write the PDF").arg(path);
-    return false;
-  }
-  const QRectF page(QPointF(0, 0), QSizeF(writer.width(), writer.height()));
-
-  // Page 1..n: the text summary, long lines wrapped, a new page when one is full.
-  QFont mono = QFontDatabase::systemFont(QFontDatabase::FixedFont);
-  mono.setPointSizeF(9);
-  painter.setFont(mono);
-  double y = 0;
-  for (const QString& line : qs(report_to_text(*result_)).split('\n')) {
-    const QString text = line.isEmpty() ? QStringLiteral(" ") : line;
-    const QRectF need = painter.boundingRect(QRectF(0, 0, page.width(), page.height()),
-                                             Qt::TextWordWrap, text);
-    if (y > 0 && y + need.height() > page.height()) {
-      writer.newPage();
-      y = 0;
-    }
-    painter.drawText(QRectF(0, y, page.width(), need.height()), Qt::TextWordWrap, text);
-    y += need.height();
-  }
-  // Chart pages, rendered from the same chart objects the tabs show.
-  writer.newPage();
-  breakdown_->render_to(painter, page);
-  writer.newPage();
-  memory_->render_to(painter, page);
-  writer.newPage();
-  scaling_days_->render_to(painter, page);
-  writer.newPage();
-  scaling_cost_->render_to(painter, page);
   if (timeline_->scene() && timeline_->block_count() > 0) {
-    writer.newPage();
-    // The labels ignore transformations (they keep their size when zooming), so the scene is
-    // drawn 1:1 into an image first and the image is scaled onto the page.
-    const QRectF src = timeline_->sceneRect();
-    QImage image(src.size().toSize() * 2, QImage::Format_ARGB32);
-    image.setDevicePixelRatio(2.0);
-    image.fill(Qt::white);
-    {
-      QPainter ip(&image);
-      ip.setRenderHint(QPainter::Antialiasing);
-      timeline_->scene()->render(&ip, QRectF(QPointF(0, 0), src.size()), src);
+    images.push_back({"gui-timeline", timeline_->render_image()});
+    more += "<h2>One step, simulated</h2>\n<p><img src=\"gui-timeline\"></p>\n<p>" +
+            timeline_->caption().toHtmlEscaped().replace("\n", "<br>") + "</p>\n";
+  }
+  if (compare_->pin_count() >= 1) {
+    more += "<h2>Pinned results</h2>\n" + compare_->to_html();
+    if (compare_->pin_count() >= 2) {
+      images.push_back({"gui-compare", chart_image(*compare_->chart(), chart_size)});
+      more += "<p><img src=\"gui-compare\"></p>\n";
     }
-    QRectF dst = page;
-    if (src.width() > 0)
-      dst.setHeight(std::min(page.height(), page.width() * src.height() / src.width()));
-    painter.drawImage(dst, image);
   }
-  if (compare_->pin_count() >= 2) {
-    writer.newPage();
-    compare_->chart()->render_to(painter, page);
-  }
-  painter.end();  // the PDF is complete in `file` once the painter ends
-  if (!file.commit()) {
-    if (error) *error = tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
-    return false;
-  }
-  return true;
+  const auto body_end = html.rfind("</body>");
+  if (body_end != std::string::npos) html.insert(body_end, more.toStdString());
+  return write_html_pdf(path, tr("clustercost report: %1").arg(qs(result_->scenario.name)),
+                        qs(html), images, error);
 }
 
 void MainWindow::on_open() {
+  if (!maybe_discard(tr("opening another scenario"))) return;
   const QString path = QFileDialog::getOpenFileName(
       this, tr("Open scenario"), qs(document_.dirs().scenarios().string()),
-      tr("Scenario JSON (*.json)"));
+      tr("Scenario JSON (*.json);;All files (*)"));
   if (path.isEmpty()) return;
-  // An invalid scenario is shown in the panel (red line); an unreadable file gets a dialog.
+  // An invalid scenario is shown in the panel (red lines); an unreadable file gets a dialog.
   if (!open_scenario(path) && qs(document_.file()) != path)
     QMessageBox::warning(this, tr("Open scenario"), last_error_);
-}
-
-void MainWindow::on_save() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Save scenario"), QString(),
-                                                    tr("Scenario JSON (*.json)"));
-  if (path.isEmpty()) return;
-  QString error;
-  if (!save_scenario(path, &error)) QMessageBox::warning(this, tr("Save scenario"), error);
 }
 
 void MainWindow::on_export(const QString& kind) {

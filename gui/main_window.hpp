@@ -8,12 +8,14 @@
 /// (scripting and tests).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include <QLabel>
 #include <QMainWindow>
+#include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QString>
@@ -37,6 +39,7 @@ struct RunOutput {
   /// The timeline tab always shows the discrete-event simulation, whatever fidelity the report
   /// used.
   PipelineTimeline timeline;
+  Json doc;           // the scenario document the run was made from
   std::string error;  // InputError::what() or another exception's message
 };
 
@@ -52,9 +55,27 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(DataDirs dirs, QWidget* parent = nullptr);
   ~MainWindow() override;
 
+  /// Sizes the window for a screen whose available area is `available` (at most 1600×1000,
+  /// leaving room for the window frame) and centres it there. The constructor does this for
+  /// the screen the window opens on.
+  void fit_to_screen(const QRect& available);
+
   /// Loads a scenario file into the panel. False when the file is unreadable or the scenario
   /// is invalid; last_error() then holds the loader's message.
   bool open_scenario(const QString& path);
+  /// File ▸ New: the default scenario (default_scenario_document()).
+  void new_scenario();
+
+  /// Asked before edits would be lost (New, Open, Quit): Save, Discard or Cancel. The default
+  /// shows a QMessageBox; tests replace it.
+  using DiscardPrompt = std::function<QMessageBox::StandardButton(const QString& question)>;
+  void set_discard_prompt(DiscardPrompt prompt) { discard_prompt_ = std::move(prompt); }
+  /// True when the document has no unsaved edits, or the user chose to save (and it saved) or
+  /// to discard them.
+  bool maybe_discard(const QString& action);
+  /// Chooses the file for Save As; tests replace the dialog.
+  using SavePathPrompt = std::function<QString()>;
+  void set_save_path_prompt(SavePathPrompt prompt) { save_path_prompt_ = std::move(prompt); }
   const QString& last_error() const { return last_error_; }
 
   /// Runs the current scenario on this thread and shows the result. False when invalid or the
@@ -68,7 +89,13 @@ class MainWindow : public QMainWindow {
 
   /// The shown result, nullptr before the first run.
   const Report* result() const { return result_ ? &*result_ : nullptr; }
-  /// Pins the shown result in the compare tab.
+  /// True when a result is shown and the document is still the one it was run from.
+  bool result_is_current() const;
+  /// The line above the tabs saying what the shown result is for when it is not current
+  /// ("Result is for …; Run to update"); hidden otherwise.
+  QLabel* stale_banner() const { return stale_; }
+  /// Pins the shown result in the compare tab. False when there is no current result (none, or
+  /// the form has changed since) or the same scenario is pinned already.
   bool pin_current(const QString& label = QString());
   /// Runs the current document with extra `PATH=VALUE` overrides and pins the result (the
   /// document itself is unchanged).
@@ -78,7 +105,13 @@ class MainWindow : public QMainWindow {
   QStringList tab_names() const;
   bool show_tab(const QString& name);
 
-  bool save_scenario(const QString& path, QString* error);
+  /// Writes the document to `path` (".json" added when it has no extension); the document then
+  /// lives there (title, Save). The path written is returned in `written` when given.
+  bool save_scenario(const QString& path, QString* error, QString* written = nullptr);
+  /// File ▸ Save: to the document's file, or Save As for a new document. False when cancelled
+  /// or failed.
+  bool save();
+  bool save_as();
   bool export_pdf(const QString& path, QString* error);
   bool export_html(const QString& path, QString* error);
   bool export_csv(const QString& path, QString* error);
@@ -89,12 +122,15 @@ class MainWindow : public QMainWindow {
   QPushButton* cancel_button() const { return cancel_button_; }
   QPushButton* pin_button() const { return pin_button_; }
   QProgressBar* progress() const { return progress_; }
+  QLabel* status_label() const { return status_; }
+  QAction* run_action() const { return run_action_; }
   SummaryPanel* summary() const { return summary_; }
   ChartAdapter* breakdown_chart() const { return breakdown_; }
   ChartAdapter* memory_chart() const { return memory_; }
   ChartAdapter* scaling_days_chart() const { return scaling_days_; }
   ChartAdapter* scaling_cost_chart() const { return scaling_cost_; }
   TimelineView* timeline() const { return timeline_; }
+  QLabel* timeline_caption() const { return timeline_caption_; }
   TrafficHeatmap* traffic() const { return traffic_; }
   ComparePanel* compare() const { return compare_; }
 
@@ -102,18 +138,27 @@ class MainWindow : public QMainWindow {
   /// A result (or an error) has been shown, or a run was cancelled.
   void run_finished(bool ok);
 
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
  private:
   void build_ui();
+  void update_title();
+  QString describe_result() const;
   void build_menu();
   void update_run_state();
   void show_output(RunOutput out);
   void finish_async(std::uint64_t generation, std::shared_ptr<RunOutput> out);
   void on_open();
-  void on_save();
   void on_export(const QString& kind);
 
   ScenarioDocument document_;
   std::optional<Report> result_;
+  Json result_doc_;            // the document result_ was run from
+  QString result_file_;        // and its file, for the "result is for …" line
+  std::vector<Json> pinned_docs_;  // what each pin was run from (no duplicate pins)
+  DiscardPrompt discard_prompt_;
+  SavePathPrompt save_path_prompt_;
   QString last_error_;
   std::uint64_t next_generation_ = 1;
   std::uint64_t running_generation_ = 0;
@@ -129,6 +174,8 @@ class MainWindow : public QMainWindow {
   QPushButton* pin_button_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QLabel* status_ = nullptr;
+  QLabel* stale_ = nullptr;
+  QAction* run_action_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   SummaryPanel* summary_ = nullptr;
   ChartAdapter* breakdown_ = nullptr;
@@ -137,6 +184,7 @@ class MainWindow : public QMainWindow {
   ChartAdapter* scaling_cost_ = nullptr;
   QLabel* scaling_note_ = nullptr;
   TimelineView* timeline_ = nullptr;
+  QLabel* timeline_caption_ = nullptr;
   TrafficHeatmap* traffic_ = nullptr;
   ComparePanel* compare_ = nullptr;
   QList<QAction*> result_actions_;

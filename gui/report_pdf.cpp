@@ -1,24 +1,39 @@
 #include "gui/report_pdf.hpp"
 
-#include <cmath>
 #include <exception>
-#include <filesystem>
 #include <fstream>
 
 #include <QApplication>
 #include <QElapsedTimer>
-#include <QFile>
+#include <QFileInfo>
+#include <QPageLayout>
+#include <QPageSize>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QSvgRenderer>
 #include <QTemporaryDir>
+#include <QTextDocument>
 #include <QTextStream>
+#include <QUrl>
 
+#include "gui/chart_adapter.hpp"
 #include "gui/main_window.hpp"
 #include "sim/report/batch_report.hpp"
+#include "sim/report/report.hpp"
 
 namespace clustercost {
 
 namespace {
 
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
 void fail(const QString& message) { QTextStream(stderr) << "clustercost-gui: " << message << "\n"; }
+
+// The text width of an A4 page with 15 mm margins, in the document's CSS pixels (96 per inch):
+// wider images are scaled down to it.
+constexpr double kTextWidthPx = (210.0 - 30.0) / 25.4 * 96.0;
 
 // The report's resolved scenario written back as input: nulls (unset optionals) and empty
 // strings (defaults such as "node": "") mean "use the default", which the loader expresses by
@@ -35,66 +50,186 @@ void strip_defaults(Json& j) {
   }
 }
 
+// "cluster.gpu=H200-SXM cluster.gpus=512": a sweep point's own settings.
+std::string overrides_text(const Json& overrides) {
+  std::string s;
+  if (!overrides.is_object()) return s;
+  for (auto it = overrides.begin(); it != overrides.end(); ++it)
+    s += (s.empty() ? "" : " ") + it.key() + "=" +
+         (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  return s;
+}
+
+// Waits for posted layout events (charts lay out on them) before they are drawn.
+void settle(int ms) {
+  QElapsedTimer timer;
+  timer.start();
+  while (timer.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+}
+
+// A sweep's report: the sweep HTML, then a page per point (report_page_html of its JSON, with
+// its GPU's catalogue entry for the assumptions' sources), each headed with its own cluster.
+QString sweep_document(const std::vector<BatchEntry>& entries, const std::string& title,
+                       const Catalog& catalog) {
+  std::string html = batch_to_html(entries, title);
+  std::string pages = "<h1 style=\"page-break-before: always\">Point by point</h1>\n<p>One page "
+                      "per point of the comparison above, in the same order as the results file.</p>\n";
+  for (const auto& e : entries) {
+    if (!e.report.is_object()) continue;
+    const Json& sc = e.report.contains("scenario") ? e.report["scenario"] : Json::object();
+    const std::string gpu = sc.contains("cluster") ? sc["cluster"].value("gpu", "") : "";
+    const long long gpus = sc.contains("cluster") ? sc["cluster"].value("gpus", 0LL) : 0;
+    ReportPageExtras extras;
+    extras.gpu = catalog.find_gpu(gpu);
+    const std::string what = overrides_text(e.overrides);
+    extras.heading = "Point " + e.id + ": " + std::to_string(gpus) + " × " + gpu;
+    pages += "<div style=\"page-break-before: always\"></div>\n";
+    if (!what.empty())
+      pages += "<p><b>What-if:</b> " + html_escape(what) + "</p>\n";
+    pages += report_page_html(e.report, extras);
+  }
+  // The per-point pages use the single report's classes (summary cards, sources).
+  const auto style_end = html.find("</style>");
+  if (style_end != std::string::npos) html.insert(style_end, report_html_style());
+  const auto body_end = html.rfind("</body>");
+  html.insert(body_end == std::string::npos ? html.size() : body_end, pages);
+  return qs(html);
+}
+
 }  // namespace
+
+QImage chart_image(ChartAdapter& chart, const QSize& size) {
+  QImage image(size * 2, QImage::Format_ARGB32);
+  image.setDevicePixelRatio(2.0);
+  image.fill(Qt::white);
+  QPainter painter(&image);
+  painter.setRenderHint(QPainter::Antialiasing);
+  chart.render_to(painter, QRectF(QPointF(0, 0), QSizeF(size)));
+  return image;
+}
+
+bool write_html_pdf(const QString& path, const QString& title, const QString& html_in,
+                    const std::vector<PdfImage>& images, QString* error) {
+  QTextDocument doc;
+  QString html = html_in;
+  // Raw data behind a <details> toggle is for the screen; on paper it would be pages of JSON.
+  static const QRegularExpression details("<details>.*?</details>",
+                                          QRegularExpression::DotMatchesEverythingOption);
+  html.remove(details);
+  // Inline SVG charts become images: QTextDocument lays out HTML but does not draw SVG.
+  static const QRegularExpression svg("<svg\\b.*?</svg>",
+                                      QRegularExpression::DotMatchesEverythingOption);
+  QString out;
+  qsizetype from = 0;
+  int n = 0;
+  for (auto it = svg.globalMatch(html); it.hasNext();) {
+    const auto m = it.next();
+    out += html.mid(from, m.capturedStart() - from);
+    from = m.capturedEnd();
+    QSvgRenderer renderer(m.captured().toUtf8());
+    const QSize size = renderer.defaultSize();
+    if (!renderer.isValid() || size.isEmpty()) continue;
+    QImage image(size * 3, QImage::Format_ARGB32);
+    image.fill(Qt::white);
+    {
+      QPainter painter(&image);
+      painter.setRenderHint(QPainter::Antialiasing);
+      renderer.render(&painter);
+    }
+    const QString name = QString("svg-%1").arg(n++);
+    doc.addResource(QTextDocument::ImageResource, QUrl(name), image);
+    const double scale = std::min(1.0, kTextWidthPx / size.width());
+    out += QString("<img src=\"%1\" width=\"%2\" height=\"%3\">")
+               .arg(name)
+               .arg(static_cast<int>(size.width() * scale))
+               .arg(static_cast<int>(size.height() * scale));
+  }
+  out += html.mid(from);
+  for (const auto& img : images) {
+    doc.addResource(QTextDocument::ImageResource, QUrl(img.name), img.image);
+    // Wide images fill the text width.
+    const QSizeF logical = img.image.deviceIndependentSize();
+    const double scale = std::min(1.0, kTextWidthPx / logical.width());
+    out.replace(QString("<img src=\"%1\">").arg(img.name),
+                QString("<img src=\"%1\" width=\"%2\" height=\"%3\">")
+                    .arg(img.name)
+                    .arg(static_cast<int>(logical.width() * scale))
+                    .arg(static_cast<int>(logical.height() * scale)));
+  }
+  QFont font("DejaVu Sans");
+  font.setPointSizeF(9);
+  doc.setDefaultFont(font);
+  doc.setHtml(out);
+
+  // Atomic like every file the tool writes: QSaveFile writes a temporary file beside `path`
+  // and renames it over `path` on commit().
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly)) {
+    if (error) *error = QObject::tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
+    return false;
+  }
+  QPdfWriter writer(&file);
+  writer.setResolution(300);
+  writer.setPageSize(QPageSize(QPageSize::A4));
+  writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
+  writer.setTitle(title);
+  writer.setCreator("clustercost-gui");
+  doc.print(&writer);
+  if (!file.commit()) {
+    if (error) *error = QObject::tr("%1: cannot write the PDF: %2").arg(path, file.errorString());
+    return false;
+  }
+  return true;
+}
 
 int export_results_pdf(MainWindow& window, const QString& results, const QString& pdf) {
   std::vector<BatchEntry> entries;
   try {
     entries = load_batch(results.toStdString());
   } catch (const std::exception& e) {
-    fail(QString::fromStdString(e.what()));
+    fail(qs(e.what()));
     return 2;
   }
-  const BatchEntry* best = nullptr;
   std::size_t reports = 0;
-  auto cost = [](const BatchEntry& e) {
-    const Json& c = e.report["cost"]["total_usd"];
-    return c.is_number() ? c.get<double>() : INFINITY;
-  };
-  for (const auto& e : entries) {
-    if (!e.report.is_object() || !e.report.contains("scenario")) continue;
-    ++reports;
-    if (!best || cost(e) < cost(*best)) best = &e;
-  }
-  if (!best) {
+  const BatchEntry* single = nullptr;
+  for (const auto& e : entries)
+    if (e.report.is_object() && e.report.contains("scenario")) {
+      ++reports;
+      single = &e;
+    }
+  if (reports == 0) {
     fail(results + ": no successful report to export");
     return 2;
   }
-  if (reports > 1)
-    fail(QString("%1 reports: the PDF shows the cheapest (%2); the HTML report compares them all")
-             .arg(reports)
-             .arg(QString::fromStdString(best->id)));
-  QTemporaryDir tmp;
-  if (!tmp.isValid()) {
-    fail("cannot create a temporary folder");
-    return 1;
-  }
-  Json scenario = best->report["scenario"];
-  strip_defaults(scenario);
-  const QString file = tmp.filePath("scenario.json");
-  std::ofstream(file.toStdString()) << scenario.dump(2);
-  if (!window.open_scenario(file) || !window.run_blocking()) {
-    fail(window.last_error());
-    return 2;
-  }
-  window.show();
-  // Charts lay out on posted events: let them settle before drawing them onto pages.
-  QElapsedTimer timer;
-  timer.start();
-  while (timer.elapsed() < 300) QApplication::processEvents(QEventLoop::AllEvents, 20);
-  // Atomic like every output of the tool: a temporary file beside the target, then a rename.
-  const QString part = pdf + ".part";
   QString error;
-  if (!window.export_pdf(part, &error)) {
-    QFile::remove(part);
-    fail(error);
-    return 1;
+  if (entries.size() == 1 && single->id.empty()) {
+    // One report: run its resolved scenario again for what only a run gives (MoE traffic
+    // matrix, DES timeline, scaling sweep), then export as the GUI does.
+    QTemporaryDir tmp;
+    if (!tmp.isValid()) {
+      fail("cannot create a temporary folder");
+      return 1;
+    }
+    Json scenario = single->report["scenario"];
+    strip_defaults(scenario);
+    const QString file = tmp.filePath("scenario.json");
+    std::ofstream(file.toStdString()) << scenario.dump(2);
+    if (!window.open_scenario(file) || !window.run_blocking()) {
+      fail(window.last_error());
+      return 2;
+    }
+    window.show();
+    settle(300);
+    if (!window.export_pdf(pdf, &error)) {
+      fail(error);
+      return 1;
+    }
+    return 0;
   }
-  std::error_code ec;
-  std::filesystem::rename(part.toStdString(), pdf.toStdString(), ec);
-  if (ec) {
-    QFile::remove(part);
-    fail(QString("%1: %2").arg(pdf, QString::fromStdString(ec.message())));
+  const std::string title = batch_title(entries, QFileInfo(results).completeBaseName().toStdString());
+  if (!write_html_pdf(pdf, QObject::tr("clustercost sweep: %1").arg(qs(title)),
+                      sweep_document(entries, title, window.document().catalog()), {}, &error)) {
+    fail(error);
     return 1;
   }
   return 0;

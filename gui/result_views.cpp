@@ -12,6 +12,7 @@
 #include <QGridLayout>
 #include <QHeaderView>
 #include <QHelpEvent>
+#include <QPainter>
 #include <QPen>
 #include <QVBoxLayout>
 #include <QResizeEvent>
@@ -44,8 +45,9 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QWidget(parent) {
     auto* frame = new QFrame(this);
     frame->setObjectName(QString("card_%1").arg(key));
     frame->setFrameShape(QFrame::StyledPanel);
-    frame->setMinimumSize(220, 110);
-    frame->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
+    // Cards grow with their text (P10/P50/P90 lines) instead of clipping it.
+    frame->setMinimumWidth(170);
+    frame->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Minimum);
     auto* box = new QVBoxLayout(frame);
     Card c;
     c.title = new QLabel(title, frame);
@@ -54,7 +56,7 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QWidget(parent) {
     c.title->setFont(tf);
     c.value = new QLabel("–", frame);
     QFont vf = c.value->font();
-    vf.setPointSizeF(vf.pointSizeF() * 2.0);
+    vf.setPointSizeF(vf.pointSizeF() * 1.6);
     c.value->setFont(vf);
     c.value->setTextInteractionFlags(Qt::TextSelectableByMouse);
     c.detail = new QLabel(frame);
@@ -67,6 +69,7 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QWidget(parent) {
     order_.push_back(key);
     ++i;
   }
+  for (int col = 0; col < 3; ++col) grid->setColumnStretch(col, 1);
   notes_ = new QLabel(this);
   notes_->setWordWrap(true);
   notes_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -176,7 +179,7 @@ QString SummaryPanel::text() const {
 namespace {
 constexpr double kLeft = 130;      // room for the stage and stream labels
 constexpr double kWidth = 1200;    // px for the whole step at zoom 1
-constexpr double kTop = 52;        // room for the title and the legend
+constexpr double kTop = 72;        // room for the title and two rows of legend
 constexpr double kStageGap = 6;    // between two stages' groups of rows
 constexpr int kTaskIndex = 0;      // QGraphicsItem::data key: index into PipelineTimeline::tasks
 
@@ -223,6 +226,7 @@ TimelineView::TimelineView(QWidget* parent) : QGraphicsView(parent) {
 void TimelineView::clear(const QString& message) {
   timeline_ = PipelineTimeline{};
   blocks_.clear();
+  legend_.clear();
   caption_.clear();
   px_per_s_ = 0;
   scene()->clear();
@@ -237,6 +241,7 @@ void TimelineView::zoom_by(double factor) {
   const double applied = next / zoom_;
   zoom_ = next;
   scale(applied, 1.0);
+  place_legend();
 }
 
 void TimelineView::wheelEvent(QWheelEvent* event) {
@@ -388,20 +393,17 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
   }
 
   // Title and legend.
-  text(tr("Discrete-event simulation of one step, pipeline replica 0: %1, %2 stages, %3 "
-          "micro-batches, step time %4 s")
+  text(tr("One step, simulated: %1, %2 stages, %3 micro-batches, %4 s")
            .arg(qs(t.schedule))
            .arg(t.stages)
            .arg(t.micro_batches)
            .arg(qs(format_si(t.step_time_s))),
        6, 4, 0, true);
-  double lx = 6;
+  legend_.clear();
   for (const auto& g : kGroups) {
     auto* sw = scene()->addRect(0, 0, 12, 12, QPen(Qt::black, 0), QBrush(g.color));
-    sw->setPos(lx, 28);
     sw->setFlag(QGraphicsItem::ItemIgnoresTransformations);
-    text(qs(g.name), lx + 16, 26);
-    lx += 118;
+    legend_.push_back({sw, text(qs(g.name), 0, 0)});
   }
 
   // Time axis in seconds.
@@ -425,10 +427,8 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
     lines << tr("Rows of each stage, top to bottom: its %1 streams.").arg(names.join(", "));
   }
   if (!note.isEmpty()) lines << note;
-  lines << tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its task.");
   caption_ = lines.join("\n");
-  text(caption_, 6, axis_y + 44);
-  setSceneRect(QRectF(0, 0, kLeft + kWidth + 30, axis_y + 44 + 18.0 * (lines.size() + 1)));
+  setSceneRect(QRectF(0, 0, kLeft + kWidth + 30, axis_y + 48));
   fit_width();
 }
 
@@ -438,6 +438,44 @@ void TimelineView::fit_width() {
   const double view_w = viewport()->width() - 4;
   fit_ = scene_w > 0 && view_w > 50 ? std::min(1.0, view_w / scene_w) : 1.0;
   setTransform(QTransform::fromScale(fit_ * zoom_, 1.0));
+  place_legend();
+}
+
+void TimelineView::place_legend() {
+  // The legend's items keep their pixel size whatever the horizontal scale, so their places
+  // are set in screen pixels: 118 px apart, wrapping onto a second row in a narrow window.
+  const double scale = fit_ * zoom_;
+  const double room = std::max(300.0, viewport()->width() > 50 ? viewport()->width() - 12.0
+                                                                : kLeft + kWidth);
+  const int per_row = std::max(1, static_cast<int>(room / 118));
+  for (std::size_t i = 0; i < legend_.size(); ++i) {
+    const double px = 6 + 118.0 * static_cast<double>(static_cast<int>(i) % per_row);
+    const double y = 28 + 20.0 * static_cast<double>(static_cast<int>(i) / per_row);
+    legend_[i].first->setPos(px / scale, y + 2);
+    legend_[i].second->setPos((px + 16) / scale, y);
+  }
+}
+
+QImage TimelineView::render_image() {
+  // At zoom 1 in scene units (the labels ignore transformations, so the scene is drawn 1:1),
+  // twice the pixels for print.
+  const QRectF src = sceneRect();
+  QImage image(src.size().toSize() * 2, QImage::Format_ARGB32);
+  image.setDevicePixelRatio(2.0);
+  image.fill(Qt::white);
+  if (!scene()) return image;
+  // The legend laid out for the unscaled scene.
+  for (std::size_t i = 0; i < legend_.size(); ++i) {
+    legend_[i].first->setPos(6 + 118.0 * static_cast<double>(i), 30);
+    legend_[i].second->setPos(22 + 118.0 * static_cast<double>(i), 28);
+  }
+  {
+    QPainter painter(&image);
+    painter.setRenderHint(QPainter::Antialiasing);
+    scene()->render(&painter, QRectF(QPointF(0, 0), src.size()), src);
+  }
+  place_legend();
+  return image;
 }
 
 void TimelineView::resizeEvent(QResizeEvent* event) {
@@ -456,19 +494,34 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   table_->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Maximum);
   layout->addWidget(table_);
   chart_ = new ChartAdapter(this);
-  chart_->setMinimumHeight(320);
+  chart_->setMinimumHeight(220);
   layout->addWidget(chart_, 1);
   rebuild();
 }
 
 void ComparePanel::add_pin(const QString& label, const Report& r) {
-  pins_.push_back({label, key_metrics(r)});
+  const auto& m = r.step.memory;
+  pins_.push_back({label, qs(layout_label(r)), key_metrics(r), m.fits(), to_gib(m.total()),
+                   to_gib(m.capacity)});
   rebuild();
 }
 
 void ComparePanel::clear_pins() {
   pins_.clear();
   rebuild();
+}
+
+QString ComparePanel::header(int pin) const {
+  if (pin < 0 || pin >= pin_count()) return QString();
+  const Pin& p = pins_[static_cast<std::size_t>(pin)];
+  QString h = p.label + (p.label == p.layout ? QString() : QStringLiteral(" · ") + p.layout);
+  if (pin == 0) h += tr(" (base)");
+  if (!p.fits) h += tr("\nDOES NOT FIT in HBM");
+  return h;
+}
+
+bool ComparePanel::feasible(int pin) const {
+  return pin >= 0 && pin < pin_count() && pins_[static_cast<std::size_t>(pin)].fits;
 }
 
 double ComparePanel::delta(int row, int pin) const {
@@ -489,41 +542,76 @@ void ComparePanel::rebuild() {
     return;
   }
   const auto& base = pins_.front().metrics;
-  table_->setRowCount(static_cast<int>(base.size()));
+  table_->setRowCount(kTextRows + static_cast<int>(base.size()));
   table_->setColumnCount(pin_count());
-  QStringList rows, cols;
+  QStringList rows = {tr("layout"), tr("memory per GPU (GiB)")}, cols;
   for (const auto& m : base)
     rows << QString::fromStdString(m.unit.empty() ? m.name : m.name + " (" + m.unit + ")");
-  for (int p = 0; p < pin_count(); ++p)
-    cols << (p == 0 ? tr("%1 (base)") : QStringLiteral("%1"))
-                .arg(pins_[static_cast<std::size_t>(p)].label);
+  for (int p = 0; p < pin_count(); ++p) cols << header(p);
   table_->setVerticalHeaderLabels(rows);
   table_->setHorizontalHeaderLabels(cols);
+  const QColor infeasible(176, 0, 0);
   for (int p = 0; p < pin_count(); ++p) {
-    const auto& ms = pins_[static_cast<std::size_t>(p)].metrics;
-    for (int r = 0; r < static_cast<int>(ms.size()) && r < table_->rowCount(); ++r) {
+    const Pin& pin = pins_[static_cast<std::size_t>(p)];
+    table_->setItem(0, p, new QTableWidgetItem(pin.layout));
+    auto* fit = new QTableWidgetItem(
+        tr("%1 of %2: %3")
+            .arg(QString::fromStdString(format_fixed(pin.memory_gib, 1)),
+                 QString::fromStdString(format_fixed(pin.capacity_gib, 1)),
+                 pin.fits ? tr("fits") : tr("DOES NOT FIT")));
+    if (!pin.fits) fit->setForeground(infeasible);
+    table_->setItem(1, p, fit);
+    const auto& ms = pin.metrics;
+    for (int r = 0; r < static_cast<int>(ms.size()) && r < static_cast<int>(base.size()); ++r) {
       QString cell = QString::fromStdString(format_si(ms[static_cast<std::size_t>(r)].value));
       if (p > 0) {
         const double d = delta(r, p);
         cell += QString("  (%1%2 %)").arg(d >= 0 ? "+" : "").arg(QString::fromStdString(format_fixed(d, 1)));
       }
-      table_->setItem(r, p, new QTableWidgetItem(cell));
+      auto* item = new QTableWidgetItem(cell);
+      // An infeasible layout's time and cost are what it would take if it fitted: shown, but
+      // marked, so that "3 % cheaper" is not read as an option.
+      if (!pin.fits) {
+        item->setForeground(infeasible);
+        item->setToolTip(tr("This layout does not fit in HBM: it cannot run as configured."));
+      }
+      table_->setItem(kTextRows + r, p, item);
     }
   }
+  table_->resizeRowsToContents();
   // Bars: each metric relative to the first pin (100 % = base), so different units share one
   // axis. The GPU count is left out (it is an input, shown in the table).
   QStringList categories;
   std::vector<ChartSeries> sets;
   for (std::size_t k = 1; k < base.size(); ++k)
     categories << QString::fromStdString(base[k].short_name);
-  for (const auto& pin : pins_) {
-    ChartSeries set{pin.label, {}, {}};
+  for (int p = 0; p < pin_count(); ++p) {
+    const Pin& pin = pins_[static_cast<std::size_t>(p)];
+    ChartSeries set{header(p).replace('\n', ' '), {}, {}};
     for (std::size_t k = 1; k < base.size() && k < pin.metrics.size(); ++k)
       set.y.push_back(100.0 + delta_percent(pin.metrics[k].value, base[k].value));
     sets.push_back(std::move(set));
   }
-  chart_->bar_set(tr("Pinned results relative to %1").arg(pins_.front().label), categories,
-                  sets, tr("% of base pin"));
+  chart_->bar_set(tr("Pinned results relative to %1").arg(header(0).section('\n', 0, 0)),
+                  categories, sets, tr("% of the base pin"));
+}
+
+QString ComparePanel::to_html() const {
+  QString html = "<table id=\"pins\"><tr><th class=\"l\"></th>";
+  for (int p = 0; p < pin_count(); ++p)
+    html += "<th" + QString(feasible(p) ? "" : " class=\"warn\"") + ">" +
+            header(p).toHtmlEscaped().replace("\n", "<br>") + "</th>";
+  html += "</tr>\n";
+  for (int r = 0; r < table_->rowCount(); ++r) {
+    html += "<tr><td class=\"l\">" + table_->verticalHeaderItem(r)->text().toHtmlEscaped() + "</td>";
+    for (int p = 0; p < pin_count(); ++p) {
+      const QTableWidgetItem* item = table_->item(r, p);
+      html += "<td" + QString(feasible(p) ? "" : " class=\"warn\"") + ">" +
+              (item ? item->text().toHtmlEscaped() : QString()) + "</td>";
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
 }
 
 }  // namespace clustercost

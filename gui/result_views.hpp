@@ -7,6 +7,7 @@
 
 #include <QGraphicsRectItem>
 #include <QGraphicsView>
+#include <QImage>
 #include <QLabel>
 #include <QString>
 #include <QTableWidget>
@@ -60,8 +61,11 @@ class TimelineView : public QGraphicsView {
   /// The right edge of the rightmost drawn block, in seconds, read back from the scene (0 when
   /// nothing is drawn).
   double right_edge_s() const;
-  /// The caption under the axis (what is drawn, and the source of the timings).
+  /// What is drawn and the source of the timings (shown under the view by the window, and
+  /// printed in the PDF; the mouse hints are not part of it).
   QString caption() const { return caption_; }
+  /// The whole scene at zoom 1, on white, for the PDF.
+  QImage render_image();
   /// Horizontal zoom factor applied by the wheel (1 = fit).
   double zoom() const { return zoom_; }
   void zoom_by(double factor);
@@ -73,7 +77,9 @@ class TimelineView : public QGraphicsView {
 
  private:
   void fit_width();
+  void place_legend();
   QString describe(std::size_t task) const;
+  std::vector<std::pair<QGraphicsItem*, QGraphicsItem*>> legend_;  // swatch, label
   PipelineTimeline timeline_;
   std::vector<QGraphicsRectItem*> blocks_;  // data(0) of each: its index in timeline_.tasks
   QString caption_;
@@ -88,8 +94,15 @@ class ComparePanel : public QWidget {
   Q_OBJECT
  public:
   explicit ComparePanel(QWidget* parent = nullptr);
-  /// Pins are unlimited; the chart colours repeat after nine.
+  /// Pins are unlimited, each with its own chart colour. The column header is `label` and the
+  /// result's layout_label; a result that does not fit in HBM is marked infeasible.
   void add_pin(const QString& label, const Report& r);
+  /// The column header of pin `pin` ("#2 · 2048×H800-SXM tp1 pp8 ep32").
+  QString header(int pin) const;
+  /// Whether pin `pin`'s memory fits in HBM.
+  bool feasible(int pin) const;
+  /// The table as HTML (PDF export).
+  QString to_html() const;
   void clear_pins();
   int pin_count() const { return static_cast<int>(pins_.size()); }
   /// Delta of metric `row` (key_metrics order) for pin `pin` against pin 0, in percent.
@@ -101,8 +114,13 @@ class ComparePanel : public QWidget {
   void rebuild();
   struct Pin {
     QString label;
+    QString layout;
     std::vector<Metric> metrics;
+    bool fits = true;
+    double memory_gib = 0, capacity_gib = 0;
   };
+  /// Rows before the metrics: layout, memory against capacity.
+  static constexpr int kTextRows = 2;
   std::vector<Pin> pins_;
   QTableWidget* table_ = nullptr;
   ChartAdapter* chart_ = nullptr;

@@ -10,6 +10,10 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QKeyEvent>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QStatusBar>
 #include <QLineEdit>
 #include <QRegularExpression>
 #include <QSpinBox>
@@ -293,10 +297,12 @@ TEST(GuiValidation, UnreadableFileIsReported) {
   ASSERT_TRUE(f.open(QIODevice::WriteOnly));
   f.write("{ \"name\": ");
   f.close();
+  const Json before = w.document().json();
   EXPECT_FALSE(w.open_scenario(bad));
   EXPECT_TRUE(w.last_error().contains("bad.json"));
-  EXPECT_FALSE(w.run_button()->isEnabled());
-  EXPECT_FALSE(w.run_blocking());
+  // The document in the window (the runnable default) is kept as it was.
+  EXPECT_EQ(w.document().json(), before);
+  EXPECT_TRUE(w.run_button()->isEnabled());
 }
 
 TEST(GuiCompare, TwoPinsGiveDeltas) {
@@ -317,15 +323,19 @@ TEST(GuiCompare, TwoPinsGiveDeltas) {
       EXPECT_LT(w.compare()->delta(static_cast<int>(r), 1), 0);
     }
   }
-  EXPECT_TRUE(w.compare()->table()->item(0, 1)->text().contains("+100.0 %"));
+  // Rows 0 and 1 are the layout and the memory; the metrics follow.
+  EXPECT_TRUE(w.compare()->table()->item(2, 1)->text().contains("+100.0 %"));
   ASSERT_EQ(w.compare()->chart()->series().size(), 2u);
   EXPECT_NEAR(w.compare()->chart()->series()[0].y.at(0), 100.0, 1e-9);  // base = 100 %
   // A variant the loader rejects is not pinned, and says why.
   EXPECT_FALSE(w.pin_variant({"parallelism.tp=3"}, "bad", &error));
   EXPECT_TRUE(error.contains("parallelism.tp")) << error.toStdString();
   EXPECT_EQ(w.compare()->pin_count(), 2);
-  // Tables of many pins still work.
-  for (int k = 0; k < 3; ++k) ASSERT_TRUE(w.pin_current());
+  // The same result twice is one pin; more variants are more columns.
+  EXPECT_FALSE(w.pin_current());
+  EXPECT_FALSE(w.pin_variant({"cluster.gpus=4096"}, "again", &error));
+  for (const char* v : {"cluster.gpus=1024", "parallelism.pp=8", "parallelism.ep=32"})
+    ASSERT_TRUE(w.pin_variant({v}, QString(), &error)) << v << ": " << error.toStdString();
   EXPECT_EQ(w.compare()->pin_count(), 5);
   EXPECT_EQ(w.compare()->table()->columnCount(), 5);
 }
@@ -498,6 +508,279 @@ TEST(GuiFormat, SiAndFixed) {
   EXPECT_EQ(format_fixed(39.2149, 2), "39.21");
   EXPECT_DOUBLE_EQ(delta_percent(3, 2), 50.0);
   EXPECT_DOUBLE_EQ(delta_percent(3, 0), 0.0);
+}
+
+}  // namespace
+}  // namespace clustercost
+
+namespace clustercost {
+namespace {
+
+// ---- issue 17: what a planner sees ---------------------------------------------------------
+
+template <class F>
+bool wait_until(F done, int ms) {
+  QElapsedTimer t;
+  t.start();
+  while (!done() && t.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+  return done();
+}
+
+// The widget lies inside the window's client area and is shown.
+bool inside_window(const QWidget* w, const QWidget* window) {
+  if (!w->isVisible()) return false;
+  const QRect r(w->mapTo(window, QPoint(0, 0)), w->size());
+  return window->rect().contains(r);
+}
+
+TEST(GuiScreen, WindowFitsSmallScreensWithRunAndStatusVisible) {
+  for (const QRect screen : {QRect(0, 0, 1366, 768), QRect(0, 0, 1024, 700)}) {
+    SCOPED_TRACE(std::to_string(screen.width()) + "x" + std::to_string(screen.height()));
+    MainWindow w(test_dirs());
+    ASSERT_TRUE(w.run_blocking()) << w.last_error().toStdString();
+    w.fit_to_screen(screen);
+    w.show();
+    QApplication::processEvents();
+    // Every tab must fit: the window's minimum size is that of its largest page.
+    for (const auto& tab : w.tab_names()) {
+      ASSERT_TRUE(w.show_tab(tab));
+      QApplication::processEvents();
+      EXPECT_LE(w.minimumSizeHint().width(), screen.width()) << tab.toStdString();
+      EXPECT_LE(w.minimumSizeHint().height(), screen.height()) << tab.toStdString();
+    }
+    EXPECT_LE(w.width(), screen.width());
+    EXPECT_LE(w.height(), screen.height());
+    EXPECT_TRUE(screen.contains(w.geometry()));
+    for (const QWidget* b : {static_cast<QWidget*>(w.run_button()), static_cast<QWidget*>(w.cancel_button()),
+                             static_cast<QWidget*>(w.pin_button()), static_cast<QWidget*>(w.statusBar()),
+                             static_cast<QWidget*>(w.status_label())})
+      EXPECT_TRUE(inside_window(b, &w)) << b->objectName().toStdString();
+  }
+}
+
+TEST(GuiState, StaleResultIsMarkedAndOnlyACurrentResultPins) {
+  MainWindow w(test_dirs());
+  EXPECT_FALSE(w.pin_button()->isEnabled());  // nothing run yet
+  ASSERT_TRUE(w.run_blocking());
+  EXPECT_TRUE(w.result_is_current());
+  EXPECT_TRUE(w.stale_banner()->isHidden());
+  EXPECT_TRUE(w.pin_button()->isEnabled());
+
+  // A form edit: the result is for the old form.
+  auto* gpus = qobject_cast<QSpinBox*>(w.panel()->field("cluster.gpus"));
+  gpus->setValue(128);
+  EXPECT_FALSE(w.result_is_current());
+  EXPECT_FALSE(w.stale_banner()->isHidden());
+  EXPECT_TRUE(w.stale_banner()->text().contains("Run to update"));
+  EXPECT_TRUE(w.stale_banner()->text().contains("64×H100-SXM")) << w.stale_banner()->text().toStdString();
+  EXPECT_FALSE(w.pin_button()->isEnabled());
+  EXPECT_FALSE(w.pin_current());
+  // Back to what was run: current again, and pinned once only.
+  gpus->setValue(64);
+  EXPECT_TRUE(w.result_is_current());
+  EXPECT_TRUE(w.stale_banner()->isHidden());
+  ASSERT_TRUE(w.pin_current());
+  EXPECT_FALSE(w.pin_button()->isEnabled());
+  EXPECT_FALSE(w.pin_current());
+  EXPECT_EQ(w.compare()->pin_count(), 1);
+
+  // During a run Pin is off; a cancelled run leaves the old result marked.
+  gpus->setValue(128);
+  w.start_run();
+  EXPECT_FALSE(w.pin_button()->isEnabled());
+  w.cancel_run();
+  EXPECT_FALSE(w.stale_banner()->isHidden());
+  EXPECT_TRUE(w.status_label()->text().contains("earlier")) << w.status_label()->text().toStdString();
+  EXPECT_FALSE(w.pin_button()->isEnabled());
+
+  // Open: the result is for the previous file.
+  w.set_discard_prompt([](const QString&) { return QMessageBox::Discard; });
+  ASSERT_TRUE(w.open_scenario(QString::fromStdString(h800_file())));
+  EXPECT_FALSE(w.stale_banner()->isHidden());
+  EXPECT_FALSE(w.pin_button()->isEnabled());
+  wait_until([] { return false; }, 200);  // the cancelled worker delivers and is ignored
+}
+
+TEST(GuiCompare, LabelsCarryTheLayoutAndInfeasiblePinsAreMarked) {
+  MainWindow w(test_dirs());
+  ASSERT_TRUE(w.open_scenario(QString::fromStdString(h800_file())));
+  ASSERT_TRUE(w.run_blocking());
+  ASSERT_TRUE(w.pin_current());
+  QString error;
+  ASSERT_TRUE(w.pin_variant({"parallelism.pp=8"}, QString(), &error)) << error.toStdString();
+  const int gpus = w.result()->scenario.cluster.gpus;
+  const QString gpu = QString::fromStdString(w.result()->scenario.gpu.name);
+  EXPECT_TRUE(w.compare()->header(0).contains(QString("%1×%2 tp1 pp16 ep64").arg(gpus).arg(gpu)))
+      << w.compare()->header(0).toStdString();
+  EXPECT_TRUE(w.compare()->header(1).contains(QString("%1×%2 tp1 pp8 ep64").arg(gpus).arg(gpu)))
+      << w.compare()->header(1).toStdString();
+  EXPECT_NE(w.compare()->header(0), w.compare()->header(1));
+  // Memory rows: "x of y GiB: fits" per pin; a layout that does not fit is marked so.
+  ASSERT_TRUE(w.pin_variant({"training.seq_len=16384"}, "long sequences", &error))
+      << error.toStdString();
+  const int last = w.compare()->pin_count() - 1;
+  EXPECT_FALSE(w.compare()->feasible(last));
+  EXPECT_TRUE(w.compare()->header(last).contains("DOES NOT FIT"));
+  EXPECT_TRUE(w.compare()->table()->item(1, last)->text().contains("DOES NOT FIT"));
+  EXPECT_EQ(w.compare()->table()->verticalHeaderItem(0)->text(), "layout");
+  EXPECT_TRUE(w.compare()->to_html().contains("DOES NOT FIT"));
+}
+
+TEST(GuiDocument, NewDocumentIsRunnableAndShowsTheValuesUsed) {
+  MainWindow w(test_dirs());
+  ASSERT_TRUE(w.document().valid()) << w.document().error();
+  EXPECT_TRUE(w.run_button()->isEnabled());
+  EXPECT_TRUE(w.document().is_new());
+  // Every field shows the resolved scenario's value (the document's, or the default used).
+  const Json& used = w.document().resolved();
+  for (const QString& path : w.panel()->paths()) {
+    SCOPED_TRACE(path.toStdString());
+    const Json* v = json_at(used, path.toStdString());
+    QWidget* f = w.panel()->field(path);
+    if (auto* spin = qobject_cast<QSpinBox*>(f)) {
+      ASSERT_NE(v, nullptr);
+      EXPECT_EQ(spin->value(), v->get<int>());
+    } else if (auto* combo = qobject_cast<QComboBox*>(f)) {
+      ASSERT_NE(v, nullptr);
+      EXPECT_EQ(combo->currentText().toStdString(),
+                v->is_string() ? v->get<std::string>() : v->dump());
+    } else if (auto* edit = qobject_cast<QLineEdit*>(f)) {
+      ASSERT_NE(v, nullptr);
+      // Given in the document: the text; left to the default: the placeholder says it.
+      const QString shown = edit->text().isEmpty() ? edit->placeholderText() : edit->text();
+      EXPECT_NEAR(shown.section(' ', 0, 0).toDouble(), v->get<double>(), 1e-9 * v->get<double>())
+          << shown.toStdString();
+    }
+  }
+  EXPECT_TRUE(w.panel()->shows_default("economics.gpu_hour_usd"));
+  EXPECT_FALSE(w.panel()->shows_default("cluster.gpus"));
+  ASSERT_TRUE(w.run_blocking());
+
+  // Save writes the whole document, with ".json" added, and the title follows.
+  QTemporaryDir tmp;
+  QString error, written;
+  ASSERT_TRUE(w.save_scenario(tmp.filePath("plan-a"), &error, &written)) << error.toStdString();
+  EXPECT_TRUE(written.endsWith("plan-a.json"));
+  QFile f(written);
+  ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+  const Json saved = Json::parse(f.readAll().toStdString());
+  EXPECT_EQ(saved, w.document().json());
+  EXPECT_TRUE(saved.contains("model") && saved.contains("cluster") && saved.contains("training"));
+  EXPECT_TRUE(w.windowTitle().contains("plan-a.json")) << w.windowTitle().toStdString();
+  // Save As: the title follows the new name.
+  w.set_save_path_prompt([&] { return tmp.filePath("plan-b.json"); });
+  ASSERT_TRUE(w.save_as());
+  EXPECT_TRUE(w.windowTitle().contains("plan-b.json"));
+  EXPECT_FALSE(w.windowTitle().contains("plan-a"));
+  EXPECT_FALSE(w.isWindowModified());
+}
+
+TEST(GuiDocument, AllProblemsAreListedAndUnknownKeysCanBeRemoved) {
+  MainWindow w(test_dirs());
+  Json doc = default_scenario_document();
+  doc["pipline"] = Json::object();           // a typo no field can show
+  doc["parallelism"]["tp"] = 3;              // does not divide
+  doc["training"]["seq_len"] = "long";       // not a number
+  w.document().set_document(doc, "typo.json");
+  w.panel()->refresh();
+  ASSERT_FALSE(w.document().valid());
+  const auto& problems = w.document().problems();
+  ASSERT_GE(problems.size(), 3u);
+  const QString shown = w.panel()->error_label()->text();
+  for (const char* what : {"pipline", "parallelism.tp", "training.seq_len"})
+    EXPECT_TRUE(shown.contains(what)) << what << " in " << shown.toStdString();
+  // One removal offered, for the unknown key, naming it.
+  ASSERT_EQ(w.panel()->remove_buttons().size(), 1u);
+  QPushButton* remove = w.panel()->remove_buttons().front();
+  EXPECT_TRUE(remove->text().contains("pipline"));
+  remove->click();
+  EXPECT_FALSE(w.document().json().contains("pipline"));
+  EXPECT_TRUE(w.panel()->remove_buttons().empty());
+  // Fixing the rest makes it runnable.
+  qobject_cast<QSpinBox*>(w.panel()->field("parallelism.tp"))->setValue(2);
+  auto* seq = qobject_cast<QSpinBox*>(w.panel()->field("training.seq_len"));
+  EXPECT_EQ(seq->text(), "(not a number)");  // not a number pretending to be used
+  seq->setValue(4096);
+  EXPECT_TRUE(w.document().valid()) << w.document().error();
+  EXPECT_TRUE(w.run_button()->isEnabled());
+}
+
+TEST(GuiDocument, EditsAreNotDiscardedWithoutAsking) {
+  MainWindow w(test_dirs());
+  int asked = 0;
+  QMessageBox::StandardButton answer = QMessageBox::Cancel;
+  w.set_discard_prompt([&](const QString&) {
+    ++asked;
+    return answer;
+  });
+  w.new_scenario();  // nothing edited: no question
+  EXPECT_EQ(asked, 0);
+  qobject_cast<QSpinBox*>(w.panel()->field("cluster.gpus"))->setValue(128);
+  EXPECT_TRUE(w.isWindowModified());
+  w.new_scenario();  // Cancel: kept
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(w.document().json()["cluster"]["gpus"], 128);
+  EXPECT_FALSE(w.close());  // Ctrl+Q / closing the window asks too
+  EXPECT_EQ(asked, 2);
+  answer = QMessageBox::Discard;
+  w.new_scenario();
+  EXPECT_EQ(w.document().json()["cluster"]["gpus"], 64);
+  EXPECT_FALSE(w.isWindowModified());
+}
+
+TEST(GuiRun, ShortcutsRunAndButtonsStayPut) {
+  MainWindow w(test_dirs());
+  w.fit_to_screen(QRect(0, 0, 1024, 700));
+  w.show();
+  QApplication::processEvents();
+  const auto keys = w.run_action()->shortcuts();
+  EXPECT_TRUE(keys.contains(QKeySequence(Qt::CTRL | Qt::Key_R)));
+  EXPECT_TRUE(keys.contains(QKeySequence(Qt::Key_F5)));
+  const QPoint run_at = w.run_button()->mapTo(&w, QPoint(0, 0));
+  w.run_action()->trigger();
+  EXPECT_TRUE(w.running());
+  QApplication::processEvents();
+  EXPECT_TRUE(w.progress()->isVisible());
+  EXPECT_EQ(w.run_button()->mapTo(&w, QPoint(0, 0)), run_at);  // no jump
+  ASSERT_TRUE(wait_until([&] { return !w.running(); }, 30000));
+  EXPECT_TRUE(w.result_is_current());
+  // Return in a field runs what the form says.
+  auto* gpus = qobject_cast<QSpinBox*>(w.panel()->field("cluster.gpus"));
+  gpus->setValue(128);
+  QKeyEvent enter(QEvent::KeyPress, Qt::Key_Return, Qt::NoModifier);
+  QApplication::sendEvent(gpus, &enter);
+  EXPECT_TRUE(w.running());
+  ASSERT_TRUE(wait_until([&] { return !w.running(); }, 30000));
+  ASSERT_NE(w.result(), nullptr);
+  EXPECT_EQ(w.result()->scenario.cluster.gpus, 128);
+}
+
+TEST(GuiExport, HtmlReportHasTheSectionsAPlannerNeeds) {
+  MainWindow w(test_dirs());
+  ASSERT_TRUE(w.open_scenario(QString::fromStdString(h800_file())));
+  QSpinBox* gpus = qobject_cast<QSpinBox*>(w.panel()->field("cluster.gpus"));
+  gpus->setValue(4096);
+  ASSERT_TRUE(w.run_blocking());
+  const std::string html = report_to_html(*w.result());
+  const std::string description = w.result()->scenario.description;
+  ASSERT_FALSE(description.empty());
+  // The description once, marked as the base scenario's; the resolved cluster next to it.
+  EXPECT_EQ(html.find(html_escape(description)), html.rfind(html_escape(description)));
+  EXPECT_NE(html.find("Base scenario's description"), std::string::npos);
+  EXPECT_NE(html.find("4,096 × H800-SXM"), std::string::npos);
+  for (const char* id : {"id=\"summary\"", "id=\"chart-breakdown\"", "id=\"chart-memory\"",
+                         "id=\"moe-heatmap\"", "id=\"run\"", "id=\"assumptions\"",
+                         "id=\"provenance\"", "P90", "seconds per training step", "GiB per GPU"})
+    EXPECT_NE(html.find(id), std::string::npos) << id;
+  // Assumptions carry the catalogue's sources, and no raw JSON dump is printed.
+  EXPECT_NE(html.find(html_escape(w.result()->scenario.gpu.bf16_tflops.source)), std::string::npos);
+  EXPECT_EQ(html.find("\"schema\""), std::string::npos);
+  // The PDF: more than the text page, and no mouse hints from the timeline.
+  QTemporaryDir tmp;
+  QString error;
+  const QString pdf = tmp.filePath("r.pdf");
+  ASSERT_TRUE(w.export_pdf(pdf, &error)) << error.toStdString();
+  EXPECT_FALSE(w.timeline()->caption().contains("Mouse wheel"));
 }
 
 }  // namespace

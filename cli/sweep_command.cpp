@@ -152,6 +152,9 @@ Action add_sweep_command(CLI::App& app) {
       if (s.progress.errors) msg << " (" << s.progress.errors << " failed)";
       msg << ", " << s.progress.skipped << " skipped (done already, other shards or duplicates)";
       if (s.retried) msg << "; " << s.retried << " failed before and evaluated again";
+      if (s.dropped_stale_errors)
+        msg << "; dropped " << s.dropped_stale_errors << " error line"
+            << (s.dropped_stale_errors == 1 ? "" : "s") << " of points no longer in the sweep";
       if (s.repaired_bytes) msg << "; repaired a torn last line (" << s.repaired_bytes << " bytes cut)";
       char rate[64];
       std::snprintf(rate, sizeof rate, "; %.2f s", s.wall_seconds);

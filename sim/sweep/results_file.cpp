@@ -150,16 +150,14 @@ ResumeState prepare_results(const std::filesystem::path& file, bool resume) {
                      "the results file exists: pass --resume to continue it, or remove it");
   if (!exists || !resume) return state;
   state.repaired_bytes = repair_results(file);
-  std::unordered_set<std::string> failed;
   for (auto& line : scan_results(file, true).lines) {
     // A failed point runs again: the base scenario or the data may have been fixed since.
-    if (line.doc.contains("error")) failed.insert(std::move(line.id));
+    if (line.doc.contains("error")) state.failed.insert(std::move(line.id));
     else state.done.insert(std::move(line.id));
   }
   // An error line followed by its rerun's report (a resume interrupted before the file was put
   // in order) is done.
-  for (const auto& id : failed)
-    if (!state.done.count(id)) ++state.retried;
+  std::erase_if(state.failed, [&](const std::string& id) { return state.done.count(id) > 0; });
   return state;
 }
 
@@ -184,11 +182,18 @@ OrderedResults order_results(const SweepPlan& plan, const std::filesystem::path&
   std::string text;
   for (const auto& [index, id] : order) {
     ResultLine& line = scan.lines[last.at(id)];
-    if (auto f = failure_of(line.doc)) out.failures.push_back(std::move(*f));
+    auto f = failure_of(line.doc);
+    if (f && index == static_cast<std::size_t>(-1)) {
+      // The failure of a point the sweep no longer has (its typo was fixed, which changed the
+      // id): nothing to rerun, and kept it would fail the sweep forever.
+      ++out.dropped_stale_errors;
+      continue;
+    }
+    if (f) out.failures.push_back(std::move(*f));
     text += line.text;
     text += '\n';
+    ++out.lines;
   }
-  out.lines = order.size();
   write_file_atomically(file, text);
   return out;
 }

@@ -180,7 +180,8 @@ std::string describe_failure(const SweepFailure& f);
 struct ResumeState {
   std::unordered_set<std::string> done;  ///< ids with a report line (error lines run again)
   std::uintmax_t repaired_bytes = 0;     ///< a torn last line cut off
-  std::size_t retried = 0;               ///< error lines whose points run again
+  /// Ids with an error line and no report: run again when they are still points of the sweep.
+  std::unordered_set<std::string> failed;
 };
 /// Checks `file` before a run: without `resume` an existing non-empty file is an InputError
 /// (nothing is overwritten); with it a torn last line is cut and the ids already reported are
@@ -191,11 +192,13 @@ ResumeState prepare_results(const std::filesystem::path& file, bool resume);
 struct OrderedResults {
   std::size_t lines = 0;
   std::vector<SweepFailure> failures;  ///< in point order
+  std::size_t dropped_stale_errors = 0;  ///< error lines of points no longer in the sweep
 };
 /// Rewrites `file` atomically with its lines in point order (the index of each id's first
-/// occurrence in `plan`; ids that are not points of `plan` last, by id), keeping the last line
-/// of an id that appears twice (an error line followed by the report of its rerun). Returns the
-/// failures the file records.
+/// occurrence in `plan`; reports of ids that are not points of `plan` last, by id), keeping the
+/// last line of an id that appears twice (an error line followed by the report of its rerun)
+/// and dropping error lines of ids that are not points of `plan` (a fixed sweep's old
+/// failures). Returns the failures the file records.
 OrderedResults order_results(const SweepPlan& plan, const std::filesystem::path& file);
 
 /// The indices to run: in `shard`, not in `done`, first occurrence of each id.
@@ -224,6 +227,7 @@ struct SweepSummary {
   SweepProgress progress;
   std::uintmax_t repaired_bytes = 0;  ///< torn bytes cut off on resume
   std::size_t retried = 0;            ///< error lines of an earlier run evaluated again
+  std::size_t dropped_stale_errors = 0;  ///< error lines of points no longer in the sweep
   /// Every failed point the finished file records (this run's and kept ones), in point order.
   std::vector<SweepFailure> failures;
   double wall_seconds = 0;

@@ -98,8 +98,9 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
   SweepSummary summary;
   const ResumeState state = prepare_results(options.output, options.resume);
   summary.repaired_bytes = state.repaired_bytes;
-  summary.retried = state.retried;
   const std::vector<std::size_t> todo = select_points(plan, options.shard, state.done);
+  if (!state.failed.empty())
+    for (std::size_t i : todo) summary.retried += state.failed.count(plan.point(i).id);
   SweepProgress progress;
   progress.total = todo.size();
   progress.skipped = plan.size() - todo.size();
@@ -142,7 +143,9 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
   }
   out.reset();
   if (failure) std::rethrow_exception(failure);
-  summary.failures = order_results(plan, options.output).failures;
+  OrderedResults ordered = order_results(plan, options.output);
+  summary.failures = std::move(ordered.failures);
+  summary.dropped_stale_errors = ordered.dropped_stale_errors;
   summary.progress = progress;
   summary.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

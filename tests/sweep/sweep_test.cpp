@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include "sim/report/batch_report.hpp"
 #include "sim/report/report.hpp"
@@ -329,11 +330,23 @@ TEST(SweepRun, ThreadCountDoesNotChangeTheLinesAndResumeSkipsDoneIds) {
     out << failed.dump() << "\n" << fixed.dump() << "\n";
   }
   const ResumeState st = prepare_results(stale, true);
-  EXPECT_EQ(st.retried, 1u) << "only the tp 3 point";
+  EXPECT_EQ(st.failed, std::unordered_set<std::string>{plan.point(6).id}) << "only the tp 3 point";
   EXPECT_EQ(st.done.size(), 6u);
   const OrderedResults ordered = order_results(plan, stale);
   EXPECT_EQ(ordered.lines, 7u);
   EXPECT_EQ(slurp(stale), slurp(one.output));
+
+  // The error line of a point the sweep no longer has (a typo fixed since) is dropped, a report
+  // line of a foreign id is kept, last.
+  {
+    std::ofstream out(stale, std::ios::app | std::ios::binary);
+    out << R"({"id":"ffffffffffffffff","error":{"message":"old typo","file":"","path":""}})" << "\n";
+    out << R"({"id":"0000000000000000","report":{}})" << "\n";
+  }
+  const OrderedResults again_ordered = order_results(plan, stale);
+  EXPECT_EQ(again_ordered.dropped_stale_errors, 1u);
+  EXPECT_EQ(again_ordered.failures.size(), 1u);
+  EXPECT_EQ(slurp(stale), slurp(one.output) + R"({"id":"0000000000000000","report":{}})" + "\n");
 }
 
 TEST(BatchReport, CsvRowsEqualReportToCsvAndParseBack) {

@@ -63,6 +63,18 @@ TEST(SweepOutcome, EveryPointFailingOnATypoExitsTwoAndNamesEachPoint) {
     EXPECT_NE(r.err.find("point " + j["id"].get<std::string>() + " ("), std::string::npos) << r.err;
   }
   EXPECT_EQ(n, 2u);
+
+  // Typo fixed, resumed: the new points run, the old failures (other ids) are dropped, exit 0.
+  write_sweep(dir, {{"name", "typo"},
+                    {"base", base_scenario()},
+                    {"set", {{"simulation.fidelity", "analytical"}}},
+                    {"grid", {{"cluster.gpu", {"H100-SXM", "H20"}}}}});
+  const Result fixed = run("sweep " + sweep.string() + " --resume -o " + out.string());
+  EXPECT_EQ(fixed.code, 0) << fixed.err;
+  EXPECT_NE(fixed.err.find("dropped 2 error lines of points no longer in the sweep"), std::string::npos)
+      << fixed.err;
+  EXPECT_EQ(slurp(out).find("\"error\""), std::string::npos) << slurp(out);
+  EXPECT_EQ(count(slurp(out), "\n"), 2u);
 }
 
 TEST(SweepOutcome, OneFailedPointAmongGoodOnesExitsTwoAndQuietStillPrintsIt) {

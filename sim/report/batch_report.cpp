@@ -452,7 +452,7 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
      << html_escape(title) << "</title>\n<style>body{font-family:sans-serif;margin:2em;"
      << "max-width:1100px}table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;"
      << "border-bottom:1px solid #ddd;text-align:right}th{background:#f4f4f4}"
-     << "td.l,th.l{text-align:left}.warn{color:#b00}pre{font-size:12px;background:#f8f8f8;"
+     << "td.l,th.l{text-align:left}td.nw{white-space:nowrap}.warn{color:#b00}pre{font-size:12px;background:#f8f8f8;"
      << "padding:8px;overflow:auto}</style></head><body>\n";
   os << "<h1>" << html_escape(title) << "</h1>\n<p>" << reports.size() << " scenario"
      << (reports.size() == 1 ? "" : "s") << " reported";
@@ -480,7 +480,7 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
     };
     const Json* fits = at(r, "/memory/fits");
     os << "<tr><td class=\"l\">" << html_escape(sorted[i]->id) << "</td><td class=\"l\">"
-       << html_escape(label_of(*sorted[i])) << "</td><td class=\"l\">"
+       << html_escape(label_of(*sorted[i])) << "</td><td class=\"l nw\">"
        << html_escape(str("/scenario/cluster/gpu")) << "</td><td>" << str("/scenario/cluster/gpus")
        << "</td><td>" << price(r) << "</td><td>" << str("/scenario/parallelism/tp") << "·" << str("/scenario/parallelism/cp")
        << "·" << str("/scenario/parallelism/pp") << "·" << str("/scenario/parallelism/dp") << "·"

@@ -33,7 +33,8 @@ void fail(const QString& message) { QTextStream(stderr) << "clustercost-gui: " <
 
 // The text width of an A4 page with 15 mm margins, in the document's CSS pixels (96 per inch):
 // wider images are scaled down to it.
-constexpr double kTextWidthPx = (210.0 - 30.0) / 25.4 * 96.0;
+double text_width_px(bool landscape) { return ((landscape ? 297.0 : 210.0) - 30.0) / 25.4 * 96.0; }
+double text_height_px(bool landscape) { return ((landscape ? 210.0 : 297.0) - 30.0) / 25.4 * 96.0; }
 
 // The report's resolved scenario written back as input: nulls (unset optionals) and empty
 // strings (defaults such as "node": "") mean "use the default", which the loader expresses by
@@ -89,8 +90,10 @@ QString sweep_document(const std::vector<BatchEntry>& entries, const std::string
     pages += report_page_html(e.report, extras);
   }
   // The per-point pages use the single report's classes (summary cards, sources).
+  // On paper the comparison's thirteen columns need a smaller font to stay one line per point.
   const auto style_end = html.find("</style>");
-  if (style_end != std::string::npos) html.insert(style_end, report_html_style());
+  if (style_end != std::string::npos)
+    html.insert(style_end, report_html_style() + "table{font-size:10px}");
   const auto body_end = html.rfind("</body>");
   html.insert(body_end == std::string::npos ? html.size() : body_end, pages);
   return qs(html);
@@ -109,7 +112,9 @@ QImage chart_image(ChartAdapter& chart, const QSize& size) {
 }
 
 bool write_html_pdf(const QString& path, const QString& title, const QString& html_in,
-                    const std::vector<PdfImage>& images, QString* error) {
+                    const std::vector<PdfImage>& images, QString* error, bool landscape) {
+  const double kTextWidthPx = text_width_px(landscape);
+  const double kTextHeightPx = text_height_px(landscape);
   QTextDocument doc;
   QString html = html_in;
   // Raw data behind a <details> toggle is for the screen; on paper it would be pages of JSON.
@@ -138,7 +143,9 @@ bool write_html_pdf(const QString& path, const QString& title, const QString& ht
     }
     const QString name = QString("svg-%1").arg(n++);
     doc.addResource(QTextDocument::ImageResource, QUrl(name), image);
-    const double scale = std::min(1.0, kTextWidthPx / size.width());
+    // Wide charts fill the text width; tall ones keep within a page.
+    const double scale = std::min({1.0, kTextWidthPx / size.width(),
+                                   0.9 * kTextHeightPx / size.height()});
     out += QString("<img src=\"%1\" width=\"%2\" height=\"%3\">")
                .arg(name)
                .arg(static_cast<int>(size.width() * scale))
@@ -171,6 +178,7 @@ bool write_html_pdf(const QString& path, const QString& title, const QString& ht
   QPdfWriter writer(&file);
   writer.setResolution(300);
   writer.setPageSize(QPageSize(QPageSize::A4));
+  writer.setPageOrientation(landscape ? QPageLayout::Landscape : QPageLayout::Portrait);
   writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
   writer.setTitle(title);
   writer.setCreator("clustercost-gui");
@@ -228,7 +236,8 @@ int export_results_pdf(MainWindow& window, const QString& results, const QString
   }
   const std::string title = batch_title(entries, QFileInfo(results).completeBaseName().toStdString());
   if (!write_html_pdf(pdf, QObject::tr("clustercost sweep: %1").arg(qs(title)),
-                      sweep_document(entries, title, window.document().catalog()), {}, &error)) {
+                      sweep_document(entries, title, window.document().catalog()), {}, &error,
+                      /*landscape=*/true)) {
     fail(error);
     return 1;
   }

@@ -25,10 +25,11 @@ struct PdfImage {
   QImage image;
 };
 
-/// Writes `html` to `path` as an A4 PDF, atomically (a failure leaves an old file as it was).
-/// Inline <svg> elements become images, <details> (raw data for the screen) are left out.
+/// Writes `html` to `path` as an A4 PDF (landscape for wide tables), atomically (a failure
+/// leaves an old file as it was). Inline <svg> elements become images, <details> (raw data for
+/// the screen) are left out.
 bool write_html_pdf(const QString& path, const QString& title, const QString& html,
-                    const std::vector<PdfImage>& images, QString* error);
+                    const std::vector<PdfImage>& images, QString* error, bool landscape = false);
 
 /// `chart` drawn at `size` (twice the pixels, for print).
 QImage chart_image(ChartAdapter& chart, const QSize& size);

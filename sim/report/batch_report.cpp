@@ -355,18 +355,36 @@ void breakdown_chart(std::ostream& os, const std::vector<const BatchEntry*>& row
   os << "</svg>\n";
 }
 
-// One value against GPU count, a series per GPU type: every report a dot, the best (lowest)
-// value at each count joined by a line.
+// One value against GPU count, a series per GPU type and layout: every report a dot, the best
+// (lowest) value at each count of a series joined by a line. A what-if with its own layout (a
+// sweep's explicit point, pp8 next to a pp4 grid) is its own series, a lone dot, never a kink in
+// the grid's line. GPU counts are labelled as whole numbers, the value axis names its unit.
 void scaling_chart(std::ostream& os, const std::string& id, const std::string& title,
                    const std::string& pointer, const std::vector<const BatchEntry*>& reports,
                    bool money) {
+  // Series key: the GPU, then the layout when more than one layout shares the chart.
+  auto layout_of = [](const Json& r) {
+    std::string l;
+    for (const char* k : {"tp", "cp", "pp", "ep", "vpp"}) {
+      const Json* v = at(r, std::string("/scenario/parallelism/") + k);
+      if (v && v->is_number() && (v->get<double>() != 1 || std::string(k) == "tp" ||
+                                  std::string(k) == "pp"))
+        l += std::string(l.empty() ? "" : " ") + k + v->dump();
+    }
+    const Json* sch = at(r, "/scenario/parallelism/schedule");
+    if (sch && sch->is_string()) l += " " + sch->get<std::string>();
+    return l;
+  };
+  std::set<std::string> layouts;
+  for (const auto* e : reports) layouts.insert(layout_of(e->report));
   std::map<std::string, std::vector<std::pair<double, double>>> series;
   for (const auto* e : reports) {
     const Json* g = at(e->report, "/scenario/cluster/gpu");
     const double x = number_at(e->report, "/scenario/cluster/gpus");
     const double y = number_at(e->report, pointer);
     if (g && g->is_string() && x > 0 && std::isfinite(y) && y > 0)
-      series[g->get<std::string>()].push_back({x, y});
+      series[g->get<std::string>() + (layouts.size() > 1 ? " " + layout_of(e->report) : "")]
+          .push_back({x, y});
   }
   os << "<h2>" << html_escape(title) << "</h2>\n";
   if (series.empty()) {
@@ -386,25 +404,31 @@ void scaling_chart(std::ostream& os, const std::string& id, const std::string& t
     const double t = x1 == x0 ? 0.5
                      : logx   ? std::log2(x / x0) / std::log2(x1 / x0)
                               : (x - x0) / (x1 - x0);
-    return 70 + t * 760;
+    return 90 + t * 740;
   };
   auto fy = [&](double y) { return 330 - 290 * y / (y1 * 1.05); };
-  os << "<svg id=\"" << id << "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"400\""
-     << " role=\"img\" aria-label=\"" << html_escape(title) << "\">\n";
-  os << "<line x1=\"70\" y1=\"330\" x2=\"840\" y2=\"330\" stroke=\"#333\"/>"
-     << "<line x1=\"70\" y1=\"30\" x2=\"70\" y2=\"330\" stroke=\"#333\"/>\n";
+  constexpr std::size_t kPerRow = 3;
+  const std::size_t legend_rows = (series.size() + kPerRow - 1) / kPerRow;
+  const int height = 392 + 20 * static_cast<int>(legend_rows);
+  os << "<svg id=\"" << id << "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\""
+     << height << "\" role=\"img\" aria-label=\"" << html_escape(title) << "\">\n";
+  os << "<line x1=\"90\" y1=\"330\" x2=\"840\" y2=\"330\" stroke=\"#333\"/>"
+     << "<line x1=\"90\" y1=\"30\" x2=\"90\" y2=\"330\" stroke=\"#333\"/>\n";
   for (int i = 0; i <= 4; ++i) {
     const double v = y1 * 1.05 * i / 4;
-    os << "<text x=\"64\" y=\"" << fixed(fy(v) + 4, 1) << "\" font-size=\"11\" text-anchor=\"end\">"
-       << (money ? "$" : "") << human(v) << "</text>\n";
+    os << "<text x=\"84\" y=\"" << fixed(fy(v) + 4, 1) << "\" font-size=\"11\" text-anchor=\"end\">"
+       << (money ? "$" + human(v) : fixed(v, v >= 10 ? 0 : 1)) << "</text>\n";
   }
+  os << "<text x=\"18\" y=\"180\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 18 180)\">"
+     << (money ? "total cost (USD)" : "wall-clock days") << "</text>\n";
   std::set<double> xs;
   for (const auto& [g, pts] : series)
     for (const auto& p : pts) xs.insert(p.first);
   for (double x : xs)
     os << "<text x=\"" << fixed(fx(x), 1) << "\" y=\"348\" font-size=\"11\" text-anchor=\"middle\">"
-       << human(x) << "</text>\n";
-  os << "<text x=\"455\" y=\"370\" font-size=\"12\" text-anchor=\"middle\">GPUs</text>\n";
+       << std::llround(x) << "</text>\n";
+  os << "<text x=\"465\" y=\"370\" font-size=\"12\" text-anchor=\"middle\">GPUs"
+     << (logx ? " (log₂ scale)" : "") << "</text>\n";
   std::size_t k = 0;
   for (const auto& [g, pts] : series) {
     const char* color = kPalette[k % std::size(kPalette)];
@@ -413,14 +437,19 @@ void scaling_chart(std::ostream& os, const std::string& id, const std::string& t
       auto it = best.find(x);
       if (it == best.end() || y < it->second) best[x] = y;
       os << "<circle class=\"point\" cx=\"" << fixed(fx(x), 1) << "\" cy=\"" << fixed(fy(y), 1)
-         << "\" r=\"3\" fill=\"" << color << "\" fill-opacity=\"0.5\"><title>" << html_escape(g)
-         << ", " << x << " GPUs: " << (money ? "$" : "") << human(y) << "</title></circle>\n";
+         << "\" r=\"" << (best.size() == 1 && pts.size() == 1 ? 5 : 3) << "\" fill=\"" << color
+         << "\" fill-opacity=\"0.7\"><title>" << html_escape(g) << ", " << std::llround(x)
+         << " GPUs: " << (money ? "$" : "") << human(y) << "</title></circle>\n";
     }
-    os << "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"" << color
-       << "\" points=\"";
-    for (const auto& [x, y] : best) os << fixed(fx(x), 1) << "," << fixed(fy(y), 1) << " ";
-    os << "\"/>\n<rect x=\"" << 90 + 150 * k << "\" y=\"8\" width=\"12\" height=\"12\" fill=\""
-       << color << "\"/><text x=\"" << 106 + 150 * k << "\" y=\"19\" font-size=\"12\">"
+    if (best.size() > 1) {
+      os << "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"" << color
+         << "\" points=\"";
+      for (const auto& [x, y] : best) os << fixed(fx(x), 1) << "," << fixed(fy(y), 1) << " ";
+      os << "\"/>\n";
+    }
+    const std::size_t lx = 20 + 290 * (k % kPerRow), ly = 384 + 20 * (k / kPerRow);
+    os << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"" << color
+       << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\" font-size=\"12\">"
        << html_escape(g) << "</text>\n";
     ++k;
   }

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "gui/scenario_document.hpp"
+#include "hardware/spec/catalog.hpp"
+#include "sim/report/report.hpp"
+#include "sim/scenario/scenario.hpp"
 #include "tests/common/test_paths.hpp"
 
 #ifdef CLUSTERCOST_GUI_BINARY
@@ -73,6 +77,53 @@ TEST(GuiBinary, ScreenshotReplacesTheOldFileAtomically) {
   EXPECT_FALSE(fs::exists(missing));
   EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"shot.png"});
   fs::remove(log);
+}
+
+// The sweep PDF has the sweep HTML's comparison table with one row per point, and a page per
+// point headed with the point's own cluster (not the base scenario's GPU count).
+TEST(GuiBinary, SweepPdfHasOneRowPerPoint) {
+  if (std::system("pdftotext -v > /dev/null 2>&1") != 0) GTEST_SKIP() << "pdftotext not installed";
+  using namespace clustercost;
+  TempDir dir;
+  const DataDirs dirs = data_dirs_from_environment(clustercost::test::data_root().string());
+  const Catalog catalog = Catalog::load(dirs.catalog());
+  const fs::path results = dir.path / "sweep.jsonl", pdf = dir.path / "sweep.pdf",
+                 log = dir.path / "log.txt";
+  const std::vector<std::pair<std::string, int>> points = {
+      {"a1", 64}, {"b2", 128}, {"c3", 256}};
+  {
+    std::ofstream out(results);
+    for (const auto& [id, gpus] : points) {
+      Json doc = default_scenario_document();
+      doc["cluster"]["gpus"] = gpus;
+      doc["simulation"] = {{"fidelity", "analytical"}};
+      const Report r = run_scenario(parse_scenario(doc, "point", catalog, dirs));
+      out << Json{{"id", id}, {"sweep", "gpu-count"}, {"overrides", {{"cluster.gpus", gpus}}},
+                  {"report", report_to_json(r)}}.dump()
+          << "\n";
+    }
+  }
+  ASSERT_EQ(run_gui("--report " + results.string() + " --pdf " + pdf.string(), log), 0) << slurp(log);
+  const fs::path text = dir.path / "sweep.txt";
+  ASSERT_EQ(std::system(("pdftotext -layout " + pdf.string() + " " + text.string()).c_str()), 0);
+  const std::string t = slurp(text);
+  const auto table_end = t.find("Point by point");
+  ASSERT_NE(table_end, std::string::npos) << t.substr(0, 2000);
+  const std::string table = t.substr(0, table_end);
+  EXPECT_NE(table.find("gpu-count"), std::string::npos);  // the sweep's name as the title
+  for (const auto& [id, gpus] : points) {
+    // One line of the comparison per point: its id and its GPU count on the same line.
+    std::size_t lines = 0;
+    for (std::size_t at = table.find(id); at != std::string::npos; at = table.find(id, at + 1)) {
+      const auto bol = table.rfind('\n', at) + 1, eol = table.find('\n', at);
+      if (table.substr(bol, eol - bol).find(" " + std::to_string(gpus) + " ") != std::string::npos)
+        ++lines;
+    }
+    EXPECT_EQ(lines, 1u) << id;
+    // Its page is headed with its own cluster.
+    EXPECT_NE(t.find("Point " + id + ": " + std::to_string(gpus) + " × H100-SXM"), std::string::npos)
+        << id;
+  }
 }
 
 }  // namespace

@@ -195,6 +195,8 @@ void ChartAdapter::bar_set(const QString& title, const QStringList& categories,
   value_axis_title_ = value_axis_title;
   x_axis_title_.clear();
   QChart* chart = fresh_chart(impl_->view, title);
+  // Long series names (layouts) get a legend column of their own rather than being elided.
+  if (sets.size() > 2) chart->legend()->setAlignment(Qt::AlignRight);
   auto* bars = new QBarSeries();
   double max = 0;
   for (std::size_t i = 0; i < sets.size(); ++i) {

@@ -163,10 +163,26 @@ bool write_html_pdf(const QString& path, const QString& title, const QString& ht
                     .arg(static_cast<int>(logical.width() * scale))
                     .arg(static_cast<int>(logical.height() * scale)));
   }
+  // CSS pixel font sizes as points (1 px = 0.75 pt at 96 px per inch): QTextDocument takes px
+  // as device pixels, which on a 300-dpi page would make the text tiny.
+  static const QRegularExpression px_font("font-size:\\s*([0-9.]+)px");
+  QString printed;
+  from = 0;
+  for (auto it = px_font.globalMatch(out); it.hasNext();) {
+    const auto m = it.next();
+    printed += out.mid(from, m.capturedStart() - from) +
+               QString("font-size:%1pt").arg(m.captured(1).toDouble() * 0.75);
+    from = m.capturedEnd();
+  }
+  printed += out.mid(from);
   QFont font("DejaVu Sans");
   font.setPointSizeF(9);
   doc.setDefaultFont(font);
-  doc.setHtml(out);
+  doc.setDocumentMargin(0);
+  // Laid out on a page of the text area's size in CSS pixels, so that the image widths above
+  // fit it; print() scales the page onto the PDF's.
+  doc.setPageSize(QSizeF(kTextWidthPx, kTextHeightPx));
+  doc.setHtml(printed);
 
   // Atomic like every file the tool writes: QSaveFile writes a temporary file beside `path`
   // and renames it over `path` on commit().

@@ -514,7 +514,7 @@ void ComparePanel::clear_pins() {
 QString ComparePanel::header(int pin) const {
   if (pin < 0 || pin >= pin_count()) return QString();
   const Pin& p = pins_[static_cast<std::size_t>(pin)];
-  QString h = p.label + (p.label == p.layout ? QString() : QStringLiteral(" · ") + p.layout);
+  QString h = p.label + (p.label == p.layout ? QString() : QStringLiteral("\n") + p.layout);
   if (pin == 0) h += tr(" (base)");
   if (!p.fits) h += tr("\nDOES NOT FIT in HBM");
   return h;
@@ -578,7 +578,6 @@ void ComparePanel::rebuild() {
       table_->setItem(kTextRows + r, p, item);
     }
   }
-  table_->resizeRowsToContents();
   // Bars: each metric relative to the first pin (100 % = base), so different units share one
   // axis. The GPU count is left out (it is an input, shown in the table).
   QStringList categories;
@@ -587,13 +586,14 @@ void ComparePanel::rebuild() {
     categories << QString::fromStdString(base[k].short_name);
   for (int p = 0; p < pin_count(); ++p) {
     const Pin& pin = pins_[static_cast<std::size_t>(p)];
-    ChartSeries set{header(p).replace('\n', ' '), {}, {}};
+    // The legend names the layout (the table has the labels), whole, and marks infeasibility.
+    ChartSeries set{pin.layout + (pin.fits ? QString() : tr(" (does not fit)")), {}, {}};
     for (std::size_t k = 1; k < base.size() && k < pin.metrics.size(); ++k)
       set.y.push_back(100.0 + delta_percent(pin.metrics[k].value, base[k].value));
     sets.push_back(std::move(set));
   }
-  chart_->bar_set(tr("Pinned results relative to %1").arg(header(0).section('\n', 0, 0)),
-                  categories, sets, tr("% of the base pin"));
+  chart_->bar_set(tr("Pinned results relative to the base pin (%1)").arg(pins_.front().layout),
+                  categories, sets, tr("% of base"));
 }
 
 QString ComparePanel::to_html() const {

@@ -86,7 +86,7 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
     p.attention.forward = fraction(*a, "forward", 0.7);
     p.attention.backward = fraction(*a, "backward", 0.5);
     p.attention.source = a->string_or("source", "");
-    for (const char* kernel : {"flash2", "flash3"}) {
+    for (const char* kernel : {"flash1", "flash2", "flash3"}) {
       if (auto k = a->optional_object(kernel)) {
         AttentionEfficiency::Kernel e;
         e.forward = fraction(*k, "forward", 0.7);
@@ -101,6 +101,13 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
   if (auto m = r.optional_object("memory")) {
     p.memory.efficiency = fraction(*m, "efficiency", 0.8);
     p.memory.source = m->string_or("source", "");
+    if (auto bc = m->optional_object("by_class")) {
+      const Json& raw = *m->find("by_class");
+      for (auto it = raw.begin(); it != raw.end(); ++it)
+        p.memory.by_class[it.key()] = fraction(*bc, it.key(), 0.8);
+      bc->finish();
+    }
+    p.memory.by_class_source = m->string_or("by_class_source", "");
     m->finish();
   }
   if (auto n = r.optional_object("network")) {
@@ -146,6 +153,10 @@ Json efficiency_profile_to_json(const EfficiencyProfile& p) {
   for (const auto& [kernel, e] : p.attention.by_kernel)
     j["attention"][kernel] = {{"forward", e.forward}, {"backward", e.backward}, {"source", e.source}};
   j["memory"] = {{"efficiency", p.memory.efficiency}, {"source", p.memory.source}};
+  if (!p.memory.by_class.empty()) {
+    for (const auto& [cls, e] : p.memory.by_class) j["memory"]["by_class"][cls] = e;
+    j["memory"]["by_class_source"] = p.memory.by_class_source;
+  }
   j["network"] = {{"scale_up", p.network.scale_up}, {"scale_out", p.network.scale_out},
                   {"source", p.network.source}};
   j["launch_overhead_us"] = p.launch_overhead_us;

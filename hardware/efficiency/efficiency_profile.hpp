@@ -4,7 +4,7 @@
 /// where e_compute is the efficiency a well-shaped kernel reaches, q_wave the wave-quantisation
 /// factor (tiles / (waves × SMs)), and t0 a fixed per-kernel time (prologue, epilogue, tail).
 /// Shipped profiles (hardware/profiles/*.json) are fitted to published kernel benchmarks
-/// (../shared/reference/published-runs.md, sections C and D); `clustercost calibrate` fits new
+/// (docs/reference/published-runs.md, sections C and D); `clustercost calibrate` fits new
 /// ones from probe measurements. Every parameter records its source.
 
 #include <filesystem>
@@ -79,6 +79,15 @@ struct AttentionEfficiency {
 struct MemoryEfficiency {
   double efficiency = 0.8;     // fraction of HBM TB/s reached by streaming kernels
   std::string source;
+  /// Per class of memory-bound kernel ("norm", "rope", "fp8_cast", ... as the op program names
+  /// its categories): the fraction of HBM bandwidth such kernels reach in a measured training
+  /// step, where that is known; other classes run at `efficiency`.
+  std::map<std::string, double> by_class;
+  std::string by_class_source;
+  double for_class(const std::string& cls) const {
+    auto it = by_class.find(cls);
+    return it == by_class.end() ? efficiency : it->second;
+  }
 };
 
 /// Achievable fraction of line rate for collectives (nccl-tests busbw / line rate).

@@ -11,7 +11,7 @@
 /// kernel_time() of efficiency_profile.hpp with OpClass::GroupedGemm: padded FLOPs at the
 /// profile's GEMM efficiency for the precision (no shipped profile has a separate grouped entry;
 /// DeepGEMM's grouped contiguous FP8 figures on H800, 1346 and 1214 TFLOP/s at 4 × 8192 rows,
-/// ../shared/reference/published-runs.md D2, are the check in tests/alltoall). Backward is two
+/// docs/reference/published-runs.md D2, are the check in tests/alltoall). Backward is two
 /// kernels per GEMM (input gradient and weight gradient), each with the forward's FLOPs.
 ///
 /// SM reservation: communication kernels that hold SMs (DeepEP: DeepSeek-V3 reserves 20 of the

@@ -43,8 +43,10 @@ Seconds kernel_cost(const GpuSpec& gpu, const EfficiencyProfile& profile, const 
       const double e = k.backward ? a.backward : a.forward;
       return Seconds(std::max(k.flops.value / (bf16_peak * e * c), mem_t) + launch);
     }
-    case OpClass::Memory:
-      return Seconds(mem_t + launch);
+    case OpClass::Memory: {
+      const double bw = gpu.hbm_tbps.get() * 1e12 * profile.memory.for_class(k.memory_class);
+      return Seconds((bw > 0 ? k.bytes.value / bw : 0.0) + launch);
+    }
   }
   return Seconds(0);
 }

@@ -37,6 +37,7 @@ struct KernelDesc {
   int kernels = 1;                 ///< launches this op stands for
   bool backward = false;           ///< attention: the backward kernel
   std::string attention_kernel;    ///< attention: "flash2" or "flash3"
+  std::string memory_class;        ///< memory-bound kernels: "norm", "rope", "fp8_cast", ...
 };
 
 /// The time of `k` on `gpu`. `compute_fraction` (0, 1]: SMs left to compute kernels while

@@ -100,6 +100,7 @@ constexpr double kFp32 = 4.0;
 
 /// Everything the builders need, resolved once.
 struct Ctx {
+  explicit Ctx(const Scenario& sc) : s(sc), m(sc.model), sw(sc.software) {}
   const Scenario& s;
   const ModelSpec& m;
   const SoftwareConfig& sw;
@@ -143,6 +144,7 @@ struct Fwd {
 };
 
 struct Builder {
+  explicit Builder(const Ctx& ctx) : c(ctx) {}
   const Ctx& c;
   std::vector<Fwd> fwd;
 
@@ -161,6 +163,7 @@ struct Builder {
     Fwd f;
     f.op = base(std::move(name), cat, module);
     f.op.kernel.op_class = OpClass::Memory;
+    f.op.kernel.memory_class = op_category_name(cat);
     f.op.kernel.bytes = Bytes(read + write);
     f.op.kernel.kernels = kernels;
     f.bwd_bytes = Bytes(bwd);
@@ -614,6 +617,7 @@ Op backward_memory(const Fwd& f, Bytes bytes, int kernels, OpCategory cat, const
   op.category = cat;
   op.pass = Pass::InputGrad;
   op.kernel.op_class = OpClass::Memory;
+  op.kernel.memory_class = op_category_name(cat);
   op.kernel.bytes = bytes;
   op.kernel.kernels = kernels;
   return op;
@@ -748,7 +752,7 @@ LayerProgram finish_layer(const Ctx& c, Builder& b, LayerKind kind, int index, b
 }
 
 Ctx make_ctx(const Scenario& s) {
-  Ctx c{s, s.model, s.software};
+  Ctx c(s);
   const auto& par = s.parallelism;
   c.tp = par.tp;
   c.cp = par.cp;
@@ -811,7 +815,7 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
   const bool full = par.recompute == Recompute::Full;
   int moe_index = 0;
   for (const LayerPlan& plan : plans) {
-    Builder b{c, {}};
+    Builder b(c);
     LayerProgram lp;
     double routed_rows = 0;
     int layer_moe_index = -1;
@@ -840,6 +844,7 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
         g.category = OpCategory::Embedding;
         g.pass = Pass::WeightGrad;
         g.kernel.op_class = OpClass::Memory;
+        g.kernel.memory_class = "embedding";
         g.kernel.bytes = Bytes(v * c.e + 2.0 * v * kFp32 / c.tp);
         g.kernel.kernels = 2;
         lp.ops.push_back(g);
@@ -966,6 +971,7 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
     norm.category = OpCategory::Optimizer;
     norm.pass = Pass::WeightGrad;
     norm.kernel.op_class = OpClass::Memory;
+    norm.kernel.memory_class = "optimizer";
     norm.kernel.bytes = Bytes(shard * grad_bytes * 2.0);  // norm, then the clip's scaling pass
     norm.kernel.kernels = 2;
     sp.step_ops.push_back(norm);

@@ -1,5 +1,5 @@
 #pragma once
-/// A scenario: one training run to estimate (format: ../shared/DESIGN.md, "Scenario").
+/// A scenario: one training run to estimate (format: docs/design.md, "Scenario").
 /// load_scenario() parses, fills the documented defaults, resolves the model preset, GPU and
 /// node from the catalogue, and checks every divisibility rule, so that everything downstream
 /// can trust it. Errors are InputError (file, JSON path, what was expected).

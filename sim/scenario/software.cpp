@@ -56,7 +56,7 @@ SoftwareConfig parse_software(std::optional<ObjectReader> r, int parallelism_com
     }
   }
   SoftwareConfig s = software_preset(preset);
-  s.attention = r->one_of_or("attention", {"auto", "flash2", "flash3", "unfused"}, s.attention);
+  s.attention = r->one_of_or("attention", {"auto", "flash1", "flash2", "flash3", "unfused"}, s.attention);
   s.fused_softmax = r->boolean_or("fused_softmax", s.fused_softmax);
   s.fp8_recipe = r->one_of_or("fp8_recipe", {"delayed", "tilewise"}, s.fp8_recipe);
   if (auto f = r->optional_object("fusions")) {

@@ -4,7 +4,7 @@
 /// stacks of our published cases; keys given next to a preset override it.
 ///
 ///   "software": { "preset": "megatron-core",
-///                 "attention": "auto" | "flash2" | "flash3" | "unfused",
+///                 "attention": "auto" | "flash1" | "flash2" | "flash3" | "unfused",
 ///                 "fused_softmax": true,          // unfused attention: Megatron's fused
 ///                                                 // scale-mask-softmax kernel
 ///                 "fp8_recipe": "delayed" | "tilewise",

@@ -179,9 +179,13 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   r.events = run.events;
   r.fingerprint = run.fingerprint;
   std::ostringstream note;
+  const std::int64_t others = layout.ranks_per_stage() - 1;
   note << "des: simulated the pipeline of data-parallel replica 0, TP rank 0 (" << p
-       << " GPUs); the other " << (layout.ranks_per_stage() - 1)
-       << " ranks per stage are identical under uniform routing and load the links they share";
+       << (p == 1 ? " GPU)" : " GPUs)");
+  if (others > 0)
+    note << "; the other " << others << (others == 1 ? " rank" : " ranks")
+         << " per stage " << (others == 1 ? "is" : "are")
+         << " identical under uniform routing and load the links they share";
   warnings.push_back(note.str());
   r.warnings = std::move(warnings);
   out.wall_seconds =

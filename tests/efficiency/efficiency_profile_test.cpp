@@ -53,9 +53,12 @@ TEST(EfficiencyProfile, H800Fp8FitIsReproducibleFromRecordedSamples) {
   std::printf("H800 FP8 fit: e = %.4f, t0 = %.2f us, RMS relative error %.1f%% over %d GEMMs\n",
               fit.params.efficiency, fit.params.overhead_us, 100 * fit.rms_relative_error,
               fit.samples);
-  EXPECT_NEAR(fit.params.efficiency, p.gemm.at("fp8").efficiency, 1e-3);
+  EXPECT_NEAR(fit.params.efficiency, p.fit["efficiency"].get<double>(), 1e-3);
   EXPECT_NEAR(fit.params.overhead_us, p.gemm.at("fp8").overhead_us, 0.05);
   EXPECT_LT(fit.rms_relative_error, 0.10);
+  // In a training step (DeepSeek's profile) the same kernels run below their standalone rate.
+  EXPECT_LT(p.gemm.at("fp8").efficiency, fit.params.efficiency);
+  EXPECT_LT(p.gemm.at("fp8").wgrad_efficiency, p.gemm.at("fp8").efficiency);
 }
 
 TEST(EfficiencyProfile, FitRecoversKnownParameters) {

@@ -133,20 +133,6 @@ TEST(Run, FailuresCostTimeAndImpossibleRatesAreReported) {
                InfeasibleError);
 }
 
-TEST(AnalyticalStep, ExpectedDistinctNodes) {
-  // One expert per token can only hit one node; with a limit the count never exceeds it.
-  EXPECT_NEAR(expected_distinct_nodes(256, 8, 1, 0), 1.0, 1e-12);
-  EXPECT_LE(expected_distinct_nodes(256, 8, 8, 4), 4.0);
-  double d = expected_distinct_nodes(256, 8, 8, 0);
-  EXPECT_GT(d, 4.0);
-  EXPECT_LT(d, 8.0);
-}
-
-TEST(AnalyticalStep, RingAllReduceFormula) {
-  Seconds t = ring_allreduce_time(Bytes(1e9), 8, 100e9, Seconds(5e-6));
-  EXPECT_NEAR(t.value, 2.0 * 7 / 8 * 1e9 / 100e9 + 14 * 5e-6, 1e-15);
-}
-
 TEST(AnalyticalStep, RecomputeModulesTradeActivationsForBackwardTime) {
   Scenario plain = load("deepseek-v3-h800.json", {"parallelism.recompute_modules=[]"});
   Scenario saving = load("deepseek-v3-h800.json");  // layernorm, mla_up_proj, moe_act

@@ -24,7 +24,7 @@
 ///  - "megatron-lm-2022" (Korthikanti et al., E1): the same kernels (sequence parallelism and
 ///    selective recompute are `parallelism` settings).
 ///  - "deepseek-v3" (arXiv 2412.19437 §3.2–3.3, profile E8): FlashAttention-3-style MLA
-///    kernels, tile-wise FP8 (1×128 activations, 128×128 weights), 20 SMs for DeepEP, a second
+///    kernels where the GPU's profile has them ("auto"), tile-wise FP8 (1×128 activations, 128×128 weights), 20 SMs for DeepEP, a second
 ///    stream for weight-gradient GEMMs, DP traffic overlapped.
 ///  - "megatron-core" (the default: a current Megatron-Core / NeMo stack): fused attention
 ///    (FlashAttention-3 where the GPU's profile has it, else FlashAttention-2), Transformer

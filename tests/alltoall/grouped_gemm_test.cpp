@@ -53,7 +53,8 @@ TEST(GroupedGemm, PaddingToTheRowTile) {
   // One token costs a whole tile of rows (as far as the compute is concerned).
   EXPECT_EQ(a.padded_rows, b.padded_rows);
   EXPECT_NEAR(a.forward.value, b.forward.value, 0.05 * b.forward.value);
-  EXPECT_GT(c.forward.value, b.forward.value);
+  // One row over the tile costs a second tile; within one wave of the SMs it costs no time.
+  EXPECT_GE(c.forward.value, b.forward.value);
   EXPECT_EQ(c.padded_rows, 2.0 * tile);
   // Experts with no token cost nothing; nothing at all costs zero.
   const std::vector<double> with_idle = {static_cast<double>(tile), 0.0, 0.0};

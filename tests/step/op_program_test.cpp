@@ -67,12 +67,16 @@ TEST(OpProgram, LlamaLayerOpsMatchHandComputedFlopsAndBytes) {
   const Op* core_bwd = find_op(l, "attn.core.bwd", Pass::InputGrad);
   ASSERT_NE(core_bwd, nullptr);
   EXPECT_DOUBLE_EQ(core_bwd->kernel.flops.value, 2.5 * core->kernel.flops.value);
-  // RMSNorm: reads and writes T × h BF16 (+ its weight), one kernel.
+  // RMSNorm: reads and writes its rows × h BF16 (+ its weight), one kernel; with sequence
+  // parallelism each rank normalises T/tp rows.
+  const bool sp = s.parallelism.sequence_parallel;
+  const double rows = sp ? T / 8 : T;
   const Op* norm = find_op(l, "attn.norm");
   ASSERT_NE(norm, nullptr);
-  EXPECT_DOUBLE_EQ(norm->kernel.bytes.value, 2.0 * T * 8192 * 2.0 + 8192 * 2.0);
-  // Megatron's TP all-reduce after the row-parallel output projection, T × h BF16.
-  const Op* ar = find_op(l, "attn.tp_out.ar");
+  EXPECT_DOUBLE_EQ(norm->kernel.bytes.value, 2.0 * rows * 8192 * 2.0 + 8192 * 2.0);
+  // Megatron's TP collective after the row-parallel output projection (all-reduce, or
+  // reduce-scatter with SP), T × h BF16.
+  const Op* ar = find_op(l, sp ? "attn.tp_out.rs" : "attn.tp_out.ar");
   ASSERT_NE(ar, nullptr);
   EXPECT_EQ(ar->group, ParallelGroup::Tp);
   EXPECT_DOUBLE_EQ(ar->comm_bytes.value, T * 8192 * 2.0);
@@ -162,7 +166,7 @@ TEST(OpProgram, GptLayerActivationsFollowKorthikanti) {
                        Case{8, false, "full"}, Case{8, true, "full"}}) {
     const Scenario sc = load_shipped(
         "published/korthikanti-e1.json",
-        {"parallelism.tp=" + std::to_string(c.tp), std::string("parallelism.sequence_parallel=") + (c.sp ? "true" : "false"),
+        {"parallelism.tp=" + std::to_string(c.tp), "cluster.gpus=" + std::to_string(c.tp), std::string("parallelism.sequence_parallel=") + (c.sp ? "true" : "false"),
          std::string("parallelism.recompute=") + c.recompute});
     const StepProgram p = build_step_program(sc);
     const LayerProgram& l = first_block(p, LayerKind::Dense);

@@ -457,8 +457,10 @@ TEST(BatchReport, ParsesOneReportOrJsonLinesAndWritesSelfContainedHtml) {
   const std::string html = batch_to_html(many, "t<1>");
   for (const char* needle : {"id=\"chart-breakdown\"", "id=\"chart-cost\"", "id=\"chart-days\"",
                              "id=\"comparison\"", "id=\"errors\"", "id=\"provenance\"",
-                             "<polyline", "<circle", "t&lt;1&gt;", "bad &lt;tp&gt;", "H100-SXM"})
+                             "<circle", "t&lt;1&gt;", "bad &lt;tp&gt;", "H100-SXM"})
     EXPECT_NE(html.find(needle), std::string::npos) << needle;
+  // One point is drawn as a marker, never as a line of a series.
+  EXPECT_EQ(html.find("<polyline"), std::string::npos);
   // Self-contained: no scripts, stylesheets or images fetched from anywhere.
   for (const char* forbidden : {"<script", "<link", "src=", "url(", "https://"})
     EXPECT_EQ(html.find(forbidden), std::string::npos) << forbidden;

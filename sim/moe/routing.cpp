@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "sim/common/random.hpp"
+#include "sim/common/value_bytes.hpp"
 
 namespace clustercost {
 
@@ -92,12 +93,6 @@ int worker_count(int requested, int ep, std::int64_t copies) {
   return std::clamp(n, 1, std::max(1, ep));
 }
 
-double dtype_bytes(const std::string& dtype) {
-  // e4m3 values plus one FP32 scale per 128 (DeepSeek-V3 §3.3), as the analytical step model.
-  if (dtype == "fp8") return 1.0 + 4.0 / 128.0;
-  if (dtype == "fp32") return 4.0;
-  return 2.0;
-}
 
 }  // namespace
 
@@ -518,7 +513,7 @@ std::vector<MoeLayerRouting> summarize_routing(const Scenario& s, const RoutingS
   const RoutingModel model = RoutingModel::from_scenario(s);
   const std::int64_t available = std::max<std::int64_t>(1, s.micro_batches());
   const int samples = static_cast<int>(std::clamp<std::int64_t>(options.micro_batches, 1, available));
-  const double elem = dtype_bytes(s.moe_routing.dispatch_dtype);
+  const double elem = bytes_per_value(s.moe_routing.dispatch_dtype);
   const bool dedup = s.moe_routing.node_dedup;
   int moe_layer = 0;
   for (int layer = 0; layer < s.model.layers; ++layer) {

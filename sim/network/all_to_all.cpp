@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/common/value_bytes.hpp"
 #include "sim/engine/engine.hpp"
 #include "sim/network/flow_model.hpp"
 
@@ -371,12 +372,8 @@ AllToAllEstimate estimate_all_to_all(const Topology& topo, std::span<const int> 
 
 double token_bytes(int hidden, const std::string& dtype) {
   if (hidden <= 0) throw std::invalid_argument("token_bytes: hidden must be > 0");
-  const double h = hidden;
-  if (dtype == "bf16" || dtype == "fp16") return 2.0 * h;
-  // DeepEP per_token_cast_to_fp8: E4M3 values plus one FP32 scale per 128 (tests: fp8_factor).
-  if (dtype == "fp8") return h * (1.0 + 4.0 / 128.0);
-  if (dtype == "fp32") return 4.0 * h;
-  throw std::invalid_argument("token_bytes: unknown dtype \"" + dtype + "\"");
+  // DeepEP per_token_cast_to_fp8 (tests: fp8_factor) is sim/common/value_bytes.hpp's fp8.
+  return hidden * bytes_per_value(dtype);
 }
 
 namespace {

@@ -52,6 +52,7 @@
 
 #include "hardware/topology/topology.hpp"
 #include "sim/common/units.hpp"
+#include "sim/common/value_bytes.hpp"
 #include "sim/network/analytical.hpp"
 
 namespace clustercost {
@@ -82,7 +83,7 @@ struct AllToAllOptions {
   double dedup_factor = 1.0;
   /// Hierarchical: the chunk DeepEP forwards at a time (pipeline fill). Default ≈ its default
   /// RDMA chunk of 16 tokens (deep_ep Config(…, 16, …)) of 7168 FP8 values + scales.
-  Bytes pipeline_chunk{16.0 * 7168.0 * (1.0 + 4.0 / 128.0)};
+  Bytes pipeline_chunk{16.0 * 7168.0 * bytes_per_value("fp8")};
 };
 
 /// The distinct scale-up domains of the EP ranks' GPUs, ascending: the columns of

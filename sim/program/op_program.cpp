@@ -76,12 +76,6 @@ const char* parallel_group_name(ParallelGroup g) {
   return "none";
 }
 
-double bytes_per_value(const std::string& dtype) {
-  if (dtype == "fp8") return 1.0 + 4.0 / 128.0;
-  if (dtype == "fp32") return 4.0;
-  return 2.0;
-}
-
 std::string gemm_precision(const Scenario& s, const std::string& op_class) {
   auto it = s.software.precision.find(op_class);
   if (it != s.software.precision.end()) return it->second;

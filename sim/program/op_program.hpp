@@ -30,6 +30,7 @@
 #include "hardware/efficiency/kernel_cost.hpp"
 #include "models/accounting.hpp"
 #include "sim/common/units.hpp"
+#include "sim/common/value_bytes.hpp"
 
 namespace clustercost {
 
@@ -157,10 +158,5 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load = {});
 /// The precision of a GEMM class under the scenario's policy ("attention_proj", "mlp",
 /// "experts", "shared_experts", "router", "lm_head", "mtp_proj").
 std::string gemm_precision(const Scenario& s, const std::string& op_class);
-
-/// Bytes of one stored or communicated value in `dtype`: "fp8" is one byte plus one FP32 scale
-/// per 128 values (DeepSeek-V3 §3.3 tiles; Transformer Engine's per-tensor scale is smaller
-/// still, the same within 3%), "fp32" 4, else 2. The one owner of this figure.
-double bytes_per_value(const std::string& dtype);
 
 }  // namespace clustercost

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hardware/spec/catalog.hpp"
+#include "sim/common/value_bytes.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace clustercost {
@@ -612,7 +613,7 @@ ActivationSavings activation_savings(const Scenario& s) {
     if (m == "moe_act") a.recompute_moe_act = true;
     if (m == "mlp_act") a.recompute_mlp_act = true;
   }
-  if (s.training.precision == "fp8") a.linear_input_bytes = 1.0 + 4.0 / 128.0;
+  if (s.training.precision == "fp8") a.linear_input_bytes = bytes_per_value("fp8");
   return a;
 }
 

@@ -123,10 +123,8 @@ struct Fwd {
   Bytes bwd_bytes;
   int bwd_kernels = 0;
   OpCategory bwd_category = OpCategory::Elementwise;
-  // GEMMs: the input and output widths in bytes per value for dgrad / wgrad operands.
   bool gemm = false;
   bool weighted = true;  // a GEMM with a weight (else activations × activations: attention)
-  std::string input_dtype_bytes_key;
   // Collectives: the backward twin.
   OpCollective bwd_collective = OpCollective::None;
   // Attention (fused): backward kernel.
@@ -134,7 +132,8 @@ struct Fwd {
   // FP8 casts the backward of this GEMM needs (bytes, kernels), tile-wise or delayed.
   Bytes bwd_cast_bytes_dgrad, bwd_cast_bytes_wgrad;
   int bwd_cast_kernels_dgrad = 0, bwd_cast_kernels_wgrad = 0;
-  bool tp_backward_allreduce_before = false;
+  // SP all-gather: backward gathers the input again for the weight gradient (async).
+  bool regather_in_backward = false;
 };
 
 struct Builder {
@@ -282,7 +281,7 @@ void add_tp_in(Builder& b, const std::string& name) {
     // re-gathers the input for the weight gradient (async, overlapping the input-gradient GEMM).
     auto& f = b.collective(name + ".ag", OpCollective::AllGather, ParallelGroup::Tp, bytes,
                            OpCollective::ReduceScatter);
-    f.tp_backward_allreduce_before = true;
+    f.regather_in_backward = true;
   } else {
     // Identity forward; all-reduce of the input gradient backward.
     b.collective(name + ".ar_bwd", OpCollective::None, ParallelGroup::Tp, bytes,
@@ -489,9 +488,8 @@ void add_mlp(Builder& b, const std::string& p, bool moe_block, const RoutedLoad&
   const double E = x.routed_experts;
   const double Tm = c.Tm;
   // Router: BF16 GEMM, FP32 score function, top-k (grouped top-k for node-limited routing).
-  auto& router = b.gemm(p + "moe.router", Tm, E, h, gemm_precision(c.s, "router"), Tm * h * c.e,
-                        RecomputeModule::Norm);
-  (void)router;
+  b.gemm(p + "moe.router", Tm, E, h, gemm_precision(c.s, "router"), Tm * h * c.e,
+         RecomputeModule::Norm);
   {
     auto& score = b.memory(p + "moe.score", OpCategory::Routing, Tm * E * c.e, Tm * E * kFp32, 2,
                            3.0 * Tm * E * kFp32, 2);
@@ -499,15 +497,11 @@ void add_mlp(Builder& b, const std::string& p, bool moe_block, const RoutedLoad&
     b.memory(p + "moe.topk", OpCategory::Routing, Tm * E * kFp32, Tm * x.top_k * (kFp32 + 8.0), 3,
              Tm * E * kFp32, 1);
   }
-  double copies = Tm * x.top_k;  // token copies this rank sends and gets back
-  double rows = copies;           // token copies its experts compute (uniform)
-  double mean_rows = copies;
-  if (moe_index >= 0 && !load.busiest_rank_copies.empty()) {
-    const std::size_t k = static_cast<std::size_t>(moe_index) % load.busiest_rank_copies.size();
-    rows = load.busiest_rank_copies[k];
-    mean_rows = k < load.mean_rank_copies.size() ? load.mean_rank_copies[k] : copies;
-  }
-  (void)mean_rows;
+  const double copies = Tm * x.top_k;  // token copies this rank sends and gets back
+  double rows = copies;                 // token copies its experts compute (uniform)
+  if (moe_index >= 0 && !load.busiest_rank_copies.empty())
+    rows = load.busiest_rank_copies[static_cast<std::size_t>(moe_index) %
+                                    load.busiest_rank_copies.size()];
   routed_rows = rows;
   const std::string eprec = gemm_precision(c.s, "experts");
   const bool efp8 = eprec == "fp8";
@@ -522,9 +516,8 @@ void add_mlp(Builder& b, const std::string& p, bool moe_block, const RoutedLoad&
                  copies * h * bytes_per_value(ddt), OpCollective::AllToAllCombine);
   }
   // Permute the received copies into expert-contiguous order (with their scales).
-  auto& perm = b.memory(p + "moe.permute", OpCategory::Routing, rows * h * bytes_per_value(ddt),
-                        rows * h * bytes_per_value(ddt), 2, 2.0 * rows * h * c.e, 1);
-  (void)perm;
+  b.memory(p + "moe.permute", OpCategory::Routing, rows * h * bytes_per_value(ddt),
+           rows * h * bytes_per_value(ddt), 2, 2.0 * rows * h * c.e, 1);
   const int groups = static_cast<int>(E / c.ep);
   const double f = x.expert_ffn_hidden;
   const bool glu = m.activation == Activation::SwiGlu;
@@ -663,7 +656,7 @@ LayerProgram finish_layer(const Ctx& c, Builder& b, LayerKind kind, int index, b
         op.saved = op.saved_recomputable = Bytes(0);
         lp.ops.push_back(op);
       }
-      if (f.tp_backward_allreduce_before) {
+      if (f.regather_in_backward) {
         // SP: the input is gathered again for the weight gradient, overlapping the input-gradient
         // GEMM (Megatron's async all-gather in LinearWithGradAccumulationAndAsyncCommunication).
         Op op = f.op;
@@ -800,12 +793,6 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
   }
 
   StepProgram prog;
-  prog.tp = par.tp;
-  prog.cp = par.cp;
-  prog.ep = par.ep;
-  prog.pp = par.pp;
-  prog.dp = par.dp;
-  prog.attention_kernel = c.attn_kernel;
   const bool full = par.recompute == Recompute::Full;
   int moe_index = 0;
   for (const LayerPlan& plan : plans) {

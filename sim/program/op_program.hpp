@@ -139,16 +139,13 @@ struct StageProgram {
 struct StepProgram {
   std::vector<LayerProgram> layers;  ///< embedding, blocks 0..L-1, MTP modules, head
   std::vector<StageProgram> stages;  ///< one per pipeline stage (model stage, not rank)
-  int tp = 1, cp = 1, ep = 1, pp = 1;
-  std::int64_t dp = 1;
-  std::string attention_kernel;      ///< resolved: "flash2", "flash3" or "unfused"
 };
 
-/// Per MoE layer (index among MoE layers), the routed token copies the busiest EP rank of the
-/// layer computes per micro-batch; empty = uniform routing (tokens·top_k per rank).
+/// Per sampled MoE layer (MoE layer k uses sample k mod size), the routed token copies the
+/// busiest EP rank computes per micro-batch: it sets the layer's pace. Empty = uniform routing
+/// (tokens·top_k per rank).
 struct RoutedLoad {
   std::vector<double> busiest_rank_copies;
-  std::vector<double> mean_rank_copies;
 };
 
 /// Builds the program of `s`. Errors: InfeasibleError (heads, FFN, experts not divisible) and

@@ -164,9 +164,7 @@ double profile_category_ms(const Scenario& s, const std::string& category) {
   // every compute kernel of both compute streams. Ours: the program of one MoE layer (uniform
   // routing), all passes, × 4.
   const StepProgram prog = build_step_program(s);
-  const double cf = s.parallelism.comm_sms > 0
-                        ? 1.0 - static_cast<double>(s.parallelism.comm_sms) / s.gpu.sms.get()
-                        : 1.0;
+  const double cf = program_compute_fraction(s);
   for (const LayerProgram& lp : prog.layers) {
     if (lp.kind != LayerKind::Moe) continue;
     double ms = 0;

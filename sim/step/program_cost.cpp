@@ -115,13 +115,13 @@ std::string category_key(const Op& op) {
   return key;
 }
 
-double compute_fraction_of(const Scenario& s) {
+}  // namespace
+
+double program_compute_fraction(const Scenario& s) {
   return s.parallelism.comm_sms > 0
              ? sm_compute_fraction(static_cast<int>(s.gpu.sms.get()), s.parallelism.comm_sms)
              : 1.0;
 }
-
-}  // namespace
 
 Seconds compute_op_time(const Scenario& s, const Op& op, double compute_fraction) {
   if (op.is_collective()) return Seconds(0);
@@ -133,28 +133,14 @@ RoutedLoad routed_load(const MoeCosts* moe) {
   if (!moe) return l;
   for (const auto& smp : moe->samples) {
     l.busiest_rank_copies.push_back(smp.max_rank_tokens);
-    l.mean_rank_copies.push_back(smp.mean_rank_tokens);
   }
   return l;
-}
-
-std::vector<Seconds> price_layer_ops(const Scenario& s, const LayerProgram& layer,
-                                     const Topology& topo, const MoeCosts* moe, int stage,
-                                     double compute_fraction) {
-  const RankLayout layout = RankLayout::from(s.parallelism, s.cluster.gpus_per_node);
-  CollectivePricer pricer(s, topo, moe, groups_of(s, layout, stage));
-  std::vector<Seconds> out;
-  out.reserve(layer.ops.size());
-  for (const Op& op : layer.ops)
-    out.push_back(op.is_collective() ? pricer.time(op, layer.moe_index)
-                                     : compute_op_time(s, op, compute_fraction));
-  return out;
 }
 
 ProgramPrice price_program(const Scenario& s, const StepProgram& program, const Topology& topo,
                            const MoeCosts* moe) {
   ProgramPrice out;
-  out.compute_fraction = compute_fraction_of(s);
+  out.compute_fraction = program_compute_fraction(s);
   const double cf = out.compute_fraction;
   const RankLayout layout = RankLayout::from(s.parallelism, s.cluster.gpus_per_node);
   const bool tp_overlap = s.software.overlap.tp_comm;

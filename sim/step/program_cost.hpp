@@ -47,18 +47,17 @@ struct ProgramPrice {
   double compute_fraction = 1.0;
 };
 
-/// Every op's time, for traces and tests: one entry per op of `layer`.
-std::vector<Seconds> price_layer_ops(const Scenario& s, const LayerProgram& layer,
-                                     const Topology& topo, const MoeCosts* moe, int stage,
-                                     double compute_fraction);
-
 ProgramPrice price_program(const Scenario& s, const StepProgram& program, const Topology& topo,
                            const MoeCosts* moe);
+
+/// The fraction of SMs compute kernels get while communication kernels hold software.comm_sms
+/// (sm_compute_fraction of grouped_gemm.hpp; 1 without reserved SMs).
+double program_compute_fraction(const Scenario& s);
 
 /// The compute time of one op (zero for collectives).
 Seconds compute_op_time(const Scenario& s, const Op& op, double compute_fraction);
 
-/// The routed load the program needs from sampled routing (busiest and mean rank copies per
+/// The routed load the program needs from sampled routing (the busiest rank's copies per
 /// sampled MoE layer); empty when `moe` is null.
 RoutedLoad routed_load(const MoeCosts* moe);
 

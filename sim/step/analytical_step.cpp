@@ -19,28 +19,46 @@ struct MicroBatchCost {
   Seconds per_micro_batch() const { return fwd + bwd + tp_fwd + tp_bwd + ep_exposed; }
 };
 
-PipelineOrder order_of(Schedule s) {
-  switch (s) {
-    case Schedule::GPipe: return PipelineOrder::GPipe;
-    case Schedule::OneFOneB: return PipelineOrder::OneFOneB;
-    case Schedule::Interleaved: return PipelineOrder::Interleaved;
-    case Schedule::ZbH1: return PipelineOrder::ZbH1;
-    case Schedule::DualPipe: return PipelineOrder::DualPipe;
+}  // namespace
+
+PipelineOrder scenario_pipeline_order(const Scenario& s, std::vector<std::string>* warnings) {
+  const auto& par = s.parallelism;
+  switch (par.schedule) {
+    case Schedule::GPipe:
+      return PipelineOrder::GPipe;
+    case Schedule::OneFOneB:
+      return PipelineOrder::OneFOneB;
+    case Schedule::ZbH1:
+      return PipelineOrder::ZbH1;
+    case Schedule::Interleaved:
+      if (par.vpp > 1 && s.micro_batches() % par.pp != 0) {
+        if (warnings)
+          warnings->push_back("des: the interleaved schedule needs micro-batches (" +
+                           std::to_string(s.micro_batches()) + ") to be a multiple of pp (" +
+                           std::to_string(par.pp) + "), as Megatron-LM does; simulated as 1f1b");
+        return PipelineOrder::OneFOneB;
+      }
+      return PipelineOrder::Interleaved;
+    case Schedule::DualPipe:
+      if (!dualpipe_supported(par.pp, s.micro_batches())) {
+        if (warnings)
+          warnings->push_back(
+            "des: dualpipe needs an even pp and an even number of micro-batches "
+            ">= 2*pp (" +
+            std::to_string(s.micro_batches()) + " for pp " + std::to_string(par.pp) +
+            "); simulated as 1f1b");
+        return PipelineOrder::OneFOneB;
+      }
+      return PipelineOrder::DualPipe;
   }
   return PipelineOrder::OneFOneB;
 }
 
-}  // namespace
-
 InFlight max_in_flight(const Scenario& s, int rank, Bytes own, Bytes mirror) {
   const auto& par = s.parallelism;
   const std::int64_t mb = s.micro_batches();
-  PipelineOrder order = order_of(par.schedule);
-  int vpp = par.vpp;
-  // The same fallbacks as the DES (des_step.cpp): orders outside their domain run as 1F1B.
-  if (order == PipelineOrder::Interleaved && (vpp < 2 || mb % par.pp != 0)) order = PipelineOrder::OneFOneB;
-  if (order == PipelineOrder::DualPipe && !dualpipe_supported(par.pp, mb)) order = PipelineOrder::OneFOneB;
-  if (order != PipelineOrder::Interleaved) vpp = 1;
+  const PipelineOrder order = scenario_pipeline_order(s, nullptr);
+  const int vpp = order == PipelineOrder::Interleaved ? par.vpp : 1;
   InFlight out;
   const std::vector<PipelinePass> passes = pipeline_order(order, rank, par.pp, mb, vpp);
   // Walk the program: a forward adds one micro-batch's activations of its chunk, its backward

@@ -7,6 +7,7 @@
 
 #include <optional>
 
+#include "sim/program/schedule.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/step/moe_costs.hpp"
 #include "sim/step/program_cost.hpp"
@@ -32,6 +33,11 @@ struct PricedStep {
 PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe);
 /// The analytical step of a priced program.
 StepResult step_from_price(const Scenario& s, const PricedStep& priced);
+
+/// The program order a scenario's schedule runs: interleaved with micro-batches not a multiple
+/// of pp, and DualPipe outside its domain (dualpipe_supported), run as 1F1B, with a warning
+/// appended to `warnings` when given.
+PipelineOrder scenario_pipeline_order(const Scenario& s, std::vector<std::string>* warnings);
 
 /// Micro-batches in flight at a rank's peak, counted by walking its schedule program: of its own
 /// stage, and under DualPipe of the mirrored stage p−1−rank (whose activations per micro-batch

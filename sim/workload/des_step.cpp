@@ -16,37 +16,6 @@ namespace {
 
 SimTime ticks(Seconds s) { return SimTime::from_seconds(Seconds(std::max(0.0, s.value))); }
 
-PipelineOrder order_of(const Scenario& s, std::vector<std::string>& warnings) {
-  const auto& par = s.parallelism;
-  switch (par.schedule) {
-    case Schedule::GPipe:
-      return PipelineOrder::GPipe;
-    case Schedule::OneFOneB:
-      return PipelineOrder::OneFOneB;
-    case Schedule::ZbH1:
-      return PipelineOrder::ZbH1;
-    case Schedule::Interleaved:
-      if (par.vpp > 1 && s.micro_batches() % par.pp != 0) {
-        warnings.push_back("des: the interleaved schedule needs micro-batches (" +
-                           std::to_string(s.micro_batches()) + ") to be a multiple of pp (" +
-                           std::to_string(par.pp) + "), as Megatron-LM does; simulated as 1f1b");
-        return PipelineOrder::OneFOneB;
-      }
-      return PipelineOrder::Interleaved;
-    case Schedule::DualPipe:
-      if (!dualpipe_supported(par.pp, s.micro_batches())) {
-        warnings.push_back(
-            "des: dualpipe needs an even pp and an even number of micro-batches "
-            ">= 2*pp (" +
-            std::to_string(s.micro_batches()) + " for pp " + std::to_string(par.pp) +
-            "); simulated as 1f1b");
-        return PipelineOrder::OneFOneB;
-      }
-      return PipelineOrder::DualPipe;
-  }
-  return PipelineOrder::OneFOneB;
-}
-
 /// For each link, the most identical transfers (same source and destination stage, one per
 /// rank of the stage) that cross it at once.
 std::vector<double> replica_share(const Topology& topo, const RankLayout& layout, bool wrap) {
@@ -97,7 +66,7 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   std::vector<std::string> warnings = a.warnings;
 
   PipelineSpec spec;
-  spec.order = order_of(s, warnings);
+  spec.order = scenario_pipeline_order(s, &warnings);
   spec.vpp = spec.order == PipelineOrder::Interleaved ? par.vpp : 1;
   spec.micro_batches = s.micro_batches();
   spec.record_tasks = options.record_tasks;

@@ -275,9 +275,17 @@ Action add_bench_command(CLI::App& app) {
          "parallelism.vpp=1", "parallelism.schedule=1f1b", "training.global_batch=2048"},
         catalog, dirs);
 
+    // Every GPU simulated (simulation.ranks "all"): Llama 3 70B on 64 H100, TP8 PP4 DP2.
+    const Scenario llama_all = load_scenario(
+        dirs.scenarios() / "llama3-70b-h100.json",
+        {"cluster.gpus=64", "training.global_batch=32", "parallelism.schedule=1f1b",
+         "parallelism.vpp=1", "simulation.ranks=all"},
+        catalog, dirs);
+
     std::vector<DesCase> cases;
     cases.push_back(run_case("deepseek-v3-h800 (2048 H800)", deepseek));
     cases.push_back(run_case("llama3-405b (16384 H100, TP8 PP16 1F1B)", llama));
+    cases.push_back(run_case("llama3-70b (64 H100, ranks all)", llama_all));
 
     // Engine hold model: 10^4 pending events, 10^6 executed.
     constexpr std::uint64_t kHold = 10'000, kEvents = 1'000'000;

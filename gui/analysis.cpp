@@ -90,7 +90,9 @@ PipelineTimeline pipeline_timeline(const DesStep& des, const Scenario& s) {
   std::vector<bool> shown(static_cast<std::size_t>(std::max(t.stages, 0)), false);
   for (int st : t.shown_stages) shown[static_cast<std::size_t>(st)] = true;
   for (const auto& r : des.run.task_records)
-    if (r.stage >= 0 && r.stage < t.stages && shown[static_cast<std::size_t>(r.stage)])
+    if (r.stage >= 0 && r.stage < t.stages && shown[static_cast<std::size_t>(r.stage)] &&
+        // One row group per stage: its TP/CP/DP rank 0 (simulation.ranks "all" has them all).
+        (r.gpu < 0 || r.gpu == des.stage_gpu[static_cast<std::size_t>(r.stage)]))
       t.tasks.push_back(r);
   return t;
 }
@@ -130,6 +132,9 @@ std::string lane_name(StreamLane lane) {
     case StreamLane::SendForward: return "send fwd";
     case StreamLane::SendBackward: return "send bwd";
     case StreamLane::DataParallel: return "DP";
+    case StreamLane::Comm: return "comm";
+    case StreamLane::WgradCompute: return "wgrad";
+    case StreamLane::CommAsync: return "comm async";
   }
   return "other";
 }

@@ -210,7 +210,9 @@ QColor color_of(TaskKind kind) {
   return Qt::gray;
 }
 
-constexpr StreamLane kLanes[] = {StreamLane::Compute, StreamLane::SendForward,
+constexpr StreamLane kLanes[] = {StreamLane::Compute,      StreamLane::WgradCompute,
+                                 StreamLane::Comm,         StreamLane::CommAsync,
+                                 StreamLane::SendForward,
                                  StreamLane::SendBackward, StreamLane::DataParallel};
 }  // namespace
 
@@ -329,13 +331,13 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
 
   // Rows: the streams some shown stage uses, in lane order; the compute row is the tallest (it
   // carries the schedule), and rows grow when few stages are shown.
-  bool used[4] = {false, false, false, false};
+  bool used[kStreamLanes] = {};
   for (const auto& r : t.tasks) used[static_cast<int>(r.lane)] = true;
   const double unit = t.shown_stages.size() <= 8 ? 1.6 : 1.0;
   const double compute_h = 12 * unit, comm_h = 7 * unit;
   const bool lane_labels = comm_h >= 11;
   // Row top of (shown stage index, lane); -1 when the lane is not drawn.
-  std::vector<std::array<double, 4>> row_y;
+  std::vector<std::array<double, kStreamLanes>> row_y;
   std::vector<int> row_of_stage(static_cast<std::size_t>(t.stages), -1);
   double y = kTop;
   QPen axis_pen(Qt::black);
@@ -351,7 +353,8 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
            kLeft + 8, y - 2, 8);
       y += 16;
     }
-    std::array<double, 4> ys{-1, -1, -1, -1};
+    std::array<double, kStreamLanes> ys;
+    ys.fill(-1);
     const double group_top = y;
     for (StreamLane lane : kLanes) {
       const int li = static_cast<int>(lane);

@@ -227,6 +227,38 @@ Json report_to_json(const Report& r) {
                           {"links_used", r.step.links_used},
                           {"hottest_link_gb", sig(r.step.hottest_link_bytes.value / 1e9)},
                           {"hottest_link_peak_utilisation", sig(r.step.hottest_link_peak_utilisation)}};
+    Json& sim = step["simulation"];
+    sim["simulated_gpus"] = r.step.simulated_gpus;
+    // Critical path by category (adds up to the step time), most time first.
+    Json path = Json::object();
+    for (const auto& c : r.step.critical_path) path[c.category] = sig(c.time.value);
+    sim["critical_path_s"] = path;
+    // Every link the simulated flows crossed, most bytes first; the hottest named.
+    Json links = Json::array(), hottest = Json::array();
+    for (const auto& l : r.step.link_use) {
+      links.push_back({{"link", l.name},
+                       {"gb", sig(l.bytes.value / 1e9)},
+                       {"peak_utilisation", sig(l.peak_utilisation)},
+                       {"mean_utilisation", sig(l.mean_utilisation)}});
+      if (hottest.size() < 5) hottest.push_back(l.name);
+    }
+    sim["hottest_links"] = hottest;
+    sim["links"] = links;
+    Json gpus = Json::array();
+    for (const auto& g : r.step.gpu_memory)
+      gpus.push_back({{"gpu", g.gpu},
+                      {"stage", g.stage},
+                      {"activations_gib", sig(to_gib(g.activations))},
+                      {"peak_gib", sig(to_gib(g.total))}});
+    sim["gpu_peak_memory"] = gpus;
+    if (!r.step.variation_step_times.empty()) {
+      Json v = Json::array();
+      for (double t : r.step.variation_step_times) v.push_back(sig(t));
+      sim["variation"] = {{"replicas", v.size()},
+                          {"step_time_p50_s", sig(r.step.step_time_p50.value)},
+                          {"step_time_p90_s", sig(r.step.step_time_p90.value)},
+                          {"step_times_s", v}};
+    }
   }
   j["step"] = step;
   const auto& m = r.step.memory;

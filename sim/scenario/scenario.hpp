@@ -62,6 +62,24 @@ std::optional<std::int64_t> iso_date_to_days(const std::string& text);
 /// "YYYY-MM-DD" of a day count since 1970-01-01.
 std::string days_to_iso_date(std::int64_t days);
 
+/// `cluster.variation`: stragglers and run-to-run noise for the DES. Per-GPU compute speed
+/// (relative to nominal) is a seeded normal draw 1 + compute_spread·N(0,1) per GPU, or the
+/// given per-GPU factors; each simulated step multiplies it by 1 + step_jitter·N(0,1) drawn per
+/// GPU and step; `slow_links` NIC↔leaf links (seeded choice) run at slow_link_factor of their
+/// capacity. Speeds are clamped to ≥ 0.05. The DES then simulates every GPU and reports the
+/// step time's P50/P90 over `replicas` seeded steps.
+struct VariationConfig {
+  double compute_spread = 0;
+  std::vector<double> factors;  ///< one per GPU (inline `factors` or `factors_file`), or empty
+  double step_jitter = 0;
+  int slow_links = 0;
+  double slow_link_factor = 0.5;
+  int replicas = 8;
+  bool enabled() const {
+    return compute_spread > 0 || !factors.empty() || step_jitter > 0 || slow_links > 0;
+  }
+};
+
 struct ClusterConfig {
   std::string gpu;             // catalogue key (resolved from aliases)
   std::int64_t gpus = 0;
@@ -71,6 +89,7 @@ struct ClusterConfig {
   NetworkOverrides network_overrides;  // `cluster.network` as written (the topology builds from it)
   std::string profile;         // efficiency profile file; empty = shipped default for the GPU
   std::vector<GpuPool> pools;  // mixed inventories; the run uses `gpu`/`gpus`
+  VariationConfig variation;
 };
 
 enum class Schedule { GPipe, OneFOneB, Interleaved, ZbH1, DualPipe };
@@ -197,6 +216,9 @@ struct ReliabilityConfig {
 struct SimulationConfig {
   std::string fidelity = "des";  // "des" (discrete-event, the default) or "analytical"
   std::uint64_t seed = 1;
+  /// DES: "auto" simulates one GPU per pipeline stage where the others are provably identical
+  /// (uniform routing, no variation) and every GPU otherwise; "all" always simulates every GPU.
+  std::string ranks = "auto";
 };
 
 struct Scenario {

@@ -99,6 +99,7 @@ Json scenario_to_json(const Scenario& s) {
                       {"repair_hours", rel.repair_hours},
                       {"replicas", rel.replicas}};
   j["simulation"] = {{"fidelity", s.simulation.fidelity}, {"seed", s.simulation.seed}};
+  if (s.simulation.ranks != "auto") j["simulation"]["ranks"] = s.simulation.ranks;
   return j;
 }
 

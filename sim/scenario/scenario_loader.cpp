@@ -113,6 +113,50 @@ void parse_cluster(ObjectReader r, Scenario& s, const Catalog& catalog, const Da
     r.fail("gpus", std::to_string(c.gpus) + " GPUs is not a whole number of " +
                        std::to_string(c.gpus_per_node) + "-GPU nodes");
 
+  if (auto v = r.optional_object("variation")) {
+    VariationConfig& var = c.variation;
+    var.compute_spread = v->number_in_or("compute_spread", 0.0, 0.5, 0.0);
+    var.step_jitter = v->number_in_or("step_jitter", 0.0, 0.5, 0.0);
+    var.slow_links = static_cast<int>(v->non_negative_integer_or("slow_links", 0));
+    var.slow_link_factor = v->number_in_or("slow_link_factor", 0.01, 1.0, 0.5);
+    var.replicas = static_cast<int>(v->positive_integer_or("replicas", 8));
+    if (var.replicas > 1000) v->fail("replicas", "at most 1000 seeded replicas");
+    const Json* inline_factors = v->find("factors");
+    auto file = v->optional_string("factors_file");
+    if (inline_factors && file) v->fail("factors_file", "give factors or factors_file, not both");
+    auto read_factors = [&](const Json& arr, const std::string& where_file, const std::string& where) {
+      if (!arr.is_array())
+        throw InputError(where_file, where, "expected an array of per-GPU speed factors, got " +
+                                                describe_json(arr));
+      if (static_cast<std::int64_t>(arr.size()) != c.gpus)
+        throw InputError(where_file, where, "expected one speed factor per GPU (" +
+                                                std::to_string(c.gpus) + "), got " +
+                                                std::to_string(arr.size()));
+      for (std::size_t i = 0; i < arr.size(); ++i) {
+        const double f = json_number(arr[i], where_file, index_path(where, i));
+        if (!(f > 0.0) || f > 10.0)
+          throw InputError(where_file, index_path(where, i),
+                           "a speed factor must be in (0, 10], got " + describe_json(arr[i]));
+        var.factors.push_back(f);
+      }
+    };
+    if (inline_factors) read_factors(*inline_factors, s.file, v->path_of("factors"));
+    if (file) {
+      std::filesystem::path fp(*file);
+      if (fp.is_relative()) fp = std::filesystem::path(s.file).parent_path() / fp;
+      Json arr;
+      try {
+        arr = load_json_file(fp);
+      } catch (const InputError&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw InputError(s.file, v->path_of("factors_file"), e.what());
+      }
+      read_factors(arr, fp.string(), "");
+    }
+    v->finish();
+  }
+
   // One reader for `cluster.network`, shared with the topology builder; then the node's and
   // the GPU's defaults fill what the scenario leaves out.
   if (auto n = r.optional_object("network")) c.network_overrides = read_network_overrides(*n);
@@ -691,6 +735,7 @@ Scenario parse_scenario(const Json& j, const std::string& file, const Catalog& c
     s.simulation.fidelity = sim->one_of_or("fidelity", {"analytical", "des"}, "des");
     auto seed = sim->non_negative_integer_or("seed", 1);
     s.simulation.seed = static_cast<std::uint64_t>(seed);
+    s.simulation.ranks = sim->one_of_or("ranks", {"auto", "all"}, "auto");
     sim->finish();
   }
   r.finish();

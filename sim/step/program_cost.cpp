@@ -5,6 +5,7 @@
 
 #include "hardware/efficiency/grouped_gemm.hpp"
 #include "sim/network/analytical.hpp"
+#include "sim/network/collective_runs.hpp"
 #include "sim/workload/rank_layout.hpp"
 
 namespace clustercost {
@@ -66,9 +67,8 @@ class CollectivePricer {
     Seconds t(0);
     switch (op.collective) {
       case OpCollective::AllReduce:
-        // NCCL picks ring or tree by size; the cheaper of the two stands for its choice.
-        t = std::min(ring_all_reduce_cost(topo_, *group, op.comm_bytes, eff_).time,
-                     tree_all_reduce_cost(topo_, *group, op.comm_bytes, eff_).time);
+        // NCCL picks ring or tree by size (sim/network/collective_runs.hpp owns the choice).
+        t = nccl_algorithm(topo_, CollectiveKind::AllReduce, *group, op.comm_bytes, eff_).cost.time;
         break;
       case OpCollective::ReduceScatter:
         t = ring_reduce_scatter_cost(topo_, *group, op.comm_bytes, eff_).time;
@@ -90,15 +90,7 @@ class CollectivePricer {
   }
 
  private:
-  Seconds ep_time(const Op& op, int moe_index) const {
-    if (!moe_ || moe_->samples.empty() || moe_index < 0) return Seconds(0);
-    const std::size_t k = static_cast<std::size_t>(moe_index) % moe_->samples.size();
-    const MoeLayerSample& smp = moe_->samples[k];
-    const MoeCosts::LayerCost& c = moe_->cost[k];
-    if (op.pass == Pass::Forward || op.pass == Pass::Recompute)
-      return op.collective == OpCollective::AllToAllDispatch ? smp.dispatch : smp.combine;
-    return c.ep_bwd * 0.5;  // the gradients of dispatch and combine, one each
-  }
+  Seconds ep_time(const Op& op, int moe_index) const { return ep_collective_time(op, moe_index, moe_); }
 
   const Scenario& s_;
   const Topology& topo_;
@@ -126,6 +118,16 @@ double program_compute_fraction(const Scenario& s) {
 Seconds compute_op_time(const Scenario& s, const Op& op, double compute_fraction) {
   if (op.is_collective()) return Seconds(0);
   return kernel_cost(s.gpu, s.profile, op.kernel, compute_fraction);
+}
+
+Seconds ep_collective_time(const Op& op, int moe_index, const MoeCosts* moe) {
+  if (!moe || moe->samples.empty() || moe_index < 0) return Seconds(0);
+  const std::size_t k = static_cast<std::size_t>(moe_index) % moe->samples.size();
+  const MoeLayerSample& smp = moe->samples[k];
+  const MoeCosts::LayerCost& c = moe->cost[k];
+  if (op.pass == Pass::Forward || op.pass == Pass::Recompute)
+    return op.collective == OpCollective::AllToAllDispatch ? smp.dispatch : smp.combine;
+  return c.ep_bwd * 0.5;  // the gradients of dispatch and combine, one each
 }
 
 RoutedLoad routed_load(const MoeCosts* moe) {

@@ -57,6 +57,11 @@ double program_compute_fraction(const Scenario& s);
 /// The compute time of one op (zero for collectives).
 Seconds compute_op_time(const Scenario& s, const Op& op, double compute_fraction);
 
+/// The time of an EP dispatch or combine op of MoE block `moe_index` (its sampled routing's
+/// flow-level or α-β all-to-all; backward: half the sample's gradient all-to-alls); zero without
+/// `moe` or for a block without a sample.
+Seconds ep_collective_time(const Op& op, int moe_index, const MoeCosts* moe);
+
 /// The routed load the program needs from sampled routing (the busiest rank's copies per
 /// sampled MoE layer); empty when `moe` is null.
 RoutedLoad routed_load(const MoeCosts* moe);

@@ -88,6 +88,31 @@ struct MoeSummary {
   std::vector<MoeLayerSample> layers;
 };
 
+/// Traffic and utilisation of one topology link in a simulated step (DES).
+struct LinkUse {
+  std::string name;  ///< describe_link (sim/network/all_to_all.hpp)
+  Bytes bytes;
+  double peak_utilisation = 0;
+  double mean_utilisation = 0;  ///< over the step
+};
+
+/// Time on the step's critical path by kind of work ("gemm", "attention", "memory-bound",
+/// "optimizer", "tp all-reduce", "ep all-to-all-dispatch", "pp send-recv", "dp reduce-scatter",
+/// ..., "bubble": the critical rank waiting for work of other ranks). DES only.
+struct PathShare {
+  std::string category;
+  Seconds time;
+};
+
+/// One simulated GPU's peak memory: the analytical static part (weights, gradients, optimizer
+/// state) plus the activation bytes in flight at the simulated peak.
+struct GpuMemoryPeak {
+  int gpu = 0;
+  int stage = 0;
+  Bytes activations;
+  Bytes total;
+};
+
 struct StepResult {
   std::string fidelity;      // "analytical" or "des"
   Seconds step_time;
@@ -111,6 +136,16 @@ struct StepResult {
   double hottest_link_peak_utilisation = 0;
   std::uint64_t events = 0;         // events the simulation executed
   std::uint64_t fingerprint = 0;    // hash of the executed events (determinism checks)
+  /// DES: GPUs simulated (the others identical, see warnings), the critical path by category
+  /// (adds up to the step time), every link the simulated flows crossed (most bytes first) and
+  /// each simulated GPU's peak memory.
+  std::int64_t simulated_gpus = 0;
+  std::vector<PathShare> critical_path;
+  std::vector<LinkUse> link_use;
+  std::vector<GpuMemoryPeak> gpu_memory;
+  /// Step time over seeded replicas of cluster.variation (empty without variation).
+  std::vector<double> variation_step_times;
+  Seconds step_time_p50, step_time_p90;
   /// Expert-parallel traffic (MoE with ep > 1; empty `method` otherwise).
   MoeSummary moe;
   std::vector<std::string> warnings;

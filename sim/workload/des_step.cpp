@@ -2,117 +2,92 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <sstream>
 
 #include "hardware/topology/topology_config.hpp"
+#include "sim/common/random.hpp"
 #include "sim/step/analytical_step.hpp"
 #include "sim/step/program_cost.hpp"
 #include "sim/step/moe_costs.hpp"
+#include "sim/workload/op_sim.hpp"
 
 namespace clustercost {
-
-namespace {
-
-SimTime ticks(Seconds s) { return SimTime::from_seconds(Seconds(std::max(0.0, s.value))); }
-
-/// For each link, the most identical transfers (same source and destination stage, one per
-/// rank of the stage) that cross it at once.
-std::vector<double> replica_share(const Topology& topo, const RankLayout& layout, bool wrap) {
-  const int p = layout.pp();
-  std::vector<double> share(topo.num_links(), 1.0);
-  std::vector<std::uint32_t> count(topo.num_links(), 0);
-  std::vector<LinkId> touched, route;
-  std::vector<std::pair<int, int>> pairs;
-  for (int i = 0; i + 1 < p; ++i) pairs.emplace_back(i, i + 1), pairs.emplace_back(i + 1, i);
-  if (wrap && p > 1) pairs.emplace_back(p - 1, 0), pairs.emplace_back(0, p - 1);
-  for (auto [a, b] : pairs) {
-    for (int tp = 0; tp < layout.tp(); ++tp)
-      for (int cp = 0; cp < layout.cp(); ++cp)
-        for (std::int64_t dp = 0; dp < layout.dp(); ++dp) {
-          const auto src = static_cast<int>(layout.gpu({tp, cp, dp, a}));
-          const auto dst = static_cast<int>(layout.gpu({tp, cp, dp, b}));
-          route.clear();
-          topo.append_route(src, dst, 0, route);
-          for (LinkId l : route)
-            if (count[l]++ == 0) touched.push_back(l);
-        }
-    for (LinkId l : touched) {
-      share[l] = std::max(share[l], static_cast<double>(count[l]));
-      count[l] = 0;
-    }
-    touched.clear();
-  }
-  return share;
-}
-
-}  // namespace
 
 DesStep simulate_step_des_detailed(const Scenario& s) { return simulate_step_des_detailed(s, {}); }
 
 DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options) {
   const auto wall0 = std::chrono::steady_clock::now();
   const Topology topo = build_topology(s);
-  // Expert parallelism from sampled routing with flow-level all-to-alls (moe_costs.hpp); the
-  // pipeline below sees them as the stages' exposed EP time and the busiest rank's experts.
+  // Expert parallelism from sampled routing with flow-level all-to-alls (moe_costs.hpp).
   std::optional<MoeCosts> moe;
   if (needs_routing_samples(s, true)) moe = moe_costs(s, topo, true);
-  // The same priced op program as the analytical model (sim/step/program_cost.hpp): the DES
-  // arranges its per-stage pass costs in time.
+  // The op program (built with the sampled routed load) and the analytical model's view of it,
+  // for the per-stage table and memory; the simulation times every op itself.
   const PricedStep priced = price_step(s, topo, moe ? &*moe : nullptr);
   const StepResult a = step_from_price(s, priced);
   const auto& par = s.parallelism;
   const int p = par.pp;
   std::vector<std::string> warnings = a.warnings;
 
-  PipelineSpec spec;
+  OpSimSpec spec;
+  spec.scenario = &s;
+  spec.topology = &topo;
+  spec.program = &priced.program;
+  spec.moe = priced.moe();
   spec.order = scenario_pipeline_order(s, &warnings);
   spec.vpp = spec.order == PipelineOrder::Interleaved ? par.vpp : 1;
-  spec.micro_batches = s.micro_batches();
   spec.record_tasks = options.record_tasks;
-  for (int st = 0; st < p; ++st) {
-    const StagePrice& w = priced.price.stages[static_cast<std::size_t>(st)];
-    const StageTiming& t = a.stages[static_cast<std::size_t>(st)];
-    StageCost c;
-    c.forward = ticks(w.forward);
-    c.backward = ticks(w.backward());
-    c.weight_grad = ticks(w.weight_grad);
-    c.tp_forward = ticks(w.tp_forward);
-    c.tp_backward = ticks(w.tp_backward + w.tp_hidden_exposed + w.cp_exposed);
-    if (par.schedule == Schedule::DualPipe) {
-      c.ep_forward = ticks(t.ep_exposed * 0.5);
-      c.ep_backward = ticks(t.ep_exposed * 0.5);
-    } else {
-      c.ep_forward = ticks(w.ep_forward);
-      c.ep_backward = ticks(w.ep_backward);
-    }
-    // Per-step costs of rank st (under DualPipe it holds two stages: StageTiming adds them).
-    const double rs_share = w.dp_reduce + w.dp_gather > Seconds(0)
-                                ? w.dp_reduce / (w.dp_reduce + w.dp_gather) : 1.0;
-    c.grad_reduce = ticks(t.dp_comm * rs_share);
-    c.param_gather = ticks(t.dp_comm * (1.0 - rs_share));
-    Seconds opt = w.optimizer;
-    if (par.schedule == Schedule::DualPipe && p - 1 - st != st)
-      opt += priced.price.stages[static_cast<std::size_t>(p - 1 - st)].optimizer;
-    c.optimizer = ticks(opt);
-    spec.stages.push_back(c);
-  }
-  // The program's PP message (one owner of its byte count).
-  spec.message = priced.program.stages.front().send_forward.comm_bytes;
-  if (par.zero == 3)
-    warnings.push_back("des: ZeRO-3 per-micro-batch parameter gathers are not simulated");
-
+  const VariationConfig& var = s.cluster.variation;
+  // Per-GPU variation makes ranks differ: the reduction to one GPU per stage no longer holds.
+  spec.all_ranks = s.simulation.ranks == "all" || var.enabled();
   const RankLayout layout = RankLayout::from(par, s.cluster.gpus_per_node);
-  PipelineNetwork net;
-  net.topology = &topo;
-  for (int i = 0; i < p; ++i) net.stage_gpu.push_back(static_cast<int>(layout.gpu({0, 0, 0, i})));
-  net.efficiency.scale_up = s.profile.network.scale_up;
-  net.efficiency.scale_out = s.profile.network.scale_out;
-  net.share = replica_share(topo, layout, spec.vpp > 1);
 
   DesStep out;
-  out.stage_gpu = net.stage_gpu;
-  out.run = simulate_pipeline(spec, &net);
+  for (int i = 0; i < p; ++i) out.stage_gpu.push_back(static_cast<int>(layout.gpu({0, 0, 0, i})));
+  std::vector<double> step_times;
+  if (var.enabled()) {
+    using portable_random::Rng;
+    using portable_random::mix_seed;
+    const std::uint64_t seed = s.simulation.seed;
+    const auto world = static_cast<std::size_t>(layout.world_size());
+    std::vector<double> base(world, 1.0);
+    if (!var.factors.empty()) {
+      base.assign(var.factors.begin(), var.factors.end());
+      base.resize(world, 1.0);
+    } else if (var.compute_spread > 0) {
+      Rng rng(mix_seed(seed, 0x7370726561640000ull));  // "spread"
+      for (double& b : base) b = std::max(0.05, 1.0 + var.compute_spread * rng.normal());
+    }
+    if (var.slow_links > 0) {
+      std::vector<LinkId> nic;
+      for (LinkId l = 0; l < topo.num_links(); ++l)
+        if (topo.link(l).kind == LinkKind::NicLeaf) nic.push_back(l);
+      spec.link_factor.assign(topo.num_links(), 1.0);
+      Rng rng(mix_seed(seed, 0x736c6f776c696e6bull));  // "slowlink"
+      const std::size_t n = std::min<std::size_t>(nic.size(), static_cast<std::size_t>(var.slow_links));
+      for (std::size_t k = 0; k < n; ++k) {
+        // Partial Fisher–Yates: the first n of a seeded permutation.
+        const std::size_t j = k + rng.below(static_cast<std::uint32_t>(nic.size() - k));
+        std::swap(nic[k], nic[j]);
+        spec.link_factor[nic[k]] = var.slow_link_factor;
+      }
+    }
+    for (int rep = 0; rep < var.replicas; ++rep) {
+      spec.gpu_speed = base;
+      if (var.step_jitter > 0) {
+        Rng rng(mix_seed(seed, 0x6a69747465720000ull + static_cast<std::uint64_t>(rep)));
+        for (double& g : spec.gpu_speed) g = std::max(0.05, g * (1.0 + var.step_jitter * rng.normal()));
+      }
+      spec.record_tasks = options.record_tasks && rep == 0;
+      PipelineRun run = simulate_op_program(spec);
+      step_times.push_back(run.makespan.seconds().value);
+      if (rep == 0) out.run = std::move(run);
+    }
+  } else {
+    out.run = simulate_op_program(spec);
+  }
   const PipelineRun& run = out.run;
 
   StepResult& r = out.result;
@@ -147,14 +122,49 @@ DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options)
   r.hottest_link_peak_utilisation = run.max_link_peak_utilisation;
   r.events = run.events;
   r.fingerprint = run.fingerprint;
+  r.simulated_gpus = static_cast<std::int64_t>(run.gpus.size());
+  r.critical_path = run.critical_path;
+  r.link_use = run.link_use;
+  // Peak memory per simulated GPU: the static part of the analytical model (weights, gradients,
+  // optimizer state) with the activations in flight at the simulated peak.
+  const Bytes fixed = a.memory.weights + a.memory.gradients + a.memory.optimizer;
+  for (std::size_t k = 0; k < run.gpus.size(); ++k) {
+    GpuMemoryPeak g;
+    g.gpu = run.gpus[k];
+    g.stage = run.gpu_stage[k];
+    g.activations = run.gpu_peak_activations[k];
+    g.total = fixed + g.activations;
+    r.gpu_memory.push_back(g);
+  }
+  if (!step_times.empty()) {
+    r.variation_step_times = step_times;
+    std::vector<double> sorted = step_times;
+    std::sort(sorted.begin(), sorted.end());
+    // Nearest-rank percentiles.
+    auto pct = [&](double q) {
+      const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+      return Seconds(sorted[std::max<std::size_t>(k, 1) - 1]);
+    };
+    r.step_time_p50 = pct(0.5);
+    r.step_time_p90 = pct(0.9);
+  }
   std::ostringstream note;
-  const std::int64_t others = layout.ranks_per_stage() - 1;
-  note << "des: simulated the pipeline of data-parallel replica 0, TP rank 0 (" << p
-       << (p == 1 ? " GPU)" : " GPUs)");
-  if (others > 0)
-    note << "; the other " << others << (others == 1 ? " rank" : " ranks")
-         << " per stage " << (others == 1 ? "is" : "are")
-         << " identical under uniform routing and load the links they share";
+  const std::int64_t world = layout.world_size();
+  if (spec.all_ranks) {
+    note << "des: simulated every GPU (" << world << ")";
+    if (var.enabled())
+      note << " under cluster.variation; step time of replica 0 of " << var.replicas
+           << " seeded steps (P50 " << r.step_time_p50.value << " s, P90 "
+           << r.step_time_p90.value << " s)";
+  } else {
+    note << "des: simulated " << p << (p == 1 ? " GPU" : " GPUs")
+         << " (TP, CP and DP rank 0 of each pipeline stage)";
+    if (world > p)
+      note << "; the other " << (world - p)
+           << " run the same program at the same time under uniform routing and no per-GPU "
+              "variation, and load the links they share (simulation.ranks: \"all\" simulates "
+              "every GPU)";
+  }
   warnings.push_back(note.str());
   r.warnings = std::move(warnings);
   out.wall_seconds =

@@ -1,22 +1,15 @@
 #pragma once
-/// The discrete-event step model (`fidelity: "des"`): one training step simulated operation by
-/// operation on the streams of one pipeline's GPUs and on the network links its transfers cross.
+/// The discrete-event step model (`fidelity: "des"`): one training step simulated op by op —
+/// every op of the op program on its GPU's streams, every collective as transfers on the
+/// topology (sim/workload/op_sim.hpp has the rules).
 ///
-/// Per-stage, per-micro-batch costs (forward, backward, weight gradient, exposed TP and EP
-/// collectives, DP gradient reduction and parameter gather, optimizer) are those of the
-/// analytical model (simulate_step_analytical), so both fidelities price the same kernels; what
-/// the DES adds is their arrangement in time: the schedule's program order on each stage, the
-/// pipeline transfers as flows over the Topology (max-min shared links), and DP collectives
-/// overlapping backward. Bubbles, exposed PP and DP communication are measured on the critical
-/// stage's compute stream (pipeline_sim.hpp).
-///
-/// Scale by structure: only the pipeline of data-parallel replica 0, TP/CP rank 0 is simulated.
-/// The other replicas and TP peers run the same program at the same time under uniform routing;
-/// their transfers are accounted for by dividing each link's capacity by the number of identical
-/// transfers that cross it (ECMP route collisions included). MoE layers are priced from sampled
-/// routing (sim/step/moe_costs.hpp): skew and routing limits make the busiest EP rank set each
-/// layer's expert compute, and dispatch/combine run as flow-level all-to-alls on the topology;
-/// the result is in StepResult::moe. Stragglers of other kinds are not modelled.
+/// Which GPUs: `simulation.ranks: "all"` simulates every GPU; by default one per pipeline stage
+/// (TP, CP and DP rank 0), the others being identical under uniform routing and no per-GPU
+/// variation (their flows still load the links); `cluster.variation` simulates every GPU and
+/// repeats the step over seeded replicas (StepResult::step_time_p50/p90). The result says what
+/// was simulated in its warnings. MoE layers are priced from sampled routing
+/// (sim/step/moe_costs.hpp): the busiest EP rank sets each layer's expert compute, and
+/// dispatch/combine take the flow-level all-to-all times of the sampled token matrices.
 
 #include <string>
 #include <vector>
@@ -36,7 +29,7 @@ struct DesStep {
   PipelineRun run;
   /// Real time of the whole call: analytical costs, topology, link shares and simulation.
   double wall_seconds = 0;
-  /// GPU id of each simulated stage (replica 0, TP/CP rank 0), in stage order.
+  /// GPU id of each stage's TP/CP/DP rank 0, in stage order (run.gpus lists every simulated GPU).
   std::vector<int> stage_gpu;
 };
 
@@ -45,7 +38,8 @@ struct DesOptions {
   bool record_tasks = false;
 };
 
-/// Simulates one step. Errors as simulate_step_analytical (InputError, InfeasibleError).
+/// Simulates one step. Errors as simulate_step_analytical (InputError, InfeasibleError), and
+/// SimulationBudgetError past the simulation's task, event or wall-clock budget.
 DesStep simulate_step_des_detailed(const Scenario& s);
 DesStep simulate_step_des_detailed(const Scenario& s, const DesOptions& options);
 /// simulate_step_des_detailed(s).result: fidelity "des".

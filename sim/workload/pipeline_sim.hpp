@@ -89,8 +89,19 @@ enum class TaskKind : std::uint8_t {
   DpAllGather,      ///< one bucket of the DP parameter all-gather
 };
 
-/// The four streams of each stage GPU (see the file comment).
-enum class StreamLane : std::uint8_t { Compute, SendForward, SendBackward, DataParallel };
+/// The streams of each stage GPU (see the file comment). The op-level simulator
+/// (op_sim.hpp) adds a communication stream for TP, CP and EP collectives and shows
+/// weight-gradient kernels of a second compute stream on their own lane.
+enum class StreamLane : std::uint8_t {
+  Compute,
+  SendForward,
+  SendBackward,
+  DataParallel,
+  Comm,
+  WgradCompute,
+  CommAsync,  ///< collectives overlapped with compute (SP re-gathers, CP ring, TP under overlap)
+};
+inline constexpr int kStreamLanes = 7;
 
 /// One executed task, for traces. Its index in PipelineRun::task_records is its task id.
 struct TaskRecord {
@@ -105,6 +116,10 @@ struct TaskRecord {
   /// Transfers: the receiving stage and the index of the task consuming the message (-1: none).
   int peer_stage = -1;
   std::int64_t consumer = -1;
+  /// Op-level simulation: the GPU running the task (-1: the stage's GPU of
+  /// DesStep::stage_gpu) and its op's name, an index into PipelineRun::names (-1: none).
+  int gpu = -1;
+  std::int32_t name = -1;
 };
 
 /// The network the transfers cross. Link capacity = capacity × the fabric efficiency / share,
@@ -136,6 +151,16 @@ struct PipelineRun {
   double max_link_peak_utilisation = 0;
   /// Every task in id order with its start and end; empty unless PipelineSpec::record_tasks.
   std::vector<TaskRecord> task_records;
+  /// Op-level simulation (op_sim.hpp): names of TaskRecord::name, the simulated GPUs and the
+  /// pipeline stage of each, the critical path by category (adds up to the makespan), every
+  /// link the flows crossed (most bytes first) and each simulated GPU's peak activation bytes
+  /// (saved for backward by the micro-batches in flight, walked from the simulated times).
+  std::vector<std::string> names;
+  std::vector<int> gpus;
+  std::vector<int> gpu_stage;
+  std::vector<PathShare> critical_path;
+  std::vector<LinkUse> link_use;
+  std::vector<Bytes> gpu_peak_activations;
 };
 
 /// Builds the step's task graph and runs it. `network` null: transfers take no time. Throws

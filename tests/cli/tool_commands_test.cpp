@@ -11,7 +11,7 @@ TEST(CliTrace, WritesAChromeTraceForTheRequestedStages) {
   auto out = temp_dir() / "trace.json";
   std::filesystem::remove(out);
   Result r = run("trace " + (data_dir() / "scenarios/llama3-70b-h100.json").string() +
-                 " --ranks 0,3 -o " + out.string());
+                 " --stages 0,3 -o " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   Json t = Json::parse(slurp(out));
   ASSERT_TRUE(t.contains("traceEvents"));

@@ -1,6 +1,7 @@
 // Expert-parallel traffic in the step models (issue 4): sampled routing priced on the topology.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -72,8 +73,16 @@ TEST(MoeStep, AnalyticalAndDesAgreeOnUniformRouting) {
   const StepResult a = simulate_step_analytical(s);
   EXPECT_EQ(a.moe.method, "alpha-beta");  // sampled routing on the topology's routes
   const StepResult d = simulate_step_des(s);
-  // Same layer costs; the DES adds its measured arrangement in time (within a few percent).
-  EXPECT_NEAR(d.step_time.value / a.step_time.value, 1.0, 0.06);
+  // Same layer costs; the DES adds its measured arrangement in time. The analytical model takes
+  // DualPipe to hide every EP all-to-all; the op-level DES exposes what the paired chunk's
+  // compute does not cover (and the bubble that adds).
+  const double explained = a.step_time.value + d.critical.exposed_ep_comm.value +
+                           std::max(0.0, (d.critical.bubble - a.critical.bubble).value);
+  std::printf("deepseek-v3 uniform routing: analytical %.3f s, des %.3f s (exposed ep %.3f s)\n",
+              a.step_time.value, d.step_time.value, d.critical.exposed_ep_comm.value);
+  // The exposure partly overlaps the bubble it causes, so it bounds the difference from above.
+  EXPECT_GE(d.step_time.value, 0.97 * a.step_time.value);
+  EXPECT_LE(d.step_time.value, 1.03 * explained);
   // Skewed routing makes the analytical model sample too (α-β on the same routes).
   const Scenario z = load_shipped("deepseek-v3-h800.json",
                                   {"moe_routing.imbalance={\"kind\":\"zipf\",\"s\":1}"});

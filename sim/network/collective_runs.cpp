@@ -1,0 +1,144 @@
+#include "sim/network/collective_runs.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+#include "sim/engine/engine.hpp"
+#include "sim/network/flow_model.hpp"
+
+namespace clustercost {
+
+const char* to_string(CollectiveAlgorithm a) {
+  switch (a) {
+    case CollectiveAlgorithm::Ring: return "ring";
+    case CollectiveAlgorithm::Tree: return "tree";
+  }
+  return "?";
+}
+
+AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::span<const int> group,
+                               Bytes size, const FabricEfficiency& eff) {
+  AlgorithmChoice c;
+  switch (kind) {
+    case CollectiveKind::AllReduce: {
+      const CollectiveCost ring = ring_all_reduce_cost(topo, group, size, eff);
+      const CollectiveCost tree = tree_all_reduce_cost(topo, group, size, eff);
+      if (tree.time < ring.time) {
+        c.algorithm = CollectiveAlgorithm::Tree;
+        c.cost = tree;
+      } else {
+        c.cost = ring;
+      }
+      return c;
+    }
+    case CollectiveKind::ReduceScatter:
+      c.cost = ring_reduce_scatter_cost(topo, group, size, eff);
+      return c;
+    case CollectiveKind::AllGather:
+      c.cost = ring_all_gather_cost(topo, group, size, eff);
+      return c;
+    default:
+      throw std::invalid_argument(std::string("nccl_algorithm: no algorithm choice for ") +
+                                  to_string(kind));
+  }
+}
+
+TransferDag collective_dag(CollectiveKind kind, CollectiveAlgorithm algorithm,
+                           std::span<const int> group, Bytes size) {
+  switch (kind) {
+    case CollectiveKind::AllReduce:
+      return algorithm == CollectiveAlgorithm::Tree ? tree_all_reduce(group, size)
+                                                    : ring_all_reduce(group, size);
+    case CollectiveKind::ReduceScatter: return ring_reduce_scatter(group, size);
+    case CollectiveKind::AllGather: return ring_all_gather(group, size);
+    default:
+      throw std::invalid_argument(std::string("collective_dag: not a ring/tree collective: ") +
+                                  to_string(kind));
+  }
+}
+
+namespace {
+
+/// Starts each transfer of a DAG when its dependencies have arrived.
+class DagRun final : public CompletionSink {
+ public:
+  DagRun(FlowModel& flows, const TransferDag& dag, std::vector<std::vector<LinkId>> paths)
+      : flows_(flows), dag_(dag), paths_(std::move(paths)) {
+    left_.resize(dag.transfers.size());
+    next_.resize(dag.transfers.size());
+    for (std::uint32_t t = 0; t < dag.transfers.size(); ++t) {
+      left_[t] = static_cast<std::uint32_t>(dag.transfers[t].deps.size());
+      for (std::uint32_t d : dag.transfers[t].deps) next_.at(d).push_back(t);
+    }
+  }
+  void start() {
+    for (std::uint32_t t = 0; t < dag_.transfers.size(); ++t)
+      if (left_[t] == 0) launch(t);
+  }
+  void on_complete(std::uint64_t token, Engine& engine) override {
+    last_ = engine.now();
+    for (std::uint32_t n : next_[token])
+      if (--left_[n] == 0) launch(n);
+  }
+  SimTime last() const { return last_; }
+
+ private:
+  void launch(std::uint32_t t) {
+    flows_.start_flow(dag_.transfers[t].bytes, paths_[t], this, t);
+  }
+  FlowModel& flows_;
+  const TransferDag& dag_;
+  std::vector<std::vector<LinkId>> paths_;
+  std::vector<std::uint32_t> left_;
+  std::vector<std::vector<std::uint32_t>> next_;
+  SimTime last_{0};
+};
+
+}  // namespace
+
+Seconds simulate_dag_alone(const Topology& topo, const TransferDag& dag,
+                           const FabricEfficiency& eff) {
+  if (dag.transfers.empty()) return Seconds(0);
+  Engine engine;
+  FlowModel flows(engine);
+  std::map<LinkId, LinkId> flow_link;
+  std::vector<std::vector<LinkId>> paths;
+  paths.reserve(dag.transfers.size());
+  std::vector<LinkId> route;
+  for (const Transfer& t : dag.transfers) {
+    route.clear();
+    topo.append_route(t.src, t.dst, 0, route);
+    std::vector<LinkId> path;
+    for (LinkId l : route) {
+      auto it = flow_link.find(l);
+      if (it == flow_link.end())
+        it = flow_link
+                 .emplace(l, flows.add_link(effective_bandwidth(topo.link(l), eff),
+                                            topo.link(l).latency))
+                 .first;
+      path.push_back(it->second);
+    }
+    paths.push_back(std::move(path));
+  }
+  DagRun run(flows, dag, std::move(paths));
+  run.start();
+  engine.run();
+  return run.last().seconds();
+}
+
+CoalescedFlows coalesce(const Topology& topo, const TransferDag& dag) {
+  CoalescedFlows c;
+  std::map<std::pair<int, int>, double> bytes;
+  for (const Transfer& t : dag.transfers) bytes[{t.src, t.dst}] += t.bytes.value;
+  SimTime lat{0};
+  for (const auto& [k, b] : bytes) {
+    c.pairs.push_back({k.first, k.second, Bytes(b)});
+    lat = std::max(lat, topo.latency(topo.route(k.first, k.second, 0)));
+  }
+  c.tail = SimTime{lat.ns * std::max(0, dag.steps - 1)};
+  return c;
+}
+
+}  // namespace clustercost

@@ -1,0 +1,63 @@
+#pragma once
+/// How a collective runs on the network: the algorithm NCCL would pick for it, its transfers
+/// (collectives.hpp), and the time of those transfers executed by the flow model (flow_model.hpp)
+/// on their topology routes. The one owner of the algorithm choice: the analytical pricing
+/// (sim/step/program_cost.cpp) and the discrete-event simulator (sim/workload/op_sim.cpp) both
+/// call nccl_algorithm().
+///
+/// Algorithm choice (NCCL's tuner, src/graph/tuning.cc, picks the algorithm with the lowest
+/// modelled time per size; we model the times with the α-β rules of analytical.hpp): all-reduce
+/// takes the cheaper of ring and double binary tree; reduce-scatter and all-gather are rings
+/// (NCCL has only ring — and NVLS/CollNet, which the topology does not describe — for them).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "hardware/topology/topology.hpp"
+#include "sim/common/units.hpp"
+#include "sim/network/analytical.hpp"
+#include "sim/network/collectives.hpp"
+
+namespace clustercost {
+
+enum class CollectiveAlgorithm : std::uint8_t { Ring, Tree };
+const char* to_string(CollectiveAlgorithm a);
+
+/// The algorithm for `kind` over `group` with nccl-tests size `size`, and its α-β cost.
+struct AlgorithmChoice {
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::Ring;
+  CollectiveCost cost;
+};
+/// kind: AllReduce, ReduceScatter or AllGather (std::invalid_argument otherwise).
+AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::span<const int> group,
+                               Bytes size, const FabricEfficiency& eff);
+
+/// The transfers of the chosen algorithm (ring_all_reduce / tree_all_reduce / ring_reduce_scatter
+/// / ring_all_gather of collectives.hpp).
+TransferDag collective_dag(CollectiveKind kind, CollectiveAlgorithm algorithm,
+                           std::span<const int> group, Bytes size);
+
+/// Executes `dag` alone on a private flow model over the topology's links (capacities × the
+/// fabric efficiencies): a transfer starts once the transfers it depends on have arrived, flows
+/// share links max-min fairly. Returns the time the last transfer arrives (0 for an empty DAG).
+Seconds simulate_dag_alone(const Topology& topo, const TransferDag& dag,
+                           const FabricEfficiency& eff);
+
+/// The DAG as concurrent flows, one per (source, destination) pair carrying all the bytes that
+/// pair exchanges, and the latency the lock-step rounds add on top: (steps − 1) × the largest
+/// route latency of its pairs. For rings in the bandwidth-bound regime this is the pipelined
+/// execution NCCL's chunking gives (each link carries its share continuously); the discrete-event
+/// simulator uses it for collectives whose transfers share links with other traffic, so that a
+/// 1,000-rank ring is a thousand flows rather than two million.
+struct CoalescedFlows {
+  struct Pair {
+    int src = 0, dst = 0;
+    Bytes bytes;
+  };
+  std::vector<Pair> pairs;
+  SimTime tail;
+};
+CoalescedFlows coalesce(const Topology& topo, const TransferDag& dag);
+
+}  // namespace clustercost

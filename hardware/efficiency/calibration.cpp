@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -100,6 +101,36 @@ MeasurementRecord parse_record(const Json& j, const std::string& file, const std
   rec.bytes = Bytes(bytes);
   rec.ok = r.boolean("ok");
   rec.impl = r.string_or("impl", "");
+  if (auto o = r.optional_object("op")) {
+    MeasuredOp op;
+    op.layer = o->string_or("layer", "");
+    op.pass = o->string_or("pass", "forward");
+    op.category = o->string_or("category", "");
+    op.role = o->one_of_or("role", {"fprop", "dgrad", "wgrad"}, "fprop");
+    op.memory_class = o->string_or("memory_class", "");
+    op.attention_kernel = o->string_or("attention_kernel", "");
+    op.backward = o->boolean_or("backward", false);
+    const std::int64_t kernels = o->positive_integer_or("kernels", 1);
+    if (kernels > 1'000'000) o->fail("kernels", "expected at most 1000000");
+    op.kernels = static_cast<int>(kernels);
+    op.op_dtype = o->string_or("op_dtype", rec.dtype);
+    const std::int64_t occ = o->positive_integer_or("occurrences", 1);
+    if (occ > 1'000'000) o->fail("occurrences", "expected at most 1000000");
+    op.occurrences = static_cast<int>(occ);
+    if (auto pl = o->optional_object("per_layer")) {
+      const Json& raw = *o->find("per_layer");
+      for (auto it = raw.begin(); it != raw.end(); ++it) {
+        const std::int64_t c = pl->positive_integer(it.key());
+        if (c > 1'000'000) pl->fail(it.key(), "expected at most 1000000");
+        op.per_layer[it.key()] = static_cast<int>(c);
+      }
+    }
+    op.scale = o->number_or("scale", 1.0);
+    if (!(op.scale > 0 && op.scale <= 1.0)) o->fail("scale", "expected a factor in (0, 1]");
+    op.scaled = o->string_or("scaled", "");
+    op.note = o->string_or("note", "");
+    rec.op = op;
+  }
   // times_s, achieved_*, check_rel_error, busbw_gbps and future extensions are not needed.
   return rec;
 }
@@ -140,6 +171,78 @@ double fit_slope_only(const std::vector<double>& x, const std::vector<double>& t
   return den > 0 ? num / den : 0.0;
 }
 
+
+/// Fits one efficiency e of the profile that enters a kernel's time as work/e + rest (a GEMM
+/// role, a memory class, an attention direction): kernel_cost (the one owner of the formula) is
+/// evaluated with e = 1 and e = 1/2, which gives work_i and rest_i of every record; then
+/// a = 1/e minimises the relative residuals Σ((a·work_i + rest_i − t_i)/t_i)², so
+/// a = Σ w_i(1 − rest_i/t_i) / Σ w_i² with w_i = work_i/t_i. Returns e in (0, 1] and the RMS
+/// relative residual; nullopt without usable records.
+struct EffFit {
+  double efficiency = 1;
+  double rms = 0;
+  int samples = 0;
+};
+std::optional<EffFit> fit_efficiency(const std::vector<const MeasurementRecord*>& recs,
+                                     const GpuSpec& spec, const EfficiencyProfile& base,
+                                     const std::function<void(EfficiencyProfile&, double)>& set) {
+  EfficiencyProfile p1 = base, p2 = base;
+  set(p1, 1.0);
+  set(p2, 0.5);
+  std::vector<double> work, rest, t;
+  for (const MeasurementRecord* r : recs) {
+    const KernelDesc k = kernel_desc_of(*r);
+    const double t1 = kernel_cost(spec, p1, k).value, t2 = kernel_cost(spec, p2, k).value;
+    const double w = t2 - t1;
+    if (!(w > 0) || !(r->time.value > 0)) continue;
+    work.push_back(w);
+    rest.push_back(std::max(0.0, t1 - w));
+    t.push_back(r->time.value);
+  }
+  if (work.empty()) return std::nullopt;
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const double wi = work[i] / t[i];
+    num += wi * (1.0 - rest[i] / t[i]);
+    den += wi * wi;
+  }
+  if (!(num > 0) || !(den > 0)) return std::nullopt;
+  EffFit f;
+  f.efficiency = std::clamp(den / num, 1e-6, 1.0);
+  double ss = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const double rel = (work[i] / f.efficiency + rest[i] - t[i]) / t[i];
+    ss += rel * rel;
+  }
+  f.rms = std::sqrt(ss / static_cast<double>(t.size()));
+  f.samples = static_cast<int>(t.size());
+  return f;
+}
+
+}  // namespace
+
+KernelDesc kernel_desc_of(const MeasurementRecord& r) {
+  KernelDesc k;
+  if (r.kind == "gemm") k.op_class = OpClass::Gemm;
+  else if (r.kind == "grouped_gemm") k.op_class = OpClass::GroupedGemm;
+  else if (r.kind == "attention") k.op_class = OpClass::Attention;
+  else k.op_class = OpClass::Memory;
+  k.precision = r.dtype;
+  k.shape = r.gemm;
+  k.flops = r.flops;
+  k.bytes = r.bytes;
+  if (r.op) {
+    k.role = r.op->role == "dgrad" ? GemmRole::Dgrad : r.op->role == "wgrad" ? GemmRole::Wgrad
+                                                                              : GemmRole::Fprop;
+    k.kernels = r.op->kernels;
+    k.backward = r.op->backward;
+    k.attention_kernel = r.op->attention_kernel;
+    k.memory_class = r.op->memory_class;
+  }
+  return k;
+}
+
+namespace {
 }  // namespace
 
 Measurements parse_measurements(const Json& j, const std::string& file) {
@@ -176,6 +279,28 @@ Measurements parse_measurements(const Json& j, const std::string& file) {
   if (threads > 1'000'000) d.fail("threads", "expected at most 1000000");
   m.device.threads = static_cast<int>(threads);
   // Other device extensions (compute_capability, l2_bytes, llc_bytes, ...) are tolerated.
+  if (auto sc = r.optional_object("scenario")) {
+    MeasuredScenario ms;
+    ms.file = sc->string_or("file", "");
+    ms.name = sc->string_or("name", "");
+    ms.gpu = sc->string_or("gpu", "");
+    for (const char* key : {"layers", "ops"}) {
+      if (const Json* a = sc->find(key)) {
+        const Json& arr = sc->array(key);
+        (void)a;
+        auto& out = std::string(key) == "layers" ? ms.layers : ms.ops;
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+          if (!arr[i].is_string())
+            throw InputError(file, index_path(sc->path_of(key), i), "expected a string");
+          out.push_back(arr[i].get<std::string>());
+        }
+      }
+    }
+    m.scenario = ms;
+  }
+  if (const Json* sk = r.find("skipped"); sk && sk->is_array())
+    for (const auto& e : *sk)
+      if (e.is_string()) m.skipped.push_back(e.get<std::string>());
   const Json& recs = r.array("records");
   for (std::size_t i = 0; i < recs.size(); ++i)
     m.records.push_back(parse_record(recs[i], file, index_path("records", i)));
@@ -395,14 +520,27 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
   // GEMMs: per precision, grouped GEMMs with their groups. GPUs (roofline form): the
   // compute-bound records (FLOP time at peak ≥ byte time at nominal bandwidth). CPUs (serial
   // form): all of them, since packing and arithmetic add (GemmForm::Serial).
-  std::map<std::string, std::vector<GemmSample>> by_dtype;
-  for (const auto& r : m.records) {
-    if (!r.ok || !is_gemm(r) || r.time.value <= 0) continue;
+  // The base parameters come from the dense forward ("fprop") GEMMs of a precision; the role and
+  // grouped efficiencies are fitted after them (below). A precision measured only through other
+  // roles or grouped GEMMs fits its base on all of them.
+  const auto usable_gemm = [&](const MeasurementRecord& r) {
+    if (!r.ok || !is_gemm(r) || r.time.value <= 0) return false;
     const auto peak = spec.peak_tflops(r.dtype);
-    if (!peak) continue;
+    if (!peak) return false;
     const double flop_t = r.flops.value / (*peak * 1e12);
     const double byte_t = nominal_bps > 0 ? r.bytes.value / nominal_bps : 0.0;
-    if (!cpu && flop_t < byte_t) continue;
+    return cpu || flop_t >= byte_t;
+  };
+  const auto dense_fprop = [](const MeasurementRecord& r) {
+    return r.kind == "gemm" && (!r.op || r.op->role == "fprop");
+  };
+  std::set<std::string> has_dense_fprop;
+  for (const auto& r : m.records)
+    if (usable_gemm(r) && dense_fprop(r)) has_dense_fprop.insert(r.dtype);
+  std::map<std::string, std::vector<GemmSample>> by_dtype;
+  for (const auto& r : m.records) {
+    if (!usable_gemm(r)) continue;
+    if (has_dense_fprop.count(r.dtype) && !dense_fprop(r)) continue;
     by_dtype[r.dtype].push_back(GemmSample{r.gemm, r.dtype, r.time, r.name});
   }
   Json gfit = Json::object();
@@ -460,7 +598,68 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     gfit[dtype] = {{"samples", samples.size()}, {"rms_relative_error", rms},
                    {"efficiency", g.efficiency}, {"overhead_us", g.overhead_us}};
   }
+  // GEMM roles and grouped GEMMs: one efficiency each, the base parameters fixed (fit_efficiency).
+  for (auto& [dtype, g] : p.gemm) {
+    if (!has_dense_fprop.count(dtype)) continue;
+    struct RoleFit {
+      const char* key;
+      std::function<bool(const MeasurementRecord&)> pick;
+      double GemmEfficiency::*field;
+    };
+    const RoleFit roles[] = {
+        {"grouped_efficiency",
+         [](const MeasurementRecord& r) { return r.kind == "grouped_gemm" && (!r.op || r.op->role == "fprop"); },
+         &GemmEfficiency::grouped_efficiency},
+        {"dgrad_efficiency", [](const MeasurementRecord& r) { return r.op && r.op->role == "dgrad"; },
+         &GemmEfficiency::dgrad_efficiency},
+        {"wgrad_efficiency", [](const MeasurementRecord& r) { return r.op && r.op->role == "wgrad"; },
+         &GemmEfficiency::wgrad_efficiency}};
+    std::string roles_used;
+    for (const RoleFit& rf : roles) {
+      std::vector<const MeasurementRecord*> recs;
+      for (const auto& r : m.records)
+        if (r.dtype == dtype && usable_gemm(r) && rf.pick(r)) recs.push_back(&r);
+      const std::string d = dtype;
+      const auto f = fit_efficiency(recs, spec, p, [&, d](EfficiencyProfile& q, double e) {
+        q.gemm[d].*(rf.field) = e;
+      });
+      if (!f) continue;
+      g.*(rf.field) = f->efficiency;
+      gfit[dtype][rf.key] = {{"samples", f->samples}, {"efficiency", f->efficiency},
+                             {"rms_relative_error", f->rms}};
+      roles_used += (roles_used.empty() ? "" : ", ") + std::string(rf.key) + " over " +
+                    std::to_string(f->samples) + " records";
+    }
+    if (!roles_used.empty())
+      g.roles_source = "relative least squares with the base parameters fixed (" + roles_used +
+                       ") of " + source;
+  }
   fit["gemm"] = gfit;
+
+  // Memory-bound classes of `probe --scenario` records: one bandwidth fraction per class, with
+  // the launch time t0 of every kernel: time = kernels·t0 + bytes/(bw·e_class), the size ramp.
+  {
+    std::map<std::string, std::vector<const MeasurementRecord*>> by_class;
+    for (const auto& r : m.records)
+      if (r.ok && r.kind == "memory" && r.op && !r.op->memory_class.empty() && r.time.value > 0)
+        by_class[r.op->memory_class].push_back(&r);
+    Json cfit = Json::object();
+    for (const auto& [cls, recs] : by_class) {
+      const std::string c = cls;
+      const auto f = fit_efficiency(recs, spec, p, [c](EfficiencyProfile& q, double e) {
+        q.memory.by_class[c] = e;
+      });
+      if (!f) continue;
+      p.memory.by_class[cls] = f->efficiency;
+      cfit[cls] = {{"samples", f->samples}, {"efficiency", f->efficiency},
+                   {"rms_relative_error", f->rms}};
+    }
+    if (!cfit.empty()) {
+      p.memory.by_class_source = "relative least squares per class (launch time fixed) over the "
+                                 "memory-bound op records of " + source;
+      fit["memory_by_class"] = cfit;
+    }
+  }
 
   // Attention forward: median achieved / the peak kernel_time uses for attention.
   std::vector<double> att;
@@ -473,6 +672,33 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     p.attention.source = "median achieved/peak of " + std::to_string(att.size()) +
                          " attention records of " + source + "; backward left at the default";
     fit["attention"] = {{"samples", att.size()}, {"forward", p.attention.forward}};
+  }
+
+  // Attention of `probe --scenario` records: per implementation, forward and backward.
+  {
+    std::map<std::pair<std::string, bool>, std::vector<const MeasurementRecord*>> by_kernel;
+    for (const auto& r : m.records)
+      if (r.ok && r.kind == "attention" && r.op && !r.op->attention_kernel.empty() && r.time.value > 0)
+        by_kernel[{r.op->attention_kernel, r.op->backward}].push_back(&r);
+    Json afit = Json::object();
+    for (const auto& [key, recs] : by_kernel) {
+      const auto [kernel, backward] = key;
+      if (kernel != "flash1" && kernel != "flash2" && kernel != "flash3") continue;  // profile keys
+      if (!p.attention.by_kernel.count(kernel))
+        p.attention.by_kernel[kernel] = p.attention.for_kernel(kernel);
+      const std::string kn = kernel;
+      const bool bwd = backward;
+      const auto f = fit_efficiency(recs, spec, p, [kn, bwd](EfficiencyProfile& q, double e) {
+        (bwd ? q.attention.by_kernel[kn].backward : q.attention.by_kernel[kn].forward) = e;
+      });
+      if (!f) continue;
+      auto& k = p.attention.by_kernel[kernel];
+      (backward ? k.backward : k.forward) = f->efficiency;
+      k.source = "relative least squares over the " + kernel + " records of " + source;
+      afit[kernel][backward ? "backward" : "forward"] = {
+          {"samples", f->samples}, {"efficiency", f->efficiency}, {"rms_relative_error", f->rms}};
+    }
+    if (!afit.empty()) fit["attention_by_kernel"] = afit;
   }
 
   // Network: peer copies and all-reduce against the scale-up line rate (nccl-tests busbw).
@@ -507,11 +733,7 @@ std::vector<KernelPrediction> predict_kernels(const Measurements& m, const GpuSp
   std::vector<KernelPrediction> out;
   const auto predict = [&](const MeasurementRecord& r, const EfficiencyProfile& p) {
     if (r.kind == "launch") return Seconds(p.launch_overhead_us * 1e-6);
-    OpClass op = OpClass::Memory;
-    if (r.kind == "gemm") op = OpClass::Gemm;
-    else if (r.kind == "grouped_gemm") op = OpClass::GroupedGemm;
-    else if (r.kind == "attention") op = OpClass::Attention;
-    return kernel_time(spec, p, op, r.gemm, r.flops, r.bytes, r.dtype, false);
+    return kernel_cost(spec, p, kernel_desc_of(r));
   };
   // A CPU probe on one thread wakes no helper thread in its kernels: its thread-wake record
   // says what multi-threaded kernels would pay, which no kernel of this file paid.
@@ -524,6 +746,7 @@ std::vector<KernelPrediction> predict_kernels(const Measurements& m, const GpuSp
     k.name = r.name;
     k.kind = r.kind;
     k.dtype = r.dtype;
+    k.op = r.op;
     k.measured = r.time;
     k.predicted_default = predict(r, default_profile);
     k.predicted_calibrated = predict(r, calibrated);

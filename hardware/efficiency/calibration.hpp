@@ -7,9 +7,12 @@
 ///   EfficiencyProfile p = calibrate(m, spec, "m.json");
 ///   auto rows = predict_kernels(m, spec, neutral_profile(spec), p);
 ///
-/// The profile parameters are those of kernel_time() (efficiency_profile.hpp): per-dtype GEMM
-/// efficiency and fixed time, memory efficiency, attention forward efficiency, launch overhead
-/// and, when peer copies or collectives were measured, the scale-up network efficiency. The GEMM
+/// The profile parameters are all those kernel_cost() (kernel_cost.hpp) reads: per-dtype GEMM
+/// efficiency and fixed time, the dgrad / wgrad / grouped efficiencies (from `probe --scenario`
+/// records, which carry the GEMM role), the memory efficiency and one per memory-bound class
+/// (with the launch time t0 this is the size ramp bytes / (t0 + bytes/bw)), the attention
+/// efficiency forward and backward, per implementation, the launch overhead and, when peer
+/// copies or collectives were measured, the scale-up network efficiency. The GEMM
 /// model form follows the measured device: GPUs the roofline form (least squares over the
 /// compute-bound GEMMs), CPUs the serial form (arithmetic + packing of the k×n operand + fixed
 /// time, non-negative least squares over all GEMMs; GemmForm::Serial says why).
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "hardware/efficiency/efficiency_profile.hpp"
+#include "hardware/efficiency/kernel_cost.hpp"
 #include "hardware/spec/catalog.hpp"
 #include "hardware/spec/gpu_spec.hpp"
 #include "models/accounting.hpp"
@@ -45,6 +49,17 @@ struct MeasuredDevice {
   int threads = 0;                   ///< cpu extension: worker threads the kernels used
 };
 
+/// The "op" block of a `probe --scenario` record: the op of the scenario's op program it times.
+struct MeasuredOp {
+  std::string layer, pass, category, role, memory_class, attention_kernel, op_dtype;
+  bool backward = false;
+  int kernels = 1;                         ///< launches of what ran
+  int occurrences = 1;                     ///< ops of the measured layers it stands for
+  std::map<std::string, int> per_layer;    ///< of those, per layer kind
+  double scale = 1.0;                      ///< measured size / real size
+  std::string scaled, note;
+};
+
 /// One timed microkernel.
 struct MeasurementRecord {
   std::string kind;   ///< gemm | grouped_gemm | memory | attention | launch | p2p | allreduce | alltoall
@@ -61,13 +76,26 @@ struct MeasurementRecord {
   Bytes bytes;
   bool ok = true;
   std::string impl;              ///< extension: what ran
+  std::optional<MeasuredOp> op;  ///< extension: `probe --scenario` records
+};
+
+/// The kernel description kernel_cost() prices a record by: its class, role, precision (the
+/// one that ran), shape, FLOPs, bytes, launches, memory class and attention implementation.
+KernelDesc kernel_desc_of(const MeasurementRecord& r);
+
+/// The "scenario" block of a `probe --scenario` file.
+struct MeasuredScenario {
+  std::string file, name, gpu;
+  std::vector<std::string> layers, ops;
 };
 
 struct Measurements {
   std::string file;              ///< where it came from (for messages and provenance)
   std::uint64_t fnv1a64 = 0;     ///< of the file's bytes (load_measurements) or of the JSON text
   MeasuredDevice device;
+  std::optional<MeasuredScenario> scenario;
   std::vector<MeasurementRecord> records;
+  std::vector<std::string> skipped;  ///< what the probe did not measure, with the reason
 };
 
 /// Parses a `clustercost.measurements/1` document: strict on the contract keys (missing or
@@ -77,7 +105,7 @@ Measurements parse_measurements(const Json& j, const std::string& file);
 /// Reads and parses a file; the hash is FNV-1a 64 of the file's bytes.
 Measurements load_measurements(const std::filesystem::path& file);
 
-/// A GpuSpec describing the measured device, for kernel_time():
+/// A GpuSpec describing the measured device, for kernel_cost():
 ///  - cuda, name found in `catalog` ("NVIDIA H200" → H200-SXM): the catalogue spec (peaks per
 ///    dtype, HBM bandwidth), with `sms` from the device block;
 ///  - cuda, not in the catalogue: peaks are the best achieved TFLOP/s per dtype and the HBM
@@ -86,7 +114,7 @@ Measurements load_measurements(const std::filesystem::path& file);
 ///    (avx512f 512 bits, avx/avx2 256, sse/neon 128, else scalar) × 2 if FMA × 2 FMA pipes;
 ///    when an fp32/fp64 GEMM of the file ran faster than that (the reported clock is below the
 ///    turbo clock, as in VMs), the clock is raised to the lowest one that explains it;
-///    `bf16` holds the fp32 peak (the CPU attention is fp32, and kernel_time prices attention at
+///    `bf16` holds the fp32 peak (the CPU attention is fp32, and kernel_cost prices attention at
 ///    the bf16 slot); the "HBM" bandwidth is the best measured copy bandwidth (no nominal DRAM
 ///    figure is known to the probe); `sms` is the thread count, so wave quantisation counts the
 ///    workers the kernels ran on.
@@ -115,6 +143,7 @@ struct KernelPrediction {
   std::string name;
   std::string kind;
   std::string dtype;
+  std::optional<MeasuredOp> op;  ///< `probe --scenario` records
   Seconds measured;
   Seconds predicted_default;
   Seconds predicted_calibrated;
@@ -122,7 +151,7 @@ struct KernelPrediction {
   double error_calibrated = 0;
 };
 
-/// kernel_time() of every ok record the compute model covers (gemm, grouped_gemm, memory,
+/// kernel_cost() of every ok record the compute model covers (gemm, grouped_gemm, memory,
 /// attention, launch) under both profiles; collectives and peer copies are not kernels, nor is
 /// the thread wake-up of a CPU measured on one thread (no kernel of the file paid it).
 std::vector<KernelPrediction> predict_kernels(const Measurements& m, const GpuSpec& spec,

@@ -5,14 +5,18 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "hardware/probe/checks.hpp"
 #include "hardware/probe/cpu_kernels.hpp"
+#include "hardware/probe/cpu_op_kernels.hpp"
 #include "hardware/probe/data_gen.hpp"
 #include "hardware/probe/rotation.hpp"
+#include "hardware/probe/scenario_ops.hpp"
 #include "hardware/probe/shapes.hpp"
 #include "hardware/probe/system_info.hpp"
 
@@ -353,15 +357,357 @@ Measurement bench_thread_wake(CpuContext& ctx) {
   return r;
 }
 
-}  // namespace
+// ---------------------------------------------------------------- probe --scenario
 
-void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log) {
-  const CpuInfo cpu = query_cpu_info();
-  WorkerPool pool(settings.threads);
-  CpuContext ctx{settings, cpu.llc_bytes > 0 ? cpu.llc_bytes : kFallbackCacheBytes,
-                 default_gemm_backend(), pool, log};
+MemKernel mem_kernel_of(const ScenarioOp& op) {
+  const std::string& c = op.info.memory_class;
+  const auto has = [&](const char* s) { return op.name.find(s) != std::string::npos; };
+  if (c == "norm") return MemKernel::Norm;
+  if (c == "rope") return MemKernel::Rope;
+  if (c == "activation") return MemKernel::Swiglu;
+  if (c == "dropout") return MemKernel::Dropout;
+  if (c == "softmax") return MemKernel::Softmax;
+  if (c == "fp8_cast") return op.fp8_recipe == "tilewise" ? MemKernel::CastTile : MemKernel::CastTensor;
+  if (c == "routing") {
+    if (has("unpermute")) return MemKernel::Unpermute;
+    if (has("score")) return MemKernel::Score;
+    if (has("topk")) return MemKernel::Topk;
+    return MemKernel::Permute;
+  }
+  if (c == "embedding") return MemKernel::Embed;
+  if (c == "loss") return op.info.pass == "forward" ? MemKernel::LossForward : MemKernel::LossBackward;
+  if (c == "optimizer") return MemKernel::Adam;
+  if (c == "copy") return MemKernel::Copy;
+  return MemKernel::Add;  // elementwise: residual and bias adds
+}
 
-  DeviceInfo& d = doc.device;
+const char* mem_kernel_name(MemKernel k) {
+  switch (k) {
+    case MemKernel::Norm: return "rmsnorm";
+    case MemKernel::Rope: return "rope";
+    case MemKernel::Swiglu: return "swiglu";
+    case MemKernel::Dropout: return "dropout";
+    case MemKernel::Add: return "add";
+    case MemKernel::Softmax: return "softmax";
+    case MemKernel::Copy: return "copy";
+    case MemKernel::CastTile: return "fp8 quantise, 1x128 tile-wise scales";
+    case MemKernel::CastTensor: return "fp8 cast-transpose, per-tensor scale";
+    case MemKernel::Permute: return "permute (row gather)";
+    case MemKernel::Unpermute: return "unpermute (weighted top-k combine)";
+    case MemKernel::Score: return "router sigmoid scores";
+    case MemKernel::Topk: return "router top-k";
+    case MemKernel::Embed: return "embedding lookup (row gather)";
+    case MemKernel::LossForward: return "cross-entropy forward";
+    case MemKernel::LossBackward: return "cross-entropy gradient";
+    case MemKernel::Adam: return "adam";
+  }
+  return "?";
+}
+
+/// HBM bytes one row of width w moves (read + written) in the twin of `k`.
+std::int64_t mem_row_bytes(MemKernel k, std::int64_t w, int top_k) {
+  switch (k) {
+    case MemKernel::Norm: case MemKernel::Softmax: case MemKernel::Copy: case MemKernel::Score:
+      return 8 * w;
+    case MemKernel::Rope: case MemKernel::Swiglu: case MemKernel::Add: return 12 * w;
+    case MemKernel::Dropout: return 9 * w;
+    case MemKernel::CastTile: return 5 * w + 4 * ((w + 127) / 128);
+    case MemKernel::CastTensor: return 10 * w;  // amax pass, then cast and transposed copy
+    case MemKernel::Permute: case MemKernel::Embed: return 8 * w + 4;
+    case MemKernel::Unpermute: return top_k * (4 * w + 8) + 4 * w;
+    case MemKernel::Topk: return 4 * w + 8 * top_k;
+    case MemKernel::LossForward: return 4 * w + 12;
+    case MemKernel::LossBackward: return 8 * w + 4;
+    case MemKernel::Adam: return 28 * w;
+  }
+  return 8 * w;
+}
+
+Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
+  const MemKernel kk = mem_kernel_of(op);
+  const int top_k = std::max(1, op.top_k);
+  std::int64_t w = std::max<std::int64_t>(op.width, 1);
+  if (kk == MemKernel::Adam) w = 4096;  // optimizer: a flat parameter array in chunks
+  if (kk == MemKernel::Topk || kk == MemKernel::Score) w = std::max<std::int64_t>(w, top_k);
+  const std::int64_t row_bytes = mem_row_bytes(kk, w, top_k);
+  const std::int64_t rows = std::max<std::int64_t>(1, op.bytes / row_bytes);
+  const std::int64_t set_bytes = rows * row_bytes;
+  const int sets = rotation_sets(set_bytes, ctx.cache_bytes, false);
+  const std::int64_t tiles = (w + 127) / 128;
+  const std::string tag = op.name + "/" + op.info.pass + "/mem";
+  const std::int64_t in_rows = kk == MemKernel::Unpermute ? rows * top_k : rows;
+  struct Set {
+    std::vector<AlignedBuffer<float>> in, out;
+    AlignedBuffer<std::uint8_t> q, qt;
+    AlignedBuffer<float> scales, wts, wvec;
+    AlignedBuffer<std::int32_t> idx;
+    float amax = 0;
+  };
+  const int n_in = kk == MemKernel::Adam ? 4
+                   : (kk == MemKernel::Rope || kk == MemKernel::Swiglu || kk == MemKernel::Add) ? 2 : 1;
+  const int n_out = kk == MemKernel::Adam ? 3
+                    : (kk == MemKernel::CastTile || kk == MemKernel::CastTensor) ? 0 : 1;
+  const std::int64_t out_elems = kk == MemKernel::LossForward ? rows
+                                 : kk == MemKernel::Topk ? rows * top_k : rows * w;
+  auto st = std::make_shared<std::vector<Set>>(static_cast<std::size_t>(sets));
+  for (int s = 0; s < sets; ++s) {
+    Set& b = (*st)[static_cast<std::size_t>(s)];
+    for (int a = 0; a < n_in; ++a) {
+      b.in.emplace_back(in_rows * w);
+      fill_random(b.in.back().data(), in_rows * w, seed_for(tag, s, a), ctx.pool);
+    }
+    if (kk == MemKernel::Rope) {  // (cos, sin) pairs of real angles
+      float* cs = b.in[1].data();
+      for (std::int64_t i = 0; i + 1 < rows * w; i += 2) {
+        const double ang = 3.0 * random_value(seed_for(tag, s, 7), static_cast<std::uint64_t>(i));
+        cs[i] = static_cast<float>(std::cos(ang));
+        cs[i + 1] = static_cast<float>(std::sin(ang));
+      }
+    }
+    for (int a = 0; a < n_out; ++a) {
+      b.out.emplace_back(out_elems);
+      fill_random(b.out.back().data(), out_elems, seed_for(tag, s, 10 + a), ctx.pool);
+    }
+    if (kk == MemKernel::Norm) {
+      b.wvec = AlignedBuffer<float>(w);
+      fill_random(b.wvec.data(), w, seed_for(tag, s, 20), ctx.pool);
+    }
+    if (kk == MemKernel::Dropout || kk == MemKernel::CastTile || kk == MemKernel::CastTensor) {
+      b.q = AlignedBuffer<std::uint8_t>(rows * w);
+      std::memset(b.q.data(), 0xFF, static_cast<std::size_t>(rows * w));
+    }
+    if (kk == MemKernel::CastTensor) {
+      b.qt = AlignedBuffer<std::uint8_t>(rows * w);
+      std::memset(b.qt.data(), 0xFF, static_cast<std::size_t>(rows * w));
+    }
+    if (kk == MemKernel::CastTile) {
+      b.scales = AlignedBuffer<float>(rows * tiles);
+      fill_random(b.scales.data(), rows * tiles, seed_for(tag, s, 21), ctx.pool);
+    }
+    const std::int64_t n_idx = (kk == MemKernel::Unpermute || kk == MemKernel::Topk) ? rows * top_k : rows;
+    b.idx = AlignedBuffer<std::int32_t>(n_idx);
+    for (std::int64_t i = 0; i < n_idx; ++i) {
+      const std::uint64_t range = kk == MemKernel::Unpermute ? static_cast<std::uint64_t>(in_rows)
+                                  : kk == MemKernel::LossForward || kk == MemKernel::LossBackward
+                                      ? static_cast<std::uint64_t>(w)
+                                      : static_cast<std::uint64_t>(rows);
+      b.idx[i] = static_cast<std::int32_t>(random_below(seed_for(tag, s, 22), static_cast<std::uint64_t>(i), range));
+    }
+    if (kk == MemKernel::Unpermute) {
+      b.wts = AlignedBuffer<float>(rows * top_k);
+      fill_random(b.wts.data(), rows * top_k, seed_for(tag, s, 23), ctx.pool);
+    }
+  }
+  const std::uint64_t drop_seed = seed_for(tag, 0, 30);
+  // One row of the kernel, into float outputs (timed) or double outputs (check).
+  const auto row = [kk, w, top_k, drop_seed](Set& b, std::int64_t r, auto* out0, auto* out1,
+                                              auto* out2, bool write_bytes) {
+    const float* x = b.in[0].data();
+    switch (kk) {
+      case MemKernel::Norm: norm_row(x + r * w, b.wvec.data(), out0 + r * w, w); break;
+      case MemKernel::Rope: rope_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
+      case MemKernel::Swiglu: swiglu_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
+      case MemKernel::Add: add_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
+      case MemKernel::Dropout:
+        dropout_row(x + r * w, out0 + r * w, write_bytes ? b.q.data() + r * w : nullptr, drop_seed, r, w);
+        break;
+      case MemKernel::Softmax: softmax_row(x + r * w, out0 + r * w, w); break;
+      case MemKernel::Score: score_row(x + r * w, out0 + r * w, w); break;
+      case MemKernel::Copy:
+        for (std::int64_t i = 0; i < w; ++i) out0[r * w + i] = x[r * w + i];
+        break;
+      case MemKernel::Permute: case MemKernel::Embed: {
+        const float* src = x + static_cast<std::int64_t>(b.idx[r]) * w;
+        for (std::int64_t i = 0; i < w; ++i) out0[r * w + i] = src[i];
+        break;
+      }
+      case MemKernel::Unpermute:
+        unpermute_row(x, b.idx.data() + r * top_k, b.wts.data() + r * top_k, top_k, out0 + r * w, w);
+        break;
+      case MemKernel::Topk: {
+        std::int32_t tmp[64];
+        const int k = std::min(top_k, 64);
+        topk_row(x + r * w, w, k, tmp, out0 + r * top_k);
+        if (write_bytes) std::copy(tmp, tmp + k, b.idx.data() + r * top_k);
+        break;
+      }
+      case MemKernel::LossForward:
+        out0[r] = static_cast<std::remove_pointer_t<decltype(out0)>>(cross_entropy_row(x + r * w, w, b.idx[r]));
+        break;
+      case MemKernel::LossBackward: cross_entropy_grad_row(x + r * w, w, b.idx[r], out0 + r * w); break;
+      case MemKernel::Adam:
+        adam_row(x + r * w, b.in[1].data() + r * w, b.in[2].data() + r * w, b.in[3].data() + r * w,
+                 out0 + r * w, out1 + r * w, out2 + r * w, w);
+        break;
+      case MemKernel::CastTile: case MemKernel::CastTensor: break;  // byte outputs: below
+    }
+  };
+  Prepared p;
+  Measurement& rec = p.record;
+  rec.kind = "memory";
+  rec.name = op.name;
+  rec.dtype = "fp32";
+  rec.impl = std::string(mem_kernel_name(kk)) + " (clustercost cpu twin, fp32 storage)";
+  rec.shape = BytesShape{set_bytes, 0};
+  rec.bytes = Bytes(static_cast<double>(set_bytes));
+  rec.op = op.info;
+  rec.op->kernels = kk == MemKernel::CastTensor ? 2 : 1;  // pool runs: amax, then cast
+  if (op.info.op_dtype != "fp32")
+    rec.op->note = "fp32 storage on the cpu (the op moves " + op.info.op_dtype +
+                   "), rows of the op's bytes";
+  p.bytes_held = set_bytes * sets;
+  p.call = [st, sets, rows, w, tiles, kk, row, &ctx](int i) {
+    Set& b = (*st)[static_cast<std::size_t>(i % sets)];
+    if (kk == MemKernel::CastTensor) {
+      std::vector<float> part(static_cast<std::size_t>(ctx.pool.size()), 0.0f);
+      ctx.pool.run([&](int t, int nt) {
+        const auto [r0, r1] = split_range(rows, nt, t);
+        part[static_cast<std::size_t>(t)] = amax_of(b.in[0].data() + r0 * w, (r1 - r0) * w);
+      });
+      b.amax = *std::max_element(part.begin(), part.end());
+    }
+    ctx.pool.run([&](int t, int nt) {
+      const auto [r0, r1] = split_range(rows, nt, t);
+      if (kk == MemKernel::CastTile || kk == MemKernel::CastTensor) {
+        const float* x = b.in[0].data();
+        const float tensor_scale = fp8_scale(b.amax);
+        for (std::int64_t r = r0; r < r1; ++r) {
+          for (std::int64_t tl = 0; tl < tiles; ++tl) {
+            const std::int64_t c0 = tl * 128, c1 = std::min(w, c0 + 128);
+            float sc = tensor_scale;
+            if (kk == MemKernel::CastTile) {
+              sc = fp8_scale(amax_of(x + r * w + c0, c1 - c0));
+              b.scales[r * tiles + tl] = 1.0f / sc;
+            }
+            for (std::int64_t c = c0; c < c1; ++c) {
+              const std::uint8_t code = float_to_e4m3_bits(x[r * w + c] * sc);
+              b.q[r * w + c] = code;
+              if (kk == MemKernel::CastTensor) b.qt[c * rows + r] = code;
+            }
+          }
+        }
+        return;
+      }
+      float* o0 = b.out.empty() ? nullptr : b.out[0].data();
+      float* o1 = b.out.size() > 1 ? b.out[1].data() : nullptr;
+      float* o2 = b.out.size() > 2 ? b.out[2].data() : nullptr;
+      for (std::int64_t r = r0; r < r1; ++r) row(b, r, o0, o1, o2, true);
+    });
+  };
+  p.check = [st, sets, rows, w, tiles, kk, top_k, out_elems, row, tag, &ctx]() {
+    ErrorAccumulator err;
+    for (int s = 0; s < std::min(sets, calls_of(ctx.settings)); ++s) {
+      Set& b = (*st)[static_cast<std::size_t>(s)];
+      for (const std::int64_t r : sample_indices(rows, 6, seed_for(tag, s, 40))) {
+        if (kk == MemKernel::CastTile || kk == MemKernel::CastTensor) {
+          const float* x = b.in[0].data();
+          const float tensor_scale = kk == MemKernel::CastTensor ? fp8_scale(amax_of(x, rows * w)) : 1.0f;
+          for (std::int64_t c = 0; c < w; ++c) {
+            const std::int64_t c0 = (c / 128) * 128, c1 = std::min(w, c0 + 128);
+            const float sc = kk == MemKernel::CastTile ? fp8_scale(amax_of(x + r * w + c0, c1 - c0)) : tensor_scale;
+            const float ref = e4m3_bits_to_float(float_to_e4m3_bits(x[r * w + c] * sc)) / sc;
+            err.add(e4m3_bits_to_float(b.q[r * w + c]) / sc, ref);
+            if (kk == MemKernel::CastTensor) err.add(e4m3_bits_to_float(b.qt[c * rows + r]) / sc, ref);
+          }
+          (void)tiles;
+          continue;
+        }
+        const std::int64_t per_row = kk == MemKernel::LossForward ? 1 : kk == MemKernel::Topk ? top_k : w;
+        const std::int64_t off = r * per_row;
+        // Full-size reference outputs (the row functions index by row); only row r is filled.
+        std::vector<double> f0(static_cast<std::size_t>(out_elems)), f1, f2;
+        if (kk == MemKernel::Adam) {
+          f1.resize(f0.size());
+          f2.resize(f0.size());
+        }
+        row(b, r, f0.data(), f1.empty() ? nullptr : f1.data(), f2.empty() ? nullptr : f2.data(), false);
+        const std::vector<double> r0(f0.begin() + off, f0.begin() + off + per_row);
+        const std::vector<double> r1 = f1.empty() ? std::vector<double>() : std::vector<double>(f1.begin() + off, f1.begin() + off + per_row);
+        const std::vector<double> r2 = f2.empty() ? std::vector<double>() : std::vector<double>(f2.begin() + off, f2.begin() + off + per_row);
+        // The cross-entropy gradient is softmax − one-hot: compared as the softmax (the −1 of the
+        // target would set the RMS the error is measured against, hiding the other entries).
+        // The target's entry (p − 1, near −1) is checked on its own against the fp32 rounding
+        // of a value near 1.
+        const std::int64_t hot = kk == MemKernel::LossBackward ? b.idx[r] : -1;
+        if (hot >= 0 && std::fabs(b.out[0][off + hot] - r0[static_cast<std::size_t>(hot)]) > 1e-6)
+          err.add(std::numeric_limits<double>::infinity(), 0.0);
+        for (std::size_t i = 0; i < r0.size(); ++i) {
+          if (static_cast<std::int64_t>(i) == hot) continue;
+          err.add(b.out[0][off + static_cast<std::int64_t>(i)], r0[i]);
+          if (kk == MemKernel::Adam) {
+            err.add(b.out[1][off + static_cast<std::int64_t>(i)], r1[i]);
+            err.add(b.out[2][off + static_cast<std::int64_t>(i)], r2[i]);
+          }
+        }
+      }
+    }
+    return err.rel_error();
+  };
+  return p;
+}
+
+Prepared prepare_attention_backward(const NamedAttention& a, CpuContext& ctx) {
+  const AttentionShape sh = a.shape;
+  const std::int64_t elems = sh.batch * sh.heads * sh.seq * sh.head_dim;
+  const std::int64_t set_bytes = 7 * elems * static_cast<std::int64_t>(sizeof(float));
+  const int sets = rotation_sets(set_bytes, ctx.cache_bytes, ctx.settings.quick);
+  const std::string tag = a.name + "/attention_backward";
+  struct State {
+    std::vector<AlignedBuffer<float>> q, k, v, dout, dq, dk, dv;
+  };
+  auto st = std::make_shared<State>();
+  for (int s = 0; s < sets; ++s) {
+    int operand = 0;
+    for (auto* vec : {&st->q, &st->k, &st->v, &st->dout, &st->dq, &st->dk, &st->dv}) {
+      vec->emplace_back(elems);
+      fill_random(vec->back().data(), elems, seed_for(tag, s, operand++), ctx.pool);
+    }
+  }
+  Prepared p;
+  Measurement& r = p.record;
+  r.kind = "attention";
+  r.name = a.name;
+  r.dtype = "fp32";
+  r.impl = "naive causal backward (clustercost)";
+  r.shape = sh;
+  r.flops = FlopCount(2.5 * attention_flops(sh));  // FlashAttention's backward: 2.5 × forward
+  r.bytes = Bytes(static_cast<double>(set_bytes));  // read q, k, v, dO; write dq, dk, dv
+  p.bytes_held = set_bytes * sets;
+  p.call = [st, sets, sh, &ctx](int i) {
+    const int s = i % sets;
+    const std::int64_t per = sh.seq * sh.head_dim;
+    ctx.pool.run([&](int t, int nt) {
+      const auto [u0, u1] = split_range(sh.batch * sh.heads, nt, t);
+      for (std::int64_t u = u0; u < u1; ++u)
+        attention_backward_head<float>(st->q[s].data() + u * per, st->k[s].data() + u * per,
+                                       st->v[s].data() + u * per, st->dout[s].data() + u * per,
+                                       st->dq[s].data() + u * per, st->dk[s].data() + u * per,
+                                       st->dv[s].data() + u * per, sh.seq, sh.head_dim);
+    });
+  };
+  p.check = [st, sets, sh, tag, &ctx]() {
+    ErrorAccumulator err;
+    const std::int64_t per = sh.seq * sh.head_dim;
+    std::vector<double> dq(static_cast<std::size_t>(per)), dk(dq.size()), dv(dq.size());
+    for (int s = 0; s < std::min(sets, calls_of(ctx.settings)); ++s) {
+      for (const std::int64_t u : sample_indices(sh.batch * sh.heads, 1, seed_for(tag, s, 8))) {
+        attention_backward_head<double>(st->q[s].data() + u * per, st->k[s].data() + u * per,
+                                        st->v[s].data() + u * per, st->dout[s].data() + u * per,
+                                        dq.data(), dk.data(), dv.data(), sh.seq, sh.head_dim);
+        for (const std::int64_t i : sample_indices(per, 64, seed_for(tag, s, 9))) {
+          err.add(st->dq[s][u * per + i], dq[static_cast<std::size_t>(i)]);
+          err.add(st->dk[s][u * per + i], dk[static_cast<std::size_t>(i)]);
+          err.add(st->dv[s][u * per + i], dv[static_cast<std::size_t>(i)]);
+        }
+      }
+    }
+    return err.rel_error();
+  };
+  return p;
+}
+
+void fill_cpu_device(DeviceInfo& d, const CpuInfo& cpu, const RunSettings& settings,
+                     const CpuContext& ctx) {
   d.kind = "cpu";
   d.name = cpu.model;
   d.compute_units = cpu.logical_cores;
@@ -374,6 +720,80 @@ void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostrea
   d.cache_bytes = cpu.llc_bytes;
   d.simd = compiled_simd();
   d.threads = settings.threads;
+}
+
+}  // namespace
+
+void run_cpu_scenario_probe(const RunSettings& settings, const ScenarioProbePlan& plan,
+                            MeasurementDoc& doc, std::ostream& log) {
+  const CpuInfo cpu = query_cpu_info();
+  WorkerPool pool(settings.threads);
+  CpuContext ctx{settings, cpu.llc_bytes > 0 ? cpu.llc_bytes : kFallbackCacheBytes,
+                 default_gemm_backend(), pool, log};
+  fill_cpu_device(doc.device, cpu, settings, ctx);
+  log << "cpu probe of scenario " << plan.scenario.name << ": " << plan.ops.size() << " ops, "
+      << settings.threads << " thread(s), gemm " << doc.device.gemm_backend << '\n';
+  std::vector<Preparer> list;
+  for (const ScenarioOp& op : plan.ops) {
+    if (op.kind == "gemm" || op.kind == "grouped_gemm") {
+      if (op.info.op_dtype == "fp8") {
+        // No FP8 arithmetic on a CPU: say so and measure the rest (the FP8 casts still run).
+        const std::string why = op.name + " (" + op.info.pass + ", " + op.info.role +
+                                "): FP8 GEMM not supported on this device (cpu: no FP8 arithmetic); not measured";
+        doc.skipped.push_back(why);
+        log << "probe: skipped " << why << '\n';
+        continue;
+      }
+      ScenarioOpInfo info = op.info;
+      if (op.info.op_dtype != "fp32")
+        info.note = (info.note.empty() ? "" : info.note + "; ") + op.info.op_dtype +
+                    " GEMM run in fp32 (no " + op.info.op_dtype + " GEMM on the cpu)";
+      // Launches of what runs here: one pool run per GEMM (the grouped one loops over groups).
+      info.kernels = op.kind == "gemm" ? 1 : static_cast<int>(op.grouped.group_m.size());
+      if (op.kind == "gemm") {
+        const NamedGemm g{op.name, op.gemm};
+        list.push_back([g, info, &ctx] {
+          Prepared p = prepare_gemm<float>(g, "fp32", ctx);
+          p.record.op = info;
+          return p;
+        });
+      } else {
+        const NamedGrouped g{op.name, op.grouped};
+        list.push_back([g, info, &ctx] {
+          Prepared p = prepare_grouped(g, ctx);
+          p.record.op = info;
+          return p;
+        });
+      }
+    } else if (op.kind == "attention") {
+      const NamedAttention a{op.name, op.attention};
+      ScenarioOpInfo info = op.info;
+      info.kernels = 1;
+      info.note = (info.note.empty() ? "" : info.note + "; ") +
+                  "naive fp32 causal attention stands in for " +
+                  (info.attention_kernel.empty() ? std::string("the fused kernel") : info.attention_kernel);
+      list.push_back([a, info, &ctx] {
+        Prepared p = info.backward ? prepare_attention_backward(a, ctx) : prepare_attention(a, ctx);
+        p.record.op = info;
+        return p;
+      });
+    } else {
+      list.push_back([op, &ctx] { return prepare_scenario_memory(op, ctx); });
+    }
+  }
+  run_interleaved(list, ctx, doc.records);
+  doc.records.push_back(bench_thread_wake(ctx));
+  for (const std::string& s : plan.skipped) doc.skipped.push_back(s);
+}
+
+void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log) {
+  const CpuInfo cpu = query_cpu_info();
+  WorkerPool pool(settings.threads);
+  CpuContext ctx{settings, cpu.llc_bytes > 0 ? cpu.llc_bytes : kFallbackCacheBytes,
+                 default_gemm_backend(), pool, log};
+
+  DeviceInfo& d = doc.device;
+  fill_cpu_device(d, cpu, settings, ctx);
   log << "cpu probe: " << d.name << ", " << settings.threads << " thread(s), gemm "
       << d.gemm_backend << ", simd " << d.simd << ", last-level cache " << (ctx.cache_bytes >> 20)
       << " MiB" << (settings.quick ? ", quick" : "") << '\n';

@@ -16,4 +16,11 @@ namespace clustercost::probe {
 /// recorded (ok = false), not thrown; resource errors (allocation) throw.
 void run_cpu_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log);
 
+struct ScenarioProbePlan;
+/// `probe --scenario` on the CPU twin: times every op of `plan` (GEMMs in fp32, FP8 GEMMs
+/// skipped with a message in doc.skipped, memory-bound ops with the twins of cpu_op_kernels.hpp,
+/// attention forward and backward), then the thread wake-up (the launch cost).
+void run_cpu_scenario_probe(const RunSettings& settings, const ScenarioProbePlan& plan,
+                            MeasurementDoc& doc, std::ostream& log);
+
 }  // namespace clustercost::probe

@@ -222,6 +222,10 @@ std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, st
 // ------------------------------------------------------------------ sections
 
 void bench_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
+/// One cuBLASLt GEMM of `g` in bf16 or fp8 e4m3 (cuda_gemm.cu), appended to doc.records.
+void bench_gemm_shape(Env& env, const NamedGemm& g, bool fp8, MeasurementDoc& doc);
+/// `probe --scenario`: the plan's scenario ops (cuda_probe.cu).
+void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_grouped_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_attention(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_memory(Env& env, const CudaPlan& plan, MeasurementDoc& doc);

@@ -162,6 +162,26 @@ int run_cuda_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostrea
   return p.api->run_plan(make_cuda_plan(settings), doc, log);
 }
 
+int run_cuda_scenario_probe(const RunSettings& settings, const ScenarioProbePlan& plan,
+                            MeasurementDoc& doc, std::ostream& log) {
+  const LoadedPlugin& p = plugin();
+  if (!p.api) {
+    if (p.exit_code == kProbeUsage) {
+      log << "no CUDA device: " << p.error << '\n';
+    } else {
+      log << "probe: " << p.error << '\n';
+    }
+    return p.exit_code;
+  }
+  CudaPlan cp;
+  cp.settings = settings;
+  cp.launch_calls = 1000;
+  cp.scenario_ops = plan.ops;
+  const int rc = p.api->run_plan(cp, doc, log);
+  for (const std::string& s : plan.skipped) doc.skipped.push_back(s);
+  return rc;
+}
+
 }  // namespace probe
 
 bool probe_cuda_compiled() {

@@ -182,6 +182,10 @@ void bench_one_gemm(Env& env, const NamedGemm& g, InType t, MeasurementDoc& doc)
 
 }  // namespace
 
+void bench_gemm_shape(Env& env, const NamedGemm& g, bool fp8, MeasurementDoc& doc) {
+  bench_one_gemm(env, g, fp8 ? InType::kFp8 : InType::kBf16, doc);
+}
+
 void bench_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
   // FP8 tensor cores arrived with Ada (sm_89) and Hopper (sm_90).
   const bool fp8 = env.cc_major * 10 + env.cc_minor >= 89;

@@ -19,7 +19,7 @@
 namespace clustercost::probe {
 
 /// Bumped whenever CudaPluginApi, CudaPlan, MeasurementDoc or what they hold change shape.
-inline constexpr int kCudaPluginAbi = 1;
+inline constexpr int kCudaPluginAbi = 2;
 
 /// The name of the function the plugin exports (extern "C").
 inline constexpr const char* kCudaPluginEntry = "clustercost_probe_cuda_plugin";

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <algorithm>
 #include <string>
 
 #include "hardware/probe/checks.hpp"
@@ -84,6 +85,63 @@ std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, st
       static_cast<const unsigned char*>(src) + static_cast<std::size_t>(offset) * bytes_per_elem;
   CC_CHECK(cudaMemcpy(out.data(), base, out.size(), cudaMemcpyDeviceToHost));
   return out;
+}
+
+void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
+  // FP8 tensor cores arrived with Ada (sm_89) and Hopper (sm_90).
+  const bool fp8_ok = env.cc_major * 10 + env.cc_minor >= 89;
+  const std::string sm = "sm_" + std::to_string(env.cc_major) + std::to_string(env.cc_minor);
+  for (const ScenarioOp& op : plan.scenario_ops) {
+    const std::size_t first = doc.records.size();
+    ScenarioOpInfo info = op.info;
+    const auto add_note = [&](const std::string& n) {
+      info.note = info.note.empty() ? n : info.note + "; " + n;
+    };
+    if (op.kind == "gemm") {
+      const bool fp8 = info.op_dtype == "fp8";
+      if (fp8 && !fp8_ok) {
+        doc.skipped.push_back(op.name + " (" + info.pass + ", " + info.role +
+                              "): FP8 GEMM not supported on this device (" + sm +
+                              ": FP8 tensor cores need compute capability 8.9 or newer); not measured");
+        continue;
+      }
+      add_note(fp8 ? "cuBLASLt FP8 (per-tensor scales) stands in for DeepGEMM / Transformer Engine"
+                   : "cuBLASLt");
+      bench_gemm_shape(env, NamedGemm{op.name, op.gemm}, fp8, doc);
+    } else if (op.kind == "grouped_gemm") {
+      if (info.op_dtype == "fp8")
+        add_note("bf16 loop of cuBLAS GEMMs stands in for the FP8 grouped GEMM (DeepGEMM m-grouped)");
+      CudaPlan one;
+      one.settings = plan.settings;
+      one.grouped.push_back(NamedGrouped{op.name, op.grouped});
+      bench_grouped_gemm(env, one, doc);
+    } else if (op.kind == "attention") {
+      if (info.backward) {
+        doc.skipped.push_back(op.name + ": the CUDA probe has no attention backward kernel yet; not measured");
+        continue;
+      }
+      add_note("clustercost fused bf16 kernel (FlashAttention-2 style) stands in for " +
+               (info.attention_kernel.empty() ? std::string("the fused kernel") : info.attention_kernel));
+      CudaPlan one;
+      one.settings = plan.settings;
+      one.attention.push_back(NamedAttention{op.name, op.attention});
+      bench_attention(env, one, doc);
+    } else {
+      // Memory-bound ops: a device copy of the op's bytes (half read, half written) measures the
+      // bandwidth the op reaches at its size; class-specific CUDA kernels are the CPU twin's so far.
+      add_note("device copy of the op's bytes stands in for the " + info.memory_class + " kernel");
+      CudaPlan one;
+      one.settings = plan.settings;
+      one.memory_array_bytes = std::max<std::int64_t>(4096, op.bytes / 2);
+      bench_memory(env, one, doc);
+      // bench_memory writes copy then triad: keep the copy only.
+      while (doc.records.size() > first + 1) doc.records.pop_back();
+    }
+    for (std::size_t i = first; i < doc.records.size(); ++i) {
+      doc.records[i].name = op.name;
+      doc.records[i].op = info;
+    }
+  }
 }
 
 }  // namespace cuda
@@ -168,6 +226,13 @@ int cuda_run_plan(const CudaPlan& plan, MeasurementDoc& doc, std::ostream& log) 
     }
   };
   section("launch", cuda::bench_launch);
+  if (!plan.scenario_ops.empty()) {
+    section("scenario ops", cuda::bench_scenario_ops);
+    const cudaError_t last = cudaDeviceSynchronize();
+    if (last != cudaSuccess)
+      doc.errors.push_back(std::string("final synchronise: ") + cudaGetErrorString(last));
+    return 0;
+  }
   section("memory", cuda::bench_memory);
   section("gemm", cuda::bench_gemm);
   section("grouped_gemm", cuda::bench_grouped_gemm);

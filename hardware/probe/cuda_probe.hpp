@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hardware/probe/measurement.hpp"
+#include "hardware/probe/scenario_ops.hpp"
 #include "hardware/probe/shapes.hpp"
 
 namespace clustercost::probe {
@@ -23,6 +24,9 @@ struct CudaPlan {
   std::int64_t p2p_bytes = 0;             ///< per peer copy (needs ≥ 2 devices)
   std::int64_t collective_bytes = 0;  ///< per rank, NCCL all-reduce / all-to-all (≥ 2 devices)
   int launch_calls = 0;               ///< empty kernels per launch-overhead sample
+  /// `probe --scenario`: when not empty, these ops are timed (and the launch overhead) instead
+  /// of the generic sweep above.
+  std::vector<ScenarioOp> scenario_ops;
 };
 
 /// The plan the probe runs on a GPU (quick: seconds; full: about a minute on an H100/H200).
@@ -40,5 +44,8 @@ std::string cuda_build_description();
 /// it. Without a loadable plugin (a build without CUDA, CUDA libraries missing): exit code 2 with
 /// "no CUDA device: <why>"; a plugin from another build: exit code 1.
 int run_cuda_probe(const RunSettings& settings, MeasurementDoc& doc, std::ostream& log);
+/// The same for `probe --scenario`: the plan's scenario ops.
+int run_cuda_scenario_probe(const RunSettings& settings, const ScenarioProbePlan& plan,
+                            MeasurementDoc& doc, std::ostream& log);
 
 }  // namespace clustercost::probe

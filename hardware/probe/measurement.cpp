@@ -106,6 +106,31 @@ void write_record(JsonWriter& w, const Measurement& m) {
   w.field("check_rel_error", m.check_rel_error);
   w.field("ok", m.ok);
   if (!m.impl.empty()) w.field("impl", m.impl);
+  if (m.op) {
+    const ScenarioOpInfo& o = *m.op;
+    w.key("op");
+    w.begin_object(true);
+    w.field("layer", o.layer);
+    w.field("pass", o.pass);
+    w.field("category", o.category);
+    if (!o.role.empty()) w.field("role", o.role);
+    if (!o.memory_class.empty()) w.field("memory_class", o.memory_class);
+    if (!o.attention_kernel.empty()) w.field("attention_kernel", o.attention_kernel);
+    if (m.kind == "attention") w.field("backward", o.backward);
+    w.field("kernels", o.kernels);
+    w.field("op_dtype", o.op_dtype);
+    w.field("occurrences", o.occurrences);
+    if (!o.per_layer.empty()) {
+      w.key("per_layer");
+      w.begin_object(true);
+      for (const auto& [layer, n] : o.per_layer) w.field(layer, n);
+      w.end_object();
+    }
+    w.field("scale", o.scale);
+    if (!o.scaled.empty()) w.field("scaled", o.scaled);
+    if (!o.note.empty()) w.field("note", o.note);
+    w.end_object();
+  }
   w.end_object();
 }
 
@@ -116,6 +141,23 @@ void write_measurements_json(const MeasurementDoc& doc, std::ostream& out) {
   w.begin_object();
   w.field("schema", kMeasurementsSchema);
   write_device(w, doc.device);
+  if (doc.scenario) {
+    const ScenarioProbeInfo& sc = *doc.scenario;
+    w.key("scenario");
+    w.begin_object();
+    w.field("file", sc.file);
+    w.field("name", sc.name);
+    w.field("gpu", sc.gpu);
+    w.key("layers");
+    w.begin_array(true);
+    for (const std::string& l : sc.layers) w.value(l);
+    w.end_array();
+    w.key("ops");
+    w.begin_array(true);
+    for (const std::string& o : sc.ops) w.value(o);
+    w.end_array();
+    w.end_object();
+  }
   w.key("settings");
   w.begin_object(true);
   w.field("quick", doc.settings.quick);

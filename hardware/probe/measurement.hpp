@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -53,6 +54,28 @@ struct LaunchShape {
 
 using Shape = std::variant<GemmShape, GroupedGemmShape, BytesShape, AttentionShape, LaunchShape>;
 
+/// What a record of `probe --scenario` stands for in the scenario's op program (extension block
+/// "op" of a record; absent from the generic sweep's records).
+struct ScenarioOpInfo {
+  std::string layer;            ///< layer kind: "dense", "moe", "embedding", "head", "mtp"
+  std::string pass;             ///< "forward", "recompute", "input_grad", "weight_grad"
+  std::string category;         ///< op category of the op program ("gemm", "norm", ...)
+  std::string role;             ///< GEMMs: "fprop", "dgrad", "wgrad"
+  std::string memory_class;     ///< memory-bound kernels: the class kernel_cost prices them by
+  std::string attention_kernel; ///< attention: "flash2", "flash3", "" (unfused)
+  bool backward = false;        ///< attention: the backward kernel
+  int kernels = 1;              ///< launches the op stands for
+  std::string op_dtype;         ///< the precision the op program gives the op
+  int occurrences = 1;          ///< ops of the measured layers this record stands for
+  std::map<std::string, int> per_layer;  ///< of those, per layer kind
+  /// Scaling applied to fit the device (or, on the CPU twin, its time budget): what was reduced
+  /// ("tokens", "tokens (of the expert GEMM's rows)", "bytes") and the factor (measured / real,
+  /// 1 = the real size).
+  std::string scaled;
+  double scale = 1.0;
+  std::string note;             ///< substitutions: "cuBLASLt for DeepGEMM", "fp32 on the cpu", ...
+};
+
 /// One timed microkernel.
 struct Measurement {
   std::string
@@ -68,6 +91,8 @@ struct Measurement {
   bool ok = true;                ///< check_rel_error within the dtype's tolerance
   /// Collectives only: nccl-tests bus bandwidth factor (2(n−1)/n all-reduce, (n−1)/n all-to-all).
   std::optional<double> busbw_factor;
+  /// `probe --scenario` records: the op of the scenario's op program this measures.
+  std::optional<ScenarioOpInfo> op;
 
   /// The median sample (the reported `time_s`); zero when there are no samples.
   Seconds median() const {
@@ -108,8 +133,18 @@ struct RunSettings {
   int threads = 1;
 };
 
+/// The scenario a `probe --scenario` run measured (extension block "scenario").
+struct ScenarioProbeInfo {
+  std::string file;                 ///< the scenario file as given
+  std::string name;
+  std::string gpu;                  ///< the scenario's GPU (catalogue key)
+  std::vector<std::string> layers;  ///< layer kinds measured ("dense", "moe", ...)
+  std::vector<std::string> ops;     ///< every distinct compute op name of those layers
+};
+
 struct MeasurementDoc {
   DeviceInfo device;
+  std::optional<ScenarioProbeInfo> scenario;
   RunSettings settings;
   std::vector<Measurement> records;
   std::vector<std::string> skipped;  ///< measurements not taken, with the reason

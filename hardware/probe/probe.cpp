@@ -8,6 +8,7 @@
 #include "hardware/probe/cpu_probe.hpp"
 #include "hardware/probe/cuda_probe.hpp"
 #include "hardware/probe/measurement.hpp"
+#include "hardware/probe/scenario_ops.hpp"
 #include "hardware/probe/system_info.hpp"
 
 namespace clustercost {
@@ -36,7 +37,8 @@ probe::RunSettings default_settings(const ProbeOptions& o) {
   return s;
 }
 
-int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
+/// The checks every probe run makes on its options (exit code, or kProbeOk).
+int check_options(const ProbeOptions& o, std::ostream& log) {
   namespace fs = std::filesystem;
   if (o.device != "cpu" && o.device != "cuda") {
     log << "probe: --device must be cpu or cuda, not \"" << o.device << "\"\n";
@@ -67,16 +69,12 @@ int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
     log << "probe: the output path " << out.string() << " is a directory\n";
     return kProbeUsage;
   }
+  return kProbeOk;
+}
 
-  probe::MeasurementDoc doc;
-  doc.settings = default_settings(o);
-  doc.device.date = probe::iso8601_utc_now();
-  if (o.device == "cpu") {
-    probe::run_cpu_probe(doc.settings, doc, log);
-  } else {
-    const int rc = probe::run_cuda_probe(doc.settings, doc, log);
-    if (rc != kProbeOk) return rc;
-  }
+/// Writes the document and reports check failures (shared by the sweep and --scenario).
+int write_doc(const ProbeOptions& o, probe::MeasurementDoc& doc, std::ostream& log) {
+  const std::filesystem::path out(o.output_path);
   doc.device.host = probe::host_name();
 
   std::ostringstream json;
@@ -99,11 +97,41 @@ int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
   return kProbeOk;
 }
 
-}  // namespace
+int run_probe_unchecked(const ProbeOptions& o, std::ostream& log) {
+  if (const int rc = check_options(o, log); rc != kProbeOk) return rc;
+  probe::MeasurementDoc doc;
+  doc.settings = default_settings(o);
+  doc.device.date = probe::iso8601_utc_now();
+  if (o.device == "cpu") {
+    probe::run_cpu_probe(doc.settings, doc, log);
+  } else {
+    const int rc = probe::run_cuda_probe(doc.settings, doc, log);
+    if (rc != kProbeOk) return rc;
+  }
+  return write_doc(o, doc, log);
+}
 
-int run_probe(const ProbeOptions& options, std::ostream& log) {
+int run_scenario_probe_unchecked(const ProbeOptions& o, const probe::ScenarioProbePlan& plan,
+                                 std::ostream& log) {
+  if (const int rc = check_options(o, log); rc != kProbeOk) return rc;
+  probe::MeasurementDoc doc;
+  doc.settings = default_settings(o);
+  doc.device.date = probe::iso8601_utc_now();
+  doc.scenario = plan.scenario;
+  if (o.device == "cpu") {
+    probe::run_cpu_scenario_probe(doc.settings, plan, doc, log);
+  } else {
+    const int rc = probe::run_cuda_scenario_probe(doc.settings, plan, doc, log);
+    if (rc != kProbeOk) return rc;
+  }
+  for (const std::string& s : doc.skipped) log << "probe: not measured: " << s << '\n';
+  return write_doc(o, doc, log);
+}
+
+template <class F>
+int guarded_probe(std::ostream& log, F&& f) {
   try {
-    return run_probe_unchecked(options, log);
+    return f();
   } catch (const std::bad_alloc&) {
     log << "probe failed: out of memory\n";
   } catch (const std::exception& e) {
@@ -112,6 +140,17 @@ int run_probe(const ProbeOptions& options, std::ostream& log) {
     log << "probe failed: unknown error\n";
   }
   return kProbeCheckFailed;
+}
+
+}  // namespace
+
+int run_scenario_probe(const ProbeOptions& options, const probe::ScenarioProbePlan& plan,
+                       std::ostream& log) {
+  return guarded_probe(log, [&] { return run_scenario_probe_unchecked(options, plan, log); });
+}
+
+int run_probe(const ProbeOptions& options, std::ostream& log) {
+  return guarded_probe(log, [&] { return run_probe_unchecked(options, log); });
 }
 
 }  // namespace clustercost

@@ -36,6 +36,17 @@ inline constexpr const char* kMeasurementsSchema = "clustercost.measurements/1";
 /// kProbeUsage. Never throws: failures become a message on `log` and exit code 1.
 int run_probe(const ProbeOptions& options, std::ostream& log);
 
+namespace probe {
+struct ScenarioProbePlan;
+}
+/// `probe --scenario`: times the ops of `plan` (built from a scenario's op program by
+/// sim/program/probe_plan.hpp) on the device of `options` and writes the measurements with the
+/// scenario block and each record's "op" block. Exit codes as run_probe; an op the device cannot
+/// run (an FP8 GEMM without FP8 arithmetic) is listed in "skipped" with the reason, and the rest
+/// is measured.
+int run_scenario_probe(const ProbeOptions& options, const probe::ScenarioProbePlan& plan,
+                       std::ostream& log);
+
 /// True when this build compiled the CUDA part (the plugin cc_probe_cuda, loaded with dlopen
 /// only when `--device cuda` is asked; no binary links CUDA libraries).
 bool probe_cuda_compiled();

@@ -105,6 +105,8 @@ void expect_within(double got, double want, double rel, const std::string& what)
   EXPECT_NEAR(got, want, std::abs(want) * rel) << what;
 }
 
+double g32_grouped(const EfficiencyProfile& p) { return p.gemm.at("fp32").grouped_efficiency; }
+
 }  // namespace
 
 TEST(Calibration, RecoversKnownParametersFromSyntheticMeasurements) {
@@ -125,7 +127,11 @@ TEST(Calibration, RecoversKnownParametersFromSyntheticMeasurements) {
   // Provenance: hash, date, sample counts; the profile round-trips through its JSON format.
   EXPECT_EQ(fitted.fit.at("date"), "2026-01-02T03:04:05Z");
   EXPECT_EQ(fitted.fit.at("measurements_fnv1a64").get<std::string>().size(), 16u);
-  EXPECT_EQ(fitted.fit.at("gemm").at("bf16").at("samples"), 8);  // 7 dense + 1 grouped
+  // The base parameters from the 7 dense GEMMs; the grouped one fits grouped_efficiency (its
+  // truth is the dense figure: the profile has no grouped figure of its own).
+  EXPECT_EQ(fitted.fit.at("gemm").at("bf16").at("samples"), 7);
+  expect_within(fitted.gemm.at("bf16").grouped_efficiency, t.gemm.at("bf16").efficiency, 0.02,
+                "grouped");
   EXPECT_LT(fitted.fit.at("gemm").at("bf16").at("rms_relative_error").get<double>(), 1e-6);
   const EfficiencyProfile back =
       parse_efficiency_profile(efficiency_profile_to_json(fitted), "round-trip");
@@ -330,7 +336,9 @@ TEST(Calibration, RecoversKnownCpuParametersFromSyntheticMeasurements) {
       expect_within(g.packing_gbps, w.packing_gbps, 0.02, "packing");
       expect_within(g.overhead_us, w.overhead_us, 0.02, "overhead");
     }
-    EXPECT_EQ(fitted.fit.at("gemm").at("fp32").at("samples"), 8);  // 7 dense + 1 grouped
+    // 7 dense GEMMs for the base parameters, the grouped one for grouped_efficiency.
+    EXPECT_EQ(fitted.fit.at("gemm").at("fp32").at("samples"), 7);
+    expect_within(g32_grouped(fitted), t.gemm.at("fp32").efficiency, 0.02, "grouped");
     expect_within(fitted.attention.forward, t.attention.forward, 0.02, "attention");
     // Copy and triad both ran at the best copy's bandwidth: efficiency 1 of it.
     EXPECT_NEAR(fitted.memory.efficiency, 1.0, 1e-9);

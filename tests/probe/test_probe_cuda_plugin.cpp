@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "hardware/probe/cuda_plugin.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -112,7 +114,10 @@ TEST(ProbeCudaPlugin, APluginFromAnotherBuildIsRefusedWithExitCodeOne) {
   const CliResult r = run_cuda_probe_with_plugin(CC_PROBE_TEST_PLUGIN_OTHER_ABI, dir);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "was built from another version of the probe")) << r.output;
-  EXPECT_TRUE(contains(r.output, "plugin ABI 1001")) << r.output;
+  // The fixture reports this build's ABI number + 1000 (fixtures/fake_cuda_plugin.cpp).
+  EXPECT_TRUE(contains(r.output, "plugin ABI " +
+                                     std::to_string(clustercost::probe::kCudaPluginAbi + 1000)))
+      << r.output;
   EXPECT_FALSE(contains(r.output, "no CUDA device")) << r.output;
   EXPECT_FALSE(fs::exists(dir.path() / "m.json"));
 }

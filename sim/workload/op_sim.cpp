@@ -389,7 +389,30 @@ std::uint32_t OpSim::collective_instance(std::uint64_t site, const std::vector<i
     const CoalescedFlows cf = coalesce(topo_, collective_dag(kind, choice.algorithm, group, size));
     FlowSet fs;
     fs.tail = cf.tail;
-    for (const auto& pr : cf.pairs) fs.flows.emplace_back(path(pr.src, pr.dst), pr.bytes);
+    const int q = choice.algorithm == CollectiveAlgorithm::Ring ? ring_cost(topo_, group, eff_).channels : 1;
+    if (q > 1 && !cf.pairs.empty()) {
+      // A ring leaving the scale-up domain runs as q channels, each leaving every node through
+      // its own NIC (NCCL's rings; analytical.hpp's rule): channel c visits each node's GPUs
+      // from local index c on, and carries 1/q of every hop's bytes.
+      double bytes = 0;
+      for (const auto& pr : cf.pairs) bytes += pr.bytes.value;
+      const double per_hop = bytes / static_cast<double>(cf.pairs.size()) / q;
+      const int gpn = s_.cluster.gpus_per_node;
+      std::map<std::pair<int, int>, double> hops;
+      for (int c = 0; c < q; ++c) {
+        std::vector<int> order(group);
+        std::sort(order.begin(), order.end(), [&](int a, int b) {
+          const int na = topo_.node_of(a), nb = topo_.node_of(b);
+          if (na != nb) return na < nb;
+          return (a % gpn - c + gpn) % gpn < (b % gpn - c + gpn) % gpn;
+        });
+        for (std::size_t k = 0; k < order.size(); ++k)
+          hops[{order[k], order[(k + 1) % order.size()]}] += per_hop;
+      }
+      for (const auto& [pr, b] : hops) fs.flows.emplace_back(path(pr.first, pr.second), Bytes(b));
+    } else {
+      for (const auto& pr : cf.pairs) fs.flows.emplace_back(path(pr.src, pr.dst), pr.bytes);
+    }
     sets_.push_back(std::move(fs));
     si = set_of_.emplace(key, static_cast<std::int32_t>(sets_.size() - 1)).first;
   }

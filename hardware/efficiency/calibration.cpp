@@ -140,7 +140,7 @@ bool is_gemm(const MeasurementRecord& r) { return r.kind == "gemm" || r.kind == 
 /// Tile width of the CPU row split: wider than any GEMM, so a tile is a whole output row.
 constexpr int kCpuRowTileN = 1 << 30;
 
-/// The peak kernel_time() prices attention at (and falls back to): the bf16 slot.
+/// The peak kernel_cost() prices attention at (and falls back to): the bf16 slot.
 double attention_peak_flops(const GpuSpec& spec) {
   return spec.peak_tflops("bf16").value_or(1.0) * 1e12;
 }
@@ -453,7 +453,7 @@ GpuSpec device_spec_from(const Measurements& m, const Catalog* catalog) {
   spec.fp64_tflops = derived(peak_fp64, formula);
   spec.fp32_tflops = derived(2 * peak_fp64, formula);
   spec.bf16_tflops = derived(2 * peak_fp64, formula + "; the fp32 peak: the CPU attention is fp32");
-  spec.bf16_tflops.note = "kernel_time prices attention at the bf16 slot";
+  spec.bf16_tflops.note = "kernel_cost prices attention at the bf16 slot";
   if (copy_bps > 0)
     spec.hbm_tbps = derived(copy_bps / 1e12,
                             "best measured copy bandwidth (" + m.file + "): no nominal DRAM figure");
@@ -481,7 +481,7 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
   fit["date"] = m.device.date;
   fit["device"] = m.device.name;
 
-  // Launch overhead first: kernel_time adds it to every kernel, so the other fits subtract it.
+  // Launch overhead first: kernel_cost adds it to every kernel, so the other fits subtract it.
   // GPUs give a back-to-back (GPU view) and a launch-and-sync (host view) record; queued
   // kernels pay the former, so it is preferred.
   std::vector<double> launch_us, launch_b2b_us;
@@ -547,7 +547,7 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
   const int sms = static_cast<int>(spec.sms.get());
   for (const auto& [dtype, samples] : by_dtype) {
     if (cpu) {
-      // Launch overhead (thread wake-ups) is added by kernel_time: fit what remains.
+      // Launch overhead (thread wake-ups) is added by kernel_cost: fit what remains.
       std::vector<GemmSample> net = samples;
       for (auto& s : net) s.time = Seconds(std::max(s.time.value - launch_s, 1e-12));
       // The CPU kernels split output rows over the threads (cpu_kernels.cpp), so the "tile" of
@@ -583,7 +583,7 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     } else {
       g = f.params;
     }
-    // kernel_time adds the launch overhead to the GEMM's fixed time: do not count it twice.
+    // kernel_cost adds the launch overhead to the GEMM's fixed time: do not count it twice.
     const double t0 = g.overhead_us * 1e-6;
     g.overhead_us = std::max(0.0, g.overhead_us - p.launch_overhead_us);
     double ss = 0;
@@ -661,7 +661,7 @@ EfficiencyProfile calibrate(const Measurements& m, const GpuSpec& spec, const st
     }
   }
 
-  // Attention forward: median achieved / the peak kernel_time uses for attention.
+  // Attention forward: median achieved / the peak kernel_cost uses for attention.
   std::vector<double> att;
   const double att_peak = attention_peak_flops(spec);
   for (const auto& r : m.records)

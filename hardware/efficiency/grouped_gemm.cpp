@@ -1,5 +1,7 @@
 #include "hardware/efficiency/grouped_gemm.hpp"
 
+#include "hardware/efficiency/kernel_cost.hpp"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -61,12 +63,20 @@ ExpertComputeTime expert_compute_time(const GpuSpec& gpu, const EfficiencyProfil
     t.useful_flops_forward += FlopCount(2.0 * rows * kn.n * kn.k);
     // HBM traffic: every active expert's weights, the padded input rows, BF16 output rows.
     const double bytes = active * kn.n * kn.k * wb + padded * kn.k * wb + padded * kn.n * 2.0;
-    const GemmShape gs{padded, kn.n, kn.k, 1};
-    t.forward += kernel_time(gpu, profile, OpClass::GroupedGemm, gs, FlopCount(flops),
-                             Bytes(bytes), shape.precision, false, compute_fraction);
-    // Input gradient + weight gradient: two kernels of the forward's FLOPs.
-    t.backward += kernel_time(gpu, profile, OpClass::GroupedGemm, gs, FlopCount(2.0 * flops),
-                              Bytes(2.0 * bytes), shape.precision, true, compute_fraction);
+    // Priced by kernel_cost (the one owner of a kernel's time), as the op program prices its
+    // grouped expert GEMMs: forward, then the input gradient and the weight gradient, each a
+    // kernel of the forward's FLOPs and bytes at its role's efficiency.
+    KernelDesc k;
+    k.op_class = OpClass::GroupedGemm;
+    k.precision = shape.precision;
+    k.shape = GemmShape{padded, kn.n, kn.k, 1};
+    k.flops = FlopCount(flops);
+    k.bytes = Bytes(bytes);
+    t.forward += kernel_cost(gpu, profile, k, compute_fraction);
+    for (const GemmRole role : {GemmRole::Dgrad, GemmRole::Wgrad}) {
+      k.role = role;
+      t.backward += kernel_cost(gpu, profile, k, compute_fraction);
+    }
   }
   return t;
 }

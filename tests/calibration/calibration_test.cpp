@@ -13,12 +13,32 @@
 #include <tuple>
 #include <unistd.h>
 
+#include "hardware/efficiency/kernel_cost.hpp"
 #include "hardware/efficiency/calibration.hpp"
 #include "hardware/probe/probe.hpp"
 
 using namespace clustercost;
 
 namespace {
+
+/// kernel_cost of a forward kernel described the way the tests write it (class, shape, FLOPs,
+/// bytes, precision): kernel_cost (kernel_cost.hpp) owns every kernel's time.
+[[maybe_unused]] clustercost::Seconds kernel_cost_of(const clustercost::GpuSpec& g,
+                                                     const clustercost::EfficiencyProfile& p,
+                                                     clustercost::OpClass op,
+                                                     const clustercost::GemmShape& shape,
+                                                     clustercost::FlopCount flops,
+                                                     clustercost::Bytes bytes,
+                                                     const std::string& precision,
+                                                     double compute_fraction = 1.0) {
+  clustercost::KernelDesc k;
+  k.op_class = op;
+  k.shape = shape;
+  k.flops = flops;
+  k.bytes = bytes;
+  k.precision = precision;
+  return clustercost::kernel_cost(g, p, k, compute_fraction);
+}
 
 std::filesystem::path data_dir() { return test::data_root(); }
 
@@ -50,7 +70,7 @@ Json record(const std::string& kind, const std::string& name, const std::string&
           {"check_rel_error", 0.0}, {"ok", true}, {"impl", "synthetic"}};
 }
 
-/// Measurements generated with kernel_time from truth(): GEMMs of several sizes (including one
+/// Measurements generated with kernel_cost from truth(): GEMMs of several sizes (including one
 /// with a partial last wave and a grouped one), copy/triad, attention, launch.
 Json synthetic_doc() {
   const GpuSpec g = hopper();
@@ -65,7 +85,7 @@ Json synthetic_doc() {
       GemmShape sh{s[0], s[1], s[2], 1};
       const double flops = 2 * s[0] * s[1] * s[2];
       const double bytes = (s[0] * s[2] + s[2] * s[1]) * in + s[0] * s[1] * 2;
-      Seconds t = kernel_time(g, p, OpClass::Gemm, sh, FlopCount(flops), Bytes(bytes), dtype, false);
+      Seconds t = kernel_cost_of(g, p, OpClass::Gemm, sh, FlopCount(flops), Bytes(bytes), dtype);
       recs.push_back(record("gemm", "sq", dtype, {{"m", s[0]}, {"n", s[1]}, {"k", s[2]}}, flops,
                             bytes, t));
     }
@@ -75,21 +95,19 @@ Json synthetic_doc() {
     GemmShape sh{4096, 4096, 7168, 8};
     const double flops = 2.0 * 32768 * 4096 * 7168;
     const double bytes = (32768.0 * 7168 + 8.0 * 7168 * 4096) * 2 + 32768.0 * 4096 * 2;
-    Seconds t = kernel_time(g, p, OpClass::GroupedGemm, sh, FlopCount(flops), Bytes(bytes), "bf16",
-                            false);
+    Seconds t = kernel_cost_of(g, p, OpClass::GroupedGemm, sh, FlopCount(flops), Bytes(bytes), "bf16");
     recs.push_back(record("grouped_gemm", "moe", "bf16",
                           {{"m", 32768}, {"n", 4096}, {"k", 7168}, {"groups", 8}, {"group_m", gm}},
                           flops, bytes, t));
   }
   for (const std::string name : {"copy", "triad"}) {
     const double size = 1 << 30, bytes = (name == "copy" ? 2 : 3) * size;
-    Seconds t = kernel_time(g, p, OpClass::Memory, {}, FlopCount(0), Bytes(bytes), "bf16", false);
+    Seconds t = kernel_cost_of(g, p, OpClass::Memory, {}, FlopCount(0), Bytes(bytes), "bf16");
     recs.push_back(record("memory", name, "bf16", {{"bytes", size}}, 0, bytes, t));
   }
   {
     const double flops = 4.0 * 8192 * 8192 * 128 * 16 / 2, bytes = 4.0 * 16 * 8192 * 128 * 2;
-    Seconds t = kernel_time(g, p, OpClass::Attention, {}, FlopCount(flops), Bytes(bytes), "bf16",
-                            false);
+    Seconds t = kernel_cost_of(g, p, OpClass::Attention, {}, FlopCount(flops), Bytes(bytes), "bf16");
     recs.push_back(record("attention", "fa", "bf16",
                           {{"seq", 8192}, {"heads", 16}, {"head_dim", 128}, {"batch", 1},
                            {"causal", true}},
@@ -232,7 +250,7 @@ Json cpu_device_block(int threads) {
           {"simd", "avx2 fma"}, {"threads", threads}};
 }
 
-/// Measurements of that CPU generated with kernel_time from a known serial-form profile, the
+/// Measurements of that CPU generated with kernel_cost from a known serial-form profile, the
 /// shapes of the quick CPU probe plus a few, and STREAM copy/triad, attention and a wake-up.
 Json synthetic_cpu_doc(const EfficiencyProfile& p, int threads, const GpuSpec& spec) {
   Json recs = Json::array();
@@ -246,7 +264,7 @@ Json synthetic_cpu_doc(const EfficiencyProfile& p, int threads, const GpuSpec& s
       const double flops = 2 * s[0] * s[1] * s[2];
       const double bytes = (s[0] * s[2] + s[2] * s[1] + s[0] * s[1]) * el;
       const Seconds t =
-          kernel_time(spec, p, OpClass::Gemm, sh, FlopCount(flops), Bytes(bytes), dtype, false);
+          kernel_cost_of(spec, p, OpClass::Gemm, sh, FlopCount(flops), Bytes(bytes), dtype);
       recs.push_back(record("gemm", "g", dtype, {{"m", s[0]}, {"n", s[1]}, {"k", s[2]}}, flops,
                             bytes, t));
     }
@@ -255,22 +273,21 @@ Json synthetic_cpu_doc(const EfficiencyProfile& p, int threads, const GpuSpec& s
     const std::vector<std::int64_t> gm = {12, 20, 16, 16};
     const GemmShape sh{16, 1024, 512, 4};
     const double flops = 2.0 * 64 * 1024 * 512, bytes = (64.0 * 512 + 4.0 * 512 * 1024 + 64.0 * 1024) * 4;
-    const Seconds t = kernel_time(spec, p, OpClass::GroupedGemm, sh, FlopCount(flops), Bytes(bytes),
-                                  "fp32", false);
+    const Seconds t = kernel_cost_of(spec, p, OpClass::GroupedGemm, sh, FlopCount(flops), Bytes(bytes),
+                                  "fp32");
     recs.push_back(record("grouped_gemm", "moe", "fp32",
                           {{"m", 64}, {"n", 1024}, {"k", 512}, {"groups", 4}, {"group_m", gm}},
                           flops, bytes, t));
   }
   for (const std::string name : {"copy", "triad"}) {
     const double size = 64 << 20, bytes = (name == "copy" ? 2 : 3) * size;
-    const Seconds t = kernel_time(spec, p, OpClass::Memory, {}, FlopCount(0), Bytes(bytes), "fp64",
-                                  false);
+    const Seconds t = kernel_cost_of(spec, p, OpClass::Memory, {}, FlopCount(0), Bytes(bytes), "fp64");
     recs.push_back(record("memory", name, "fp64", {{"bytes", size}}, 0, bytes, t));
   }
   {
     const double flops = 4.0 * 1024 * 1024 * 128 * 4 / 2, bytes = 4.0 * 4 * 1024 * 128 * 4;
-    const Seconds t = kernel_time(spec, p, OpClass::Attention, {}, FlopCount(flops), Bytes(bytes),
-                                  "fp32", false);
+    const Seconds t = kernel_cost_of(spec, p, OpClass::Attention, {}, FlopCount(flops), Bytes(bytes),
+                                  "fp32");
     recs.push_back(record("attention", "att", "fp32",
                           {{"seq", 1024}, {"heads", 4}, {"head_dim", 128}, {"batch", 1},
                            {"causal", true}},

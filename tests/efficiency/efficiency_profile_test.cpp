@@ -6,11 +6,31 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "hardware/efficiency/kernel_cost.hpp"
 #include "hardware/efficiency/efficiency_profile.hpp"
 
 using namespace clustercost;
 
 namespace {
+
+/// kernel_cost of a forward kernel described the way the tests write it (class, shape, FLOPs,
+/// bytes, precision): kernel_cost (kernel_cost.hpp) owns every kernel's time.
+[[maybe_unused]] clustercost::Seconds kernel_cost_of(const clustercost::GpuSpec& g,
+                                                     const clustercost::EfficiencyProfile& p,
+                                                     clustercost::OpClass op,
+                                                     const clustercost::GemmShape& shape,
+                                                     clustercost::FlopCount flops,
+                                                     clustercost::Bytes bytes,
+                                                     const std::string& precision,
+                                                     double compute_fraction = 1.0) {
+  clustercost::KernelDesc k;
+  k.op_class = op;
+  k.shape = shape;
+  k.flops = flops;
+  k.bytes = bytes;
+  k.precision = precision;
+  return clustercost::kernel_cost(g, p, k, compute_fraction);
+}
 std::filesystem::path data_dir() { return test::data_root(); }
 
 using test::hopper;
@@ -90,13 +110,13 @@ TEST(EfficiencyProfile, KernelTimeIsRooflineOfComputeAndMemory) {
   p.memory.efficiency = 0.9;
   GemmShape big{128 * 12, 128 * 11, 8192, 1};  // exactly one wave
   FlopCount w(2 * big.m * big.n * big.k);
-  Seconds t = kernel_time(g, p, OpClass::Gemm, big, w, Bytes(1e6), "bf16", false);
+  Seconds t = kernel_cost_of(g, p, OpClass::Gemm, big, w, Bytes(1e6), "bf16");
   EXPECT_NEAR(t.value, w.value / (989e12 * 0.8), 1e-12);
   // Memory-bound: a tiny GEMM moving many bytes takes bytes / (HBM × efficiency).
-  Seconds tm = kernel_time(g, p, OpClass::Memory, {}, FlopCount(0), Bytes(3.35e9), "bf16", false);
+  Seconds tm = kernel_cost_of(g, p, OpClass::Memory, {}, FlopCount(0), Bytes(3.35e9), "bf16");
   EXPECT_NEAR(tm.value, 1.0 / 0.9 * 1e-3, 1e-9);
   // Reserving SMs for communication slows compute in proportion.
-  Seconds slow = kernel_time(g, p, OpClass::Gemm, big, w, Bytes(1e6), "bf16", false, 112.0 / 132.0);
+  Seconds slow = kernel_cost_of(g, p, OpClass::Gemm, big, w, Bytes(1e6), "bf16", 112.0 / 132.0);
   EXPECT_NEAR(slow.value / t.value, 132.0 / 112.0, 1e-9);
 }
 
@@ -141,7 +161,7 @@ TEST(EfficiencyProfile, SerialFormAddsArithmeticPackingOfKxNAndFixedTime) {
   const double want = w.value / (0.1e12 * 0.5 * q) + 4096.0 * 2048 * 4 / 2e9 + 4e-6;
   // The op's `bytes` do not enter the serial form: the k×n operand does.
   for (double bytes : {0.0, 1e9}) {
-    const Seconds t = kernel_time(g, p, OpClass::Gemm, s, w, Bytes(bytes), "fp32", false);
+    const Seconds t = kernel_cost_of(g, p, OpClass::Gemm, s, w, Bytes(bytes), "fp32");
     EXPECT_NEAR(t.value, want, want * 1e-12);
   }
   // fp64 operands are twice the bytes; grouped GEMMs pack the k×n operand of every group.
@@ -149,7 +169,7 @@ TEST(EfficiencyProfile, SerialFormAddsArithmeticPackingOfKxNAndFixedTime) {
   EXPECT_DOUBLE_EQ(packed_operand_bytes({16, 1024, 512, 4}, "fp32"), 4.0 * 1024 * 512 * 4);
   // packing_gbps 0: no packing term.
   p.gemm["fp32"].packing_gbps = 0;
-  const Seconds t0 = kernel_time(g, p, OpClass::Gemm, s, w, Bytes(1e9), "fp32", false);
+  const Seconds t0 = kernel_cost_of(g, p, OpClass::Gemm, s, w, Bytes(1e9), "fp32");
   EXPECT_NEAR(t0.value, w.value / (0.1e12 * 0.5 * q) + 4e-6, 1e-15);
 }
 

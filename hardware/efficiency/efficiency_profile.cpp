@@ -187,47 +187,6 @@ double wave_quantisation(double m, double n, int groups, int tile_m, int tile_n,
   return tiles / (waves * sms);
 }
 
-Seconds kernel_time(const GpuSpec& gpu, const EfficiencyProfile& profile, OpClass op_class,
-                    const GemmShape& shape, FlopCount flops, Bytes bytes,
-                    const std::string& precision, bool backward, double compute_fraction) {
-  const double hbm_bps = gpu.hbm_tbps.get() * 1e12 * profile.memory.efficiency;
-  const double mem_t = hbm_bps > 0 ? bytes.value / hbm_bps : 0.0;
-  const double launch = profile.launch_overhead_us * 1e-6;
-  const double bf16_peak = gpu.peak_tflops("bf16").value_or(1.0) * 1e12;
-  compute_fraction = std::clamp(compute_fraction, 1e-3, 1.0);
-  // A backward GEMM is two kernels (input grad and weight grad); attention backward one fused.
-  const double kernels = backward && (op_class == OpClass::Gemm || op_class == OpClass::GroupedGemm)
-                             ? 2.0 : 1.0;
-  switch (op_class) {
-    case OpClass::Gemm:
-    case OpClass::GroupedGemm: {
-      const auto& g = profile.gemm_for(precision);
-      double peak = gpu.peak_tflops(precision).value_or(bf16_peak / 1e12) * 1e12;
-      double q = wave_quantisation(shape.m, shape.n, shape.groups, g.tile_m, g.tile_n,
-                                   static_cast<int>(gpu.sms.get()));
-      double comp_t = flops.value / (peak * g.efficiency * q * compute_fraction);
-      const double fixed_t = kernels * (g.overhead_us * 1e-6 + launch);
-      if (g.form == GemmForm::Serial) {
-        // CPU: the core packs the k×n operand, then computes (GemmForm::Serial): times add.
-        const double pack_t = g.packing_gbps > 0
-                                  ? kernels * packed_operand_bytes(shape, precision) /
-                                        (g.packing_gbps * 1e9)
-                                  : 0.0;
-        return Seconds(comp_t + pack_t + fixed_t);
-      }
-      return Seconds(std::max(comp_t, mem_t) + fixed_t);
-    }
-    case OpClass::Attention: {
-      double e = backward ? profile.attention.backward : profile.attention.forward;
-      double comp_t = flops.value / (bf16_peak * e * compute_fraction);
-      return Seconds(std::max(comp_t, mem_t) + launch);
-    }
-    case OpClass::Memory:
-      return Seconds(mem_t + launch);
-  }
-  return Seconds(0);
-}
-
 GemmFit fit_gemm_efficiency(const std::vector<GemmSample>& samples, double peak_tflops, int sms,
                             int tile_m, int tile_n) {
   GemmFit out;

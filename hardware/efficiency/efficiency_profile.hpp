@@ -128,12 +128,7 @@ EfficiencyProfile load_default_profile(const std::filesystem::path& profiles_dir
 /// Wave quantisation: tiles / (waves × SMs) for an m×n output in tile_m×tile_n tiles.
 double wave_quantisation(double m, double n, int groups, int tile_m, int tile_n, int sms);
 
-/// The time one kernel takes on `gpu` under `profile`; `precision` picks the peak for GEMMs
-/// (attention and memory-bound kernels run at BF16 / HBM rates). `compute_fraction` scales
-/// the compute peak (SMs reserved for communication leave (SMs − comm_sms)/SMs).
-Seconds kernel_time(const GpuSpec& gpu, const EfficiencyProfile& profile, OpClass op_class,
-                    const GemmShape& shape, FlopCount flops, Bytes bytes,
-                    const std::string& precision, bool backward, double compute_fraction = 1.0);
+/// The time of one kernel under a profile is kernel_cost (kernel_cost.hpp), the one owner.
 
 /// One published or measured GEMM: shape, precision and achieved time.
 struct GemmSample {

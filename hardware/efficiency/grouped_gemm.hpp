@@ -8,11 +8,12 @@
 /// (DeepGEMM m_grouped_gemm_fp8_fp8_bf16_nt_contiguous): the rows of each expert are padded to
 /// the kernel's row tile (each group must be aligned to BLOCK_M), so an expert with 1 token costs
 /// a full tile, and the tiles of all groups fill the SMs' waves together. Time per kernel is
-/// kernel_time() of efficiency_profile.hpp with OpClass::GroupedGemm: padded FLOPs at the
-/// profile's GEMM efficiency for the precision (no shipped profile has a separate grouped entry;
-/// DeepGEMM's grouped contiguous FP8 figures on H800, 1346 and 1214 TFLOP/s at 4 × 8192 rows,
-/// docs/reference/published-runs.md D2, are the check in tests/alltoall). Backward is two
-/// kernels per GEMM (input gradient and weight gradient), each with the forward's FLOPs.
+/// kernel_cost() of kernel_cost.hpp with OpClass::GroupedGemm: padded FLOPs at the profile's
+/// grouped GEMM efficiency for the precision (GemmEfficiency::grouped_efficiency, else the dense
+/// figure; DeepGEMM's grouped contiguous FP8 figures on H800, 1346 and 1214 TFLOP/s at 4 × 8192
+/// rows, docs/reference/published-runs.md D2, are the check in tests/alltoall). Backward is two
+/// kernels per GEMM (input gradient and weight gradient), each with the forward's FLOPs, at the
+/// dgrad and wgrad efficiencies, as the op program prices them.
 ///
 /// SM reservation: communication kernels that hold SMs (DeepEP: DeepSeek-V3 reserves 20 of the
 /// 132 SMs of an H800, arXiv 2412.19437 §3.2.2) leave (SMs − comm_sms)/SMs of the compute peak,
@@ -52,7 +53,7 @@ struct ExpertComputeTime {
 
 /// Forward and backward expert compute of one rank. `tokens_per_expert[e]` (≥ 0, finite) is
 /// the tokens its local expert e received; experts with none launch no tile.
-/// `compute_fraction` as kernel_time (sm_compute_fraction for reserved SMs).
+/// `compute_fraction` as kernel_cost (sm_compute_fraction for reserved SMs).
 ExpertComputeTime expert_compute_time(const GpuSpec& gpu, const EfficiencyProfile& profile,
                                       std::span<const double> tokens_per_expert,
                                       const ExpertShape& shape, double compute_fraction = 1.0);

@@ -81,11 +81,12 @@ InFlight max_in_flight(const Scenario& s, int rank, Bytes own, Bytes mirror) {
   return out;
 }
 
-PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe) {
+PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe,
+                      StepCache* cache) {
   PricedStep p;
   p.external_moe = moe;
   if (!moe && s.model.is_moe() && s.parallelism.ep > 1) {
-    p.own_moe = moe_costs(s, topo, false);
+    p.own_moe = moe_costs(s, topo, false, cache);
     moe = &*p.own_moe;
   }
   p.program = build_step_program(s, routed_load(moe));
@@ -98,6 +99,11 @@ StepResult simulate_step_analytical(const Scenario& s) { return simulate_step_an
 StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe_in) {
   const Topology topo = build_topology(s);
   const PricedStep priced = price_step(s, topo, moe_in);
+  return step_from_price(s, priced);
+}
+
+StepResult simulate_step_analytical(const Scenario& s, StepCache& cache) {
+  const PricedStep priced = price_step(s, cache.topology(s), nullptr, &cache);
   return step_from_price(s, priced);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/common/input_error.hpp"
@@ -126,6 +127,20 @@ TEST(OpProgram, DeepSeekMoeLayerOpsMatchHandComputedFlopsAndBytes) {
   EXPECT_EQ(wg->stream, Stream::WgradCompute);
 }
 
+/// Forward GEMM and attention FLOPs of one rank's program, MTP excluded (outside the model
+/// FLOPs, accounting.hpp).
+std::pair<double, double> model_flops_fwd(const StepProgram& p) {
+  double gemm = 0, attn = 0;
+  for (const LayerProgram& lp : p.layers) {
+    if (lp.kind == LayerKind::Mtp) continue;
+    gemm += fprop_gemm_flops(lp);
+    for (const Op& op : lp.ops)
+      if (op.pass == Pass::Forward && op.kernel.op_class == OpClass::Attention)
+        attn += op.kernel.flops.value;
+  }
+  return {gemm, attn};
+}
+
 TEST(OpProgram, ForwardGemmFlopsEqualTheModelAccounting) {
   for (const std::string& name : {std::string("llama3-70b-h100.json"), std::string("deepseek-v3-h800.json")}) {
     const Scenario s = load_shipped(name, {"parallelism.tp=1", "parallelism.pp=1", "parallelism.ep=1",
@@ -133,14 +148,7 @@ TEST(OpProgram, ForwardGemmFlopsEqualTheModelAccounting) {
                                            "cluster.gpus=1024"});
     const StepProgram p = build_step_program(s);
     const double T = static_cast<double>(s.parallelism.micro_batch) * s.training.seq_len;
-    double gemm = 0, attn = 0;
-    for (const LayerProgram& lp : p.layers) {
-      if (lp.kind == LayerKind::Mtp) continue;  // outside the model FLOPs (accounting.hpp)
-      gemm += fprop_gemm_flops(lp);
-      for (const Op& op : lp.ops)
-        if (op.pass == Pass::Forward && op.kernel.op_class == OpClass::Attention)
-          attn += op.kernel.flops.value;
-    }
+    const auto [gemm, attn] = model_flops_fwd(p);
     const FlopsPerToken f = flops_per_token_breakdown(s.model, s.training.seq_len);
     EXPECT_NEAR(gemm / T, f.gemm_fwd.value, 1e-9 * f.gemm_fwd.value) << name;
     EXPECT_NEAR(attn / T, f.attention_fwd.value, 1e-9 * f.attention_fwd.value) << name;
@@ -171,14 +179,7 @@ TEST(OpProgram, FlopsSummedOverRanksAreTheModelsFlops) {
          std::string("parallelism.sequence_parallel=") + (k.sp ? "true" : "false"),
          "cluster.gpus=" + std::to_string(gpus), "training.global_batch=" + std::to_string(64 * k.mb)});
     const StepProgram p = build_step_program(s);
-    double gemm = 0, attn = 0;
-    for (const LayerProgram& lp : p.layers) {
-      if (lp.kind == LayerKind::Mtp) continue;  // outside the model FLOPs (accounting.hpp)
-      gemm += fprop_gemm_flops(lp);
-      for (const Op& op : lp.ops)
-        if (op.pass == Pass::Forward && op.kernel.op_class == OpClass::Attention)
-          attn += op.kernel.flops.value;
-    }
+    const auto [gemm, attn] = model_flops_fwd(p);
     const double ranks = gpus;
     const double tokens = static_cast<double>(k.ep) * k.mb * s.training.seq_len;
     const FlopsPerToken f = flops_per_token_breakdown(s.model, s.training.seq_len);

@@ -1,7 +1,7 @@
 // clustercost sweep SWEEP.json [-j N] [-o results.jsonl] [--resume] [--shard K/N] [-q]
 //
-// Runs every point of a sweep file on N threads, appending one fsync'd JSON line per finished
-// point (sim/sweep/sweep.hpp). Shards: --shard K/N, else SLURM_ARRAY_TASK_ID/_MIN/_COUNT when
+// Runs every point of a sweep file on N threads, appending one JSON line per finished point,
+// synced once a second (sim/sweep/sweep.hpp). Shards: --shard K/N, else SLURM_ARRAY_TASK_ID/_MIN/_COUNT when
 // set (one Slurm array task per shard; `clustercost merge` joins the files). Progress goes to
 // stderr: a bar with rate and ETA on a terminal, a plain line every 10 s otherwise.
 // The results file ends in point order whatever -j (sim/sweep/sweep.hpp). A failed point is an

@@ -21,7 +21,7 @@ Action add_report_command(CLI::App& app);
 
 /// For `clustercost bench`: analytical sweep throughput on one thread (points per second per
 /// core), running scenarios/sweeps/llama3-70b-gpu-type-vs-count.json to a temporary results
-/// file (fsync'd lines included) for at least `min_seconds`. `points` receives the count run.
+/// file (line appends and their syncs included) for at least `min_seconds`. `points` receives the count run.
 double bench_sweep_points_per_second(const DataDirs& dirs, const Catalog& catalog,
                                      double min_seconds, std::size_t* points);
 

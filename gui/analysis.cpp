@@ -34,6 +34,8 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
   counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
 
   std::vector<ScalingLine> lines;
+  // The points share routing samples (the layout is the same) and, per count, networks.
+  StepCache cache;
   for (const GpuSpec& gpu : catalog.gpus()) {
     ScalingLine line{gpu.name, {}};
     Json variant = doc;
@@ -56,7 +58,7 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
       variant["cluster"]["gpus"] = g;
       try {
         const Scenario s = parse_scenario(variant, file, catalog, dirs);
-        const Report r = run_scenario(s);
+        const Report r = run_scenario(s, &cache);
         if (!std::isfinite(r.run.wall_days) || !std::isfinite(r.cost.total_usd)) continue;
         line.points.push_back({g, r.run.wall_days, r.cost.total_usd, r.cost.gpu_hour_usd,
                                r.step.memory.fits()});

@@ -10,14 +10,15 @@
 ///   seq 4096, arXiv 2505.09343 Table 2).
 /// - Parameters "active" per token: embedding + every dense weight + shared experts + top_k
 ///   routed experts per MoE layer (+ LM head); MTP modules are extra and reported apart.
-/// - MTP modules (DeepSeek-V3) are trained, so plan_layers plans them, but they are outside
+/// - MTP modules (DeepSeek-V3) are trained, so plan_layers lists them, but they are outside
 ///   `training_flops_per_token` and the parameter totals, as in DeepSeek's own figures (their
 ///   250 GFLOP/token is reproduced without MTP; with it the count would be ≈ 260).
 /// - Attention backward: the model-FLOP convention counts 2 × forward (dQ, dK, dV, dP: four
 ///   matmuls against two). The kernels execute 2.5 × forward because FlashAttention-2 recomputes
-///   the score matmul in backward (Dao 2023, arXiv 2307.08691: 5 matmuls against 2), so
-///   Operator::flops_bwd of "attn.core" is 2.5 × its flops_fwd: that is work the GPU does, not
-///   model FLOPs (it belongs to HFU, like recomputation).
+///   the score matmul in backward (Dao 2023, arXiv 2307.08691: 5 matmuls against 2): that is
+///   work the GPU does, not model FLOPs (it belongs to HFU, like recomputation). The kernels
+///   themselves, their shapes, bytes and the activations they keep are the op program's
+///   (sim/program/op_program.hpp), the one owner of per-kernel quantities.
 ///
 /// Sharding assumptions of plan_layers (Megatron-LM style, Shoeybi et al. 2019 and Korthikanti
 /// et al. 2022): attention heads and FFN columns split by tp; the vocabulary split by tp
@@ -109,7 +110,7 @@ struct ActivationSavings {
   double linear_input_bytes = 0;
 };
 
-/// How a layer is cut across ranks and how much work one rank's micro-batch holds.
+/// How a layer is cut across ranks (what plan_layers checks and divides weights by).
 struct ShardContext {
   int tp = 1;               // tensor parallel: attention heads and FFN columns split by tp
   int cp = 1;               // context parallel: each rank holds seq_len/cp queries
@@ -117,88 +118,28 @@ struct ShardContext {
   int seq_len = 4096;
   int micro_batch = 1;      // sequences per micro-batch
   bool sequence_parallel = false;
-  int bytes_per_param = 2;  // storage of weights read by the kernels (2 bf16, 1 fp8)
-  int bytes_per_activation = 2;
-  int bytes_per_grad = 4;   // weight-gradient accumulation (fp32 main grads in Megatron)
-  /// Routed-expert token copies arriving at this rank per micro-batch; negative means uniform
-  /// routing: tokens·top_k/ep, "tokens" being all tokens the EP group dispatches, which is
-  /// ep × (this rank's micro_batch·seq_len/cp/tp), so uniform = local tokens × top_k (MoE
-  /// traffic modules pass their skewed counts here).
-  double routed_tokens_on_rank = -1;
-  ActivationSavings savings;
-};
-
-/// One kernel of one layer on one rank for one micro-batch.
-struct Operator {
-  std::string name;  // "attn.q_down", "attn.core", "mlp.up_gate", "moe.experts", "moe.router"
-  OpClass op_class = OpClass::Gemm;
-  FlopCount flops_fwd;
-  FlopCount flops_bwd;  // input grad + weight grad (attention: FlashAttention backward)
-  Bytes bytes_fwd;      // HBM bytes read + written
-  Bytes bytes_bwd;
-  GemmShape shape;      // for Gemm / GroupedGemm; for Attention m = q rows, n = kv rows, k = head dim
-                        // (per sequence and head; groups = micro_batch × heads on the rank)
-  /// Every rank of a TP group executes this same work (norms without sequence parallelism, MLA
-  /// down-projections): a sum over ranks counts it once per TP group.
-  bool tp_replicated = false;
 };
 
 enum class LayerKind { Embedding, Dense, Moe, Mtp, LmHead };
 
-/// Communication volumes a layer implies per micro-batch on one rank.
-struct LayerComm {
-  Bytes tp_bytes;               // activation bytes of one TP all-reduce (×2 per fwd for attn+mlp)
-  int tp_collectives_fwd = 0;   // all-reduces (or RS+AG pairs with SP) in forward
-  int tp_collectives_bwd = 0;   // the same in backward (embedding: 0, LM head: 1)
-  double ep_tokens_dispatched = 0;  // token copies sent by this rank per micro-batch (tokens·top_k)
-  Bytes ep_bytes_per_token;     // hidden × activation bytes (dispatch; combine the same unless fp8)
-  Bytes cp_kv_bytes;            // K/V bytes exchanged around the CP ring per micro-batch
-};
-
+/// One layer as one rank holds it.
 struct LayerPlan {
   LayerKind kind = LayerKind::Dense;
   int index = 0;                // transformer layer index (Embedding/LmHead: -1)
-  std::vector<Operator> ops;
   double params_on_rank = 0;    // weights held by this rank (TP- and EP-sharded); a tied LM
                                 // head holds none here (its weight is the embedding's; with
                                 // pp > 1 Megatron keeps a copy on the last stage: add it there)
   double expert_params_on_rank = 0;  // the routed-expert part of params_on_rank (its gradients
                                      // are reduced over dp·cp/ep ranks, not dp·cp)
-  LayerComm comm;
 };
 
-/// The per-rank plan of each layer, in execution order: embedding, layers 0..L-1, MTP modules,
-/// LM head. Operator names: "embed.lookup"; "attn.norm", "attn.qkv" (MHA/GQA) or "attn.q_down",
-/// "attn.q_norm", "attn.q_up" (or "attn.q" without q_lora), "attn.kv_down", "attn.kv_norm",
-/// "attn.kv_up" (MLA), "attn.core", "attn.out"; "mlp.norm", then "mlp.up_gate" (SwiGLU) or
-/// "mlp.up", "mlp.act", "mlp.down" (dense) or "moe.router", "moe.permute",
-/// "moe.experts.up_gate" / "moe.experts.up", "moe.experts.act", "moe.experts.down",
-/// "moe.unpermute", "moe.shared.*" (MoE); "mtp.norms", "mtp.proj" before an MTP block and
-/// "mtp.final_norm", "mtp.lm_head", "mtp.loss" after it; "final_norm", "lm_head", "loss".
-/// Match names by prefix ("moe.experts") rather than exactly.
+/// The layers one rank holds, in execution order: embedding, layers 0..L-1, MTP modules, LM
+/// head, with the weights of each on the rank.
 /// Throws InfeasibleError (path "parallelism.tp", ".cp" or ".ep") when heads, K/V heads, FFN
 /// widths, the sequence or the routed experts do not divide.
 std::vector<LayerPlan> plan_layers(const ModelSpec& m, const ShardContext& ctx);
 
 enum class Recompute { None, Selective, Full };
-
-/// Activation bytes one rank stores for one layer and one micro-batch for the backward pass
-/// (Korthikanti et al. 2022, arXiv 2205.05198 §4, extended to GQA/MLA/MoE).
-/// For a GPT layer (MHA, GELU, 4h FFN, 2-byte activations) this is exactly the paper's
-/// s·b·h·(10 + 24/t + 5·a·s/(h·t)) (s·b·h/t·(34 + 5·a·s/h) with sequence_parallel);
-/// Selective drops the attention-score term (FlashAttention stores no score matrix either, so
-/// Selective is the right setting for FlashAttention training); Full keeps the layer input.
-/// Dropout masks (1 byte per element) are kept as in the paper. Extensions: Q, K, V by their
-/// real widths (GQA: kv_heads, MLA: per-head up-projected K/V plus the two latents and their
-/// norm inputs, replicated across TP); SwiGLU keeps gate and up outputs (2·f) and the product
-/// (f); an MoE layer keeps fp32 router probabilities, for each routed token copy on the rank
-/// its permuted input, FFN intermediates and output (needed by the combine's gate gradient), and
-/// the shared experts' intermediates. Embedding: its dropout mask. LM head: final-norm and head
-/// inputs and fp32 logits (4·s·b·V/t). MTP: its block plus its two norm inputs, the 2h
-/// projection input and its own head.
-/// Throws std::invalid_argument for kind Moe on a dense model.
-Bytes activation_bytes_per_layer(const ModelSpec& m, const ShardContext& ctx, LayerKind kind,
-                                 Recompute recompute);
 
 /// Bytes per parameter of training state, mixed precision with Adam.
 struct StatePrecision {

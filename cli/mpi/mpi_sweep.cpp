@@ -4,7 +4,7 @@
 //
 // Rank 0 reads the results file (resume), hands out point indices one at a time to the ranks
 // that ask (dynamic scheduling: points differ in cost by orders of magnitude) and appends each
-// returned line with the same fsync'd whole-line write as `clustercost sweep`; ranks 1..N-1
+// returned line with the same whole-line write (synced once a second) as `clustercost sweep`; ranks 1..N-1
 // evaluate. With one rank, rank 0 evaluates too. Lines are byte-identical to `clustercost
 // sweep`'s and the finished file is put in point order the same way, so it equals a threaded
 // run byte for byte. Exit codes as the CLI's: 0 every point reported, 2 bad input or usage or a
@@ -93,6 +93,7 @@ void coordinator(const SweepPlan& plan, const Catalog& catalog, const DataDirs& 
       ++done;
       report(false);
     }
+    out.close();
     report(true);
     return;
   }
@@ -116,6 +117,7 @@ void coordinator(const SweepPlan& plan, const Catalog& catalog, const DataDirs& 
     else --active;
     MPI_Send(&index, 1, MPI_INT64_T, st.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
   }
+  out.close();
   report(true);
 }
 

@@ -67,6 +67,7 @@ struct ScaleUpConfig {
   int domain_size = 8;
   /// Small-message latency across the fabric; NVLink 64 B: 3.33 µs (arXiv 2505.09343 Table 5).
   double latency_us = 3.33;
+  bool operator==(const ScaleUpConfig&) const = default;
 };
 
 struct ScaleOutConfig {
@@ -94,6 +95,7 @@ struct ScaleOutConfig {
   /// it leaves through its own NIC and crosses the spine. Multi-plane always uses the scale-up
   /// hop: planes are not connected.
   bool cross_rail_via_scale_up = true;
+  bool operator==(const ScaleOutConfig&) const = default;
 };
 
 struct TopologyConfig {
@@ -103,6 +105,11 @@ struct TopologyConfig {
   ScaleOutConfig scale_out;
   /// Where this configuration came from (a scenario file), named in validation errors.
   std::string source;
+  /// The same network (everything but `source`).
+  bool same_network(const TopologyConfig& o) const {
+    return gpus == o.gpus && gpus_per_node == o.gpus_per_node && scale_up == o.scale_up &&
+           scale_out == o.scale_out;
+  }
 };
 
 /// The switch counts a configuration implies, per fabric (a fabric is one connected scale-out

@@ -75,6 +75,12 @@ struct RoutingSetup {
   /// Threads routing one sample (0: one per hardware thread); source ranks are split between
   /// them and each has its own random stream, so the result does not depend on this.
   int threads = 0;
+  /// Same samples (everything but `file` and `threads`, which do not change them).
+  bool same_samples(const RoutingSetup& o) const {
+    return routed_experts == o.routed_experts && top_k == o.top_k &&
+           shared_experts == o.shared_experts && ep == o.ep && ranks_per_node == o.ranks_per_node &&
+           tokens_per_rank == o.tokens_per_rank && seed == o.seed && config == o.config;
+  }
 };
 
 /// Expert placement over EP ranks: replicas[e] lists the ranks holding expert e, home first.

@@ -153,13 +153,15 @@ PlanLayout layout_of(const Scenario& s, std::vector<std::string> sets) {
 /// Loads and evaluates one layout with the analytical model. Loader and model errors reject it
 /// (`accepted` false); a layout that fits but cannot make progress between failures is accepted
 /// and marked `unrunnable`.
-Evaluation evaluate(const SearchContext& ctx, std::vector<std::string> sets) {
+/// `cache` (optional): the topology and routing samples shared by the layouts of one structure.
+Evaluation evaluate(const SearchContext& ctx, std::vector<std::string> sets,
+                    StepCache* cache = nullptr) {
   Evaluation ev;
   Scenario s;
   StepResult step;
   try {
     s = load_candidate(ctx, sets);
-    step = simulate_step_analytical(s);
+    step = cache ? simulate_step_analytical(s, *cache) : simulate_step_analytical(s);
   } catch (const InputError& e) {
     ev.rejection = (e.json_path().empty() ? "" : e.json_path() + ": ") + e.message();
     return ev;
@@ -261,6 +263,8 @@ StructureOutcome search_structure(const SearchContext& ctx, const TypeContext& t
   // The setting that holds the least memory: highest ZeRO stage, most recomputation.
   const Knob lightest{zeros.back(), recs.back()};
   bool too_big = false;  // a smaller micro-batch did not fit even at its lightest setting
+  // The knobs (ZeRO, recompute) of one micro-batch share the network and the routing samples.
+  StepCache cache;
   for (int mb : mbs) {
     if (!divides(*ctx.base, gpus, st, mb)) continue;
     if (too_big) {
@@ -275,7 +279,7 @@ StructureOutcome search_structure(const SearchContext& ctx, const TypeContext& t
       auto it = seen.find(key);
       if (it != seen.end()) return it->second;
       ++out.counts.evaluated;
-      Evaluation ev = evaluate(ctx, layout_sets(ctx, type, gpus, st, mb, k));
+      Evaluation ev = evaluate(ctx, layout_sets(ctx, type, gpus, st, mb, k), &cache);
       if (!ev.accepted && out.first_rejection.empty()) out.first_rejection = ev.rejection;
       if (ev.unrunnable && out.first_rejection.empty()) out.first_rejection = ev.rejection;
       return seen.emplace(key, std::move(ev)).first->second;

@@ -771,6 +771,58 @@ Ctx make_ctx(const Scenario& s) {
   return c;
 }
 
+/// ZeRO-3 (Rajbhandari et al. 2020, arXiv 1910.02054 §5.3; DeepSpeed stage 3 and PyTorch FSDP
+/// work alike): a layer's weights live sharded over its data-parallel group, so every
+/// micro-batch gathers them (BF16) before the layer's forward and again before its backward,
+/// prefetched on the communication stream while the previous layer computes, and reduce-scatters
+/// the layer's weight gradients after its backward (the full gradient is never kept). Dense
+/// weights over the dp·cp group, routed experts over their expert-data-parallel group.
+void add_zero3_ops(const Scenario& s, LayerProgram& lp, std::int64_t dp_dense, std::int64_t dp_expert) {
+  const double grad_bytes = s.training.grad_dtype == "fp32" ? 4.0 : 2.0;
+  std::vector<Op> fwd, bwd, wgrad;
+  auto add = [&](double params, std::int64_t n, ParallelGroup g, const std::string& tag) {
+    if (n <= 1 || params <= 0) return;
+    Op ag;
+    ag.name = "zero3." + tag + ".param_gather";
+    ag.category = OpCategory::Collective;
+    ag.stream = Stream::Comm;
+    ag.collective = OpCollective::AllGather;
+    ag.group = g;
+    ag.comm_bytes = Bytes(params * 2.0);
+    ag.async = true;
+    ag.pass = Pass::Forward;
+    fwd.push_back(ag);
+    ag.name += "_bwd";
+    ag.pass = Pass::InputGrad;
+    bwd.push_back(ag);
+    Op rs = ag;
+    rs.name = "zero3." + tag + ".grad_reduce_scatter";
+    rs.collective = OpCollective::ReduceScatter;
+    rs.comm_bytes = Bytes(params * grad_bytes);
+    rs.pass = Pass::WeightGrad;
+    wgrad.push_back(rs);
+  };
+  add(lp.params - lp.expert_params, dp_dense, ParallelGroup::Dp, "dense");
+  add(lp.expert_params, dp_expert, ParallelGroup::DpExpert, "expert");
+  if (fwd.empty()) return;
+  // The gathers open their pass (the forward's first op, the backward's first op); the gradient
+  // reduce-scatter closes the layer.
+  std::vector<Op> ops;
+  ops.reserve(lp.ops.size() + fwd.size() + bwd.size() + wgrad.size());
+  ops.insert(ops.end(), fwd.begin(), fwd.end());
+  bool in_backward = false;
+  for (Op& op : lp.ops) {
+    if (!in_backward && op.pass != Pass::Forward) {
+      ops.insert(ops.end(), bwd.begin(), bwd.end());
+      in_backward = true;
+    }
+    ops.push_back(std::move(op));
+  }
+  if (!in_backward) ops.insert(ops.end(), bwd.begin(), bwd.end());
+  ops.insert(ops.end(), wgrad.begin(), wgrad.end());
+  lp.ops = std::move(ops);
+}
+
 }  // namespace
 
 StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
@@ -794,6 +846,9 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
 
   StepProgram prog;
   const bool full = par.recompute == Recompute::Full;
+  // The data-parallel groups: dense weights over dp·cp ranks, routed experts over dp·cp/ep.
+  const std::int64_t dp_dense = par.dp * par.cp;
+  const std::int64_t dp_expert = std::max<std::int64_t>(1, dp_dense / par.ep);
   int moe_index = 0;
   for (const LayerPlan& plan : plans) {
     Builder b(c);
@@ -873,6 +928,7 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
     lp.expert_params = plan.expert_params_on_rank;
     lp.routed_rows = routed_rows;
     lp.moe_index = layer_moe_index;
+    if (par.zero == 3) add_zero3_ops(s, lp, dp_dense, dp_expert);
     prog.layers.push_back(std::move(lp));
   }
 
@@ -914,12 +970,11 @@ StepProgram build_step_program(const Scenario& s, const RoutedLoad& load) {
   // Per stage and step: DP gradient reduction and parameter gather, and the optimizer.
   const double grad_bytes = s.training.grad_dtype == "fp32" ? 4.0 : 2.0;
   const double moments = s.training.optimizer_moments == "bf16" ? 2.0 : 4.0;
-  const std::int64_t dp_dense = par.dp * par.cp;
-  const std::int64_t dp_expert = std::max<std::int64_t>(1, dp_dense / par.ep);
   for (StageProgram& sp : prog.stages) {
     const double dense = sp.params - sp.expert_params, expert = sp.expert_params;
     auto dp_ops = [&](double params, std::int64_t n, ParallelGroup g, const std::string& tag) {
-      if (n <= 1 || params <= 0) return;
+      // ZeRO-3 gathers and reduces per layer and micro-batch (add_zero3_ops), not per step.
+      if (n <= 1 || params <= 0 || par.zero == 3) return;
       Op rs;
       rs.name = "dp." + tag + (par.zero >= 1 ? ".reduce_scatter" : ".all_reduce");
       rs.category = OpCategory::Collective;

@@ -19,12 +19,19 @@ namespace clustercost {
 
 std::string clustercost_version() { return CLUSTERCOST_VERSION; }
 
-Report run_scenario(const Scenario& s) {
+Report run_scenario(const Scenario& s) { return run_scenario(s, nullptr); }
+
+Report run_scenario(const Scenario& s, StepCache* cache) {
+  // One step model call; the analytical one reuses the cache's topology and routing samples.
+  const auto step_of = [cache](const Scenario& sc) {
+    if (sc.simulation.fidelity == "des") return simulate_step_des(sc);
+    return cache ? simulate_step_analytical(sc, *cache) : simulate_step_analytical(sc);
+  };
   Report r;
   r.scenario = s;
   r.version = clustercost_version();
   r.params = count_parameters(s.model);
-  r.step = s.simulation.fidelity == "des" ? simulate_step_des(s) : simulate_step_analytical(s);
+  r.step = step_of(s);
   // The DES states how it scaled the problem ("des: simulated the pipeline of replica 0 ..."):
   // information for the report, not a warning.
   for (const auto& w : r.step.warnings) {
@@ -36,8 +43,7 @@ Report run_scenario(const Scenario& s) {
   if (auto batch = ramp_probe_batch(s)) {
     Scenario probe = s;
     probe.training.global_batch = *batch;
-    ramp_probe = s.simulation.fidelity == "des" ? simulate_step_des(probe)
-                                                : simulate_step_analytical(probe);
+    ramp_probe = step_of(probe);
   }
   r.run = run_campaign(s, r.step, ramp_probe ? &*ramp_probe : nullptr);
   r.cost = estimate_cost(s, r.step, r.run);

@@ -9,6 +9,7 @@
 #include "sim/campaign/run_result.hpp"
 #include "sim/cost/cost_result.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/step/step_cache.hpp"
 #include "sim/step/step_result.hpp"
 
 namespace clustercost {
@@ -26,6 +27,9 @@ struct Report {
 /// scenario → step (at the scenario's fidelity) → run → cost. "des" falls back to the
 /// analytical model (with a warning) until the discrete-event step simulator is built in.
 Report run_scenario(const Scenario& s);
+/// As above; analytical steps keep their topology and routing samples in `cache` (null: none)
+/// for the next calls (sweeps, plan): the report is the same.
+Report run_scenario(const Scenario& s, StepCache* cache);
 
 /// The report JSON of DESIGN.md (schema clustercost.report/1), every key present.
 Json report_to_json(const Report& r);

@@ -134,6 +134,7 @@ struct ImbalanceConfig {
   double dirichlet_alpha = 1;      // key "alpha": concentration (small α: skewed)
   std::string histogram_file;      // key "file", as written (CSV or JSON, sim/moe/histogram.hpp)
   std::filesystem::path histogram_path;  // resolved: relative to the scenario file's folder
+  bool operator==(const ImbalanceConfig&) const = default;
 };
 
 struct MoeRoutingConfig {
@@ -151,6 +152,7 @@ struct MoeRoutingConfig {
   /// MoE layers whose routing the step model samples (each sample routes a micro-batch of the
   /// whole EP group and runs its all-to-alls); the others reuse them in turn. 0: every layer.
   int layer_samples = 4;
+  bool operator==(const MoeRoutingConfig&) const = default;
 };
 
 /// `economics`: how the run is paid for. Rental bills GPU-hours (energy is priced into the rate

@@ -7,7 +7,9 @@
 
 namespace clustercost {
 
-/// The topology of the scenario's cluster (catalogue defaults + `cluster.network`).
+/// The network configuration of the scenario's cluster (catalogue defaults + `cluster.network`).
+TopologyConfig scenario_topology_config(const Scenario& s);
+/// The topology of the scenario's cluster: Topology(scenario_topology_config(s)).
 Topology build_topology(const Scenario& s);
 
 }  // namespace clustercost

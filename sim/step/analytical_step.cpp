@@ -16,6 +16,7 @@ namespace {
 /// One stage's cost per micro-batch, as the schedule formulas use it.
 struct MicroBatchCost {
   Seconds fwd, bwd, wgrad, tp_fwd, tp_bwd, ep_exposed, ep_fwd_exposed;
+  Seconds zero3_exposed;  ///< ZeRO-3 gathers and reduce-scatters not hidden behind compute
   Seconds per_micro_batch() const { return fwd + bwd + tp_fwd + tp_bwd + ep_exposed; }
 };
 
@@ -81,11 +82,12 @@ InFlight max_in_flight(const Scenario& s, int rank, Bytes own, Bytes mirror) {
   return out;
 }
 
-PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe) {
+PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe,
+                      StepCache* cache) {
   PricedStep p;
   p.external_moe = moe;
   if (!moe && s.model.is_moe() && s.parallelism.ep > 1) {
-    p.own_moe = moe_costs(s, topo, false);
+    p.own_moe = moe_costs(s, topo, false, cache);
     moe = &*p.own_moe;
   }
   p.program = build_step_program(s, routed_load(moe));
@@ -98,6 +100,11 @@ StepResult simulate_step_analytical(const Scenario& s) { return simulate_step_an
 StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe_in) {
   const Topology topo = build_topology(s);
   const PricedStep priced = price_step(s, topo, moe_in);
+  return step_from_price(s, priced);
+}
+
+StepResult simulate_step_analytical(const Scenario& s, StepCache& cache) {
+  const PricedStep priced = price_step(s, cache.topology(s), nullptr, &cache);
   return step_from_price(s, priced);
 }
 
@@ -132,6 +139,10 @@ StepResult step_from_price(const Scenario& s, const PricedStep& priced) {
     const Seconds ep = w.ep_forward + w.ep_backward;
     c.ep_exposed = dualpipe ? Seconds(std::max(0.0, (ep - (c.fwd + c.bwd)).value)) : ep;
     c.ep_fwd_exposed = dualpipe ? c.ep_exposed * 0.5 : w.ep_forward;
+    // ZeRO-3's per-layer collectives run prefetched on the communication stream: what outlasts
+    // the compute of their pass is exposed.
+    c.zero3_exposed = Seconds(std::max(0.0, (w.zero3_forward - c.fwd).value)) +
+                      Seconds(std::max(0.0, (w.zero3_backward - c.bwd).value));
     return c;
   };
   auto rank_cost = [&](int rank) {
@@ -146,6 +157,7 @@ StepResult step_from_price(const Scenario& s, const PricedStep& priced) {
     m2.tp_bwd = (a.tp_bwd + b.tp_bwd) * 0.5;
     m2.ep_exposed = (a.ep_exposed + b.ep_exposed) * 0.5;
     m2.ep_fwd_exposed = (a.ep_fwd_exposed + b.ep_fwd_exposed) * 0.5;
+    m2.zero3_exposed = (a.zero3_exposed + b.zero3_exposed) * 0.5;
     return m2;
   };
 
@@ -196,6 +208,13 @@ StepResult step_from_price(const Scenario& s, const PricedStep& priced) {
     const StateMemory expert = state_memory(params_expert, sp, par.zero, dp_expert);
     MemoryBreakdown mem;
     mem.weights = dense.weights + expert.weights;
+    if (par.zero == 3) {
+      // ZeRO-3 holds the gathered BF16 weights of the layer computing and of the one prefetched
+      // (DeepSpeed's stage3_prefetch_bucket_size / FSDP's forward_prefetch: one layer ahead).
+      double largest = 0;
+      for (std::size_t li : sprog.layers) largest = std::max(largest, prog.layers[li].params);
+      mem.weights += Bytes(2.0 * largest * sp.weight_bytes);
+    }
     mem.gradients = dense.grads + expert.grads;
     mem.optimizer = dense.optimizer + expert.optimizer;
     const StageProgram& mprog = prog.stages[static_cast<std::size_t>(mirror)];
@@ -223,11 +242,7 @@ StepResult step_from_price(const Scenario& s, const PricedStep& priced) {
     const Seconds rs_exposed = w.dp_reduce_async ? Seconds(std::max(0.0, (dp_reduce - rc.bwd).value)) : dp_reduce;
     const Seconds ag_exposed = w.dp_gather_async ? Seconds(std::max(0.0, (dp_gather - rc.fwd).value)) : dp_gather;
     b.exposed_dp_comm = rs_exposed + ag_exposed;
-    if (par.zero == 3) {
-      // ZeRO-3: parameters gathered before each micro-batch's forward and backward.
-      const Seconds z3 = dp_gather * (2.0 * mbd);
-      b.exposed_dp_comm += Seconds(std::max(0.0, (z3 - b.compute).value));
-    }
+    b.exposed_dp_comm += rc.zero3_exposed * mbd;  // ZeRO-3 only (op program, add_zero3_ops)
     const double total = b.total().value;
     if (total > best_total) {
       best_total = total;

@@ -19,6 +19,9 @@ StepResult simulate_step_analytical(const Scenario& s);
 /// As above with the expert-parallel costs priced elsewhere (the DES passes flow-level ones);
 /// null: sampled routing priced α-β on the topology.
 StepResult simulate_step_analytical(const Scenario& s, const MoeCosts* moe);
+/// As simulate_step_analytical(s), with the topology and routing samples kept in `cache` for
+/// the next calls (sweeps, plan, bench); the result is the same.
+StepResult simulate_step_analytical(const Scenario& s, StepCache& cache);
 
 /// The program of a scenario and its prices.
 struct PricedStep {
@@ -29,8 +32,10 @@ struct PricedStep {
   /// The EP costs used (null: no expert parallelism).
   const MoeCosts* moe() const { return own_moe ? &*own_moe : external_moe; }
 };
-/// Builds and prices the program; `moe` null: sampled α-β EP costs for MoE with ep > 1.
-PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe);
+/// Builds and prices the program; `moe` null: sampled α-β EP costs for MoE with ep > 1 (their
+/// routing samples from `cache` when given).
+PricedStep price_step(const Scenario& s, const Topology& topo, const MoeCosts* moe,
+                      StepCache* cache = nullptr);
 /// The analytical step of a priced program.
 StepResult step_from_price(const Scenario& s, const PricedStep& priced);
 

@@ -1,5 +1,6 @@
 #include "sim/step/moe_costs.hpp"
 
+#include <optional>
 #include <algorithm>
 #include <cstdint>
 
@@ -105,7 +106,7 @@ bool needs_routing_samples(const Scenario& s, bool des) {
          !m.placement_file.empty() || m.redundant_experts > 0;
 }
 
-MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level) {
+MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level, StepCache* cache) {
   if (!s.model.is_moe() || s.parallelism.ep <= 1)
     throw InputError(s.file, "parallelism.ep", "MoE costs need an MoE model with ep > 1");
   const auto& par = s.parallelism;
@@ -151,7 +152,9 @@ MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level) {
   double utilisation = -1;
   double dropped = 0;
   for (int i = 0; i < k; ++i) {
-    const RoutingSample smp = routing.sample(i, 0);
+    std::optional<RoutingSample> own;
+    if (!cache) own = routing.sample(i, 0);
+    const RoutingSample& smp = cache ? cache->routing_sample(routing, i, 0) : *own;
     MoeLayerSample ls;
     ls.moe_layer = i;
     ls.layer = layer_of[static_cast<std::size_t>(i)];

@@ -26,6 +26,7 @@
 
 #include "hardware/topology/topology.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/step/step_cache.hpp"
 #include "sim/step/step_result.hpp"
 
 namespace clustercost {
@@ -50,7 +51,9 @@ struct MoeCosts {
 /// Samples the scenario's routing and prices it on `topo` (the scenario's cluster). `flow_level`:
 /// all-to-alls simulated by the max-min flow model; else the α-β estimate on the same routes.
 /// Requires an MoE model with ep > 1. Errors: InputError (routing files, settings).
-MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level);
+/// `cache` (optional) keeps the routing samples for later calls (sim/step/step_cache.hpp).
+MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level,
+                   StepCache* cache = nullptr);
 
 /// True when the step models price EP from sampled routing: always for the DES; for the
 /// analytical model when the routing is not the uniform default (skew, limits per device,

@@ -169,6 +169,10 @@ ProgramPrice price_program(const Scenario& s, const StepProgram& program, const 
             case ParallelGroup::Cp:
               (fwd ? cp_fwd : cp_bwd) += t;
               break;
+            case ParallelGroup::Dp:
+            case ParallelGroup::DpExpert:
+              (fwd ? st.zero3_forward : st.zero3_backward) += t;
+              break;
             default: break;
           }
           continue;

@@ -30,6 +30,8 @@ struct StagePrice {
                                     ///< input-gradient compute (SP re-gathers)
   Seconds ep_forward, ep_backward;  ///< EP dispatch + combine (recompute's in backward)
   Seconds cp_exposed;               ///< CP ring exchange not hidden behind attention
+  Seconds zero3_forward, zero3_backward;  ///< ZeRO-3 per-layer gathers (and, backward, the
+                                         ///< gradient reduce-scatters) on the comm stream
   Seconds pp_send;                  ///< one PP transfer (activations or gradients)
   Seconds dp_reduce, dp_gather;     ///< per step: gradient reduce-scatter (all-reduce), gather
   bool dp_reduce_async = true, dp_gather_async = true;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -75,10 +76,15 @@ struct ResultsAppender::Impl {
   std::filesystem::path file;
   int fd = -1;
   std::mutex mutex;
+  double sync_interval_s = 1.0;
+  std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
+  bool dirty = false;  // lines written since the last sync
 };
 
-ResultsAppender::ResultsAppender(const std::filesystem::path& file) : impl_(new Impl) {
+ResultsAppender::ResultsAppender(const std::filesystem::path& file, double sync_interval_s)
+    : impl_(new Impl) {
   impl_->file = file;
+  impl_->sync_interval_s = sync_interval_s;
   impl_->fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (impl_->fd < 0) {
     const std::string msg = sys_error("cannot open", file);
@@ -88,8 +94,30 @@ ResultsAppender::ResultsAppender(const std::filesystem::path& file) : impl_(new 
 }
 
 ResultsAppender::~ResultsAppender() {
-  ::close(impl_->fd);
+  if (impl_->fd >= 0) {
+    if (impl_->dirty) (void)::fdatasync(impl_->fd);
+    ::close(impl_->fd);
+  }
   delete impl_;
+}
+
+void ResultsAppender::sync() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->fd < 0) throw std::runtime_error("cannot sync " + impl_->file.string() + ": closed");
+  if (::fdatasync(impl_->fd) != 0) throw std::runtime_error(sys_error("cannot sync", impl_->file));
+  impl_->dirty = false;
+  impl_->last_sync = std::chrono::steady_clock::now();
+}
+
+void ResultsAppender::close() {
+  if (impl_->fd < 0) return;
+  sync();
+  std::lock_guard lock(impl_->mutex);
+  if (::close(impl_->fd) != 0) {
+    impl_->fd = -1;
+    throw std::runtime_error(sys_error("cannot close", impl_->file));
+  }
+  impl_->fd = -1;
 }
 
 void ResultsAppender::append(const std::string& line) {
@@ -98,6 +126,7 @@ void ResultsAppender::append(const std::string& line) {
   buf += line;
   buf += '\n';
   std::lock_guard lock(impl_->mutex);
+  if (impl_->fd < 0) throw std::runtime_error("cannot append to " + impl_->file.string() + ": closed");
   const off_t start = ::lseek(impl_->fd, 0, SEEK_END);
   const char* p = buf.data();
   std::size_t left = buf.size();
@@ -115,7 +144,12 @@ void ResultsAppender::append(const std::string& line) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+  impl_->dirty = true;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - impl_->last_sync).count() < impl_->sync_interval_s) return;
   if (::fdatasync(impl_->fd) != 0) throw std::runtime_error(sys_error("cannot sync", impl_->file));
+  impl_->dirty = false;
+  impl_->last_sync = now;
 }
 
 std::vector<ResultLine> merge_results(const std::vector<std::filesystem::path>& files,

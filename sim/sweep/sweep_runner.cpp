@@ -62,12 +62,12 @@ std::string describe_failure(const SweepFailure& f) {
 }
 
 std::string evaluate_point(const SweepPlan& plan, const SweepPoint& point, const Catalog& catalog,
-                           const DataDirs& dirs, bool* is_error) {
+                           const DataDirs& dirs, bool* is_error, StepCache* cache) {
   if (is_error) *is_error = true;
   try {
     const Json doc = plan.scenario_document(point);
     const Scenario s = parse_scenario(doc, plan.base_file(), catalog, dirs);
-    const Report r = run_scenario(s);
+    const Report r = run_scenario(s, cache);
     Json line = line_head(plan, point);
     line["report"] = report_to_json(r);
     if (is_error) *is_error = false;
@@ -112,13 +112,14 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
   std::exception_ptr failure;  // a write failure stops every worker
   std::atomic<bool> stop{false};
   auto worker = [&]() {
+    StepCache cache;  // per thread: the points of a sweep share networks and routing setups
     for (;;) {
       if (stop.load()) return;
       const std::size_t k = next.fetch_add(1);
       if (k >= todo.size()) return;
       const SweepPoint p = plan.point(todo[k]);
       bool is_error = false;
-      const std::string line = evaluate_point(plan, p, catalog, dirs, &is_error);
+      const std::string line = evaluate_point(plan, p, catalog, dirs, &is_error, &cache);
       try {
         out->append(line);
       } catch (...) {
@@ -140,6 +141,13 @@ SweepSummary run_sweep(const SweepPlan& plan, const Catalog& catalog, const Data
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
+  }
+  if (!failure) {
+    try {
+      out->close();  // the last lines' sync; a failure here is the run's failure
+    } catch (...) {
+      failure = std::current_exception();
+    }
   }
   out.reset();
   if (failure) std::rethrow_exception(failure);

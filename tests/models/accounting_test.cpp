@@ -25,26 +25,6 @@ void expect_within(const char* what, double got, double want, double tol) {
   EXPECT_LE(std::fabs(rel_err(got, want)), tol) << what << ": " << got << " vs " << want;
 }
 
-// Sum over the ranks of one TP×CP×EP block (each EP rank a distinct data shard, as in Megatron
-// and DeepSeek-V3) of the operators' FLOPs. Work every TP rank repeats counts once per group.
-struct PlanSums {
-  double fwd = 0, bwd = 0;
-  double expert_params = 0;
-};
-PlanSums sum_over_ranks(const ModelSpec& m, const ShardContext& c) {
-  PlanSums s;
-  const double ranks = static_cast<double>(c.tp) * c.cp * c.ep;
-  for (const LayerPlan& l : plan_layers(m, c)) {
-    for (const Operator& op : l.ops) {
-      const double k = op.tp_replicated ? ranks / c.tp : ranks;
-      s.fwd += k * op.flops_fwd.value;
-      s.bwd += k * op.flops_bwd.value;
-    }
-    s.expert_params += c.ep * l.expert_params_on_rank;
-  }
-  return s;
-}
-
 }  // namespace
 
 // ----------------------------------------------------------------------------------------------
@@ -201,7 +181,7 @@ TEST(Megatron, ParamsAndFlopsMatchTheirEquations) {
 // Per-rank plans
 // ----------------------------------------------------------------------------------------------
 
-TEST(Plan, OrderAndShapes) {
+TEST(Plan, OrderAndExpertWeights) {
   const ModelSpec m = preset("deepseek-v3");
   ShardContext c;
   c.ep = 64;
@@ -214,76 +194,22 @@ TEST(Plan, OrderAndShapes) {
   EXPECT_EQ(plan[1].kind, LayerKind::Dense);
   EXPECT_EQ(plan[4].kind, LayerKind::Moe);
   EXPECT_EQ(plan[4].index, 3);
-
-  // Uniform routing over EP 64: 4096 tokens × top-8 copies on 256/64 = 4 experts.
-  const LayerPlan& moe = plan[4];
-  const Operator* up = nullptr;
-  for (const Operator& op : moe.ops)
-    if (op.name == "moe.experts.up_gate") up = &op;
-  ASSERT_NE(up, nullptr);
-  EXPECT_EQ(up->op_class, OpClass::GroupedGemm);
-  EXPECT_EQ(up->shape.groups, 4);
-  EXPECT_DOUBLE_EQ(up->shape.m, 4096.0 * 8 / 4);
-  EXPECT_DOUBLE_EQ(up->shape.n, 2.0 * 2048);
-  EXPECT_DOUBLE_EQ(up->shape.k, 7168);
-  EXPECT_DOUBLE_EQ(moe.comm.ep_tokens_dispatched, 4096.0 * 8);
-  EXPECT_DOUBLE_EQ(moe.comm.ep_bytes_per_token.value, 7168.0 * 2);
-  EXPECT_DOUBLE_EQ(moe.expert_params_on_rank, 4.0 * 3 * 7168 * 2048);
-
-  // The attention op: causal FLOPs of 4096 queries × 128 heads × (192 + 128), backward 2.5×.
-  for (const Operator& op : moe.ops) {
-    if (op.name != "attn.core") continue;
-    EXPECT_EQ(op.op_class, OpClass::Attention);
-    EXPECT_DOUBLE_EQ(op.flops_fwd.value, 4096.0 * 128 * 2 * (192 + 128) * 2048);
-    EXPECT_DOUBLE_EQ(op.flops_bwd.value, 2.5 * op.flops_fwd.value);
-    EXPECT_EQ(op.shape.groups, 128);
-  }
-
-  // A skewed routing count replaces the uniform one.
-  c.routed_tokens_on_rank = 3.0 * 4096 * 8;
-  const auto skewed = plan_layers(m, c);
-  for (const Operator& op : skewed[4].ops)
-    if (op.name == "moe.experts.up_gate") {
-      EXPECT_DOUBLE_EQ(op.shape.m, 3.0 * 4096 * 8 / 4);
-    }
+  // 256 routed experts over EP 64: 4 SwiGLU experts of 3 × 7168 × 2048 on the rank.
+  EXPECT_DOUBLE_EQ(plan[4].expert_params_on_rank, 4.0 * 3 * 7168 * 2048);
+  EXPECT_DOUBLE_EQ(plan[1].expert_params_on_rank, 0.0);
 }
 
-TEST(Plan, SumsOverRanksGiveWholeModelFlops) {
-  struct Case {
-    const char* model;
-    int tp, cp, ep, mb, seq;
-    bool sp;
-  } cases[] = {
-      {"deepseek-v3", 1, 1, 64, 1, 4096, false},   {"deepseek-v3", 2, 2, 8, 2, 4096, true},
-      {"deepseek-v2", 4, 1, 4, 1, 2048, false},    {"mixtral-8x7b", 2, 1, 4, 1, 4096, true},
-      {"llama3-70b", 8, 2, 1, 1, 8192, true},      {"gpt3-175b", 8, 1, 1, 2, 2048, false},
-      {"qwen3-235b-a22b", 4, 1, 16, 1, 4096, true}};
-  for (const Case& k : cases) {
-    const ModelSpec m = preset(k.model);
+TEST(Plan, ExpertWeightsSumToTheModelsRoutedExperts) {
+  for (const char* name : {"deepseek-v3", "deepseek-v2", "mixtral-8x7b", "qwen3-235b-a22b"}) {
+    const ModelSpec m = preset(name);
     ShardContext c;
-    c.tp = k.tp;
-    c.cp = k.cp;
-    c.ep = k.ep;
-    c.micro_batch = k.mb;
-    c.seq_len = k.seq;
-    c.sequence_parallel = k.sp;
-    const PlanSums s = sum_over_ranks(m, c);
-    const FlopsPerToken f = flops_per_token_breakdown(m, k.seq);
-    const double tokens = static_cast<double>(k.ep) * k.mb * k.seq;  // EP ranks hold distinct data
-    const double want_fwd = tokens * (f.forward() + f.mtp_gemm_fwd + f.mtp_attention_fwd).value;
-    const double want_bwd =
-        tokens * (2.0 * (f.gemm_fwd + f.mtp_gemm_fwd).value +
-                  kAttentionKernelBwdFactor * (f.attention_fwd + f.mtp_attention_fwd).value);
-    std::printf("%s tp%d cp%d ep%d: plan fwd %.6g vs model %.6g\n", k.model, k.tp, k.cp, k.ep,
-                s.fwd, want_fwd);
-    EXPECT_NEAR(s.fwd / want_fwd, 1.0, 1e-9) << k.model;
-    EXPECT_NEAR(s.bwd / want_bwd, 1.0, 1e-9) << k.model;
-    if (m.is_moe()) {
-      // Routed experts: every expert of every MoE layer (and MTP block) lives on one EP rank.
-      const ParameterCounts pc = count_parameters(m);
-      const double per_layer = pc.routed_experts / m.moe_layer_count();
-      EXPECT_NEAR(s.expert_params / (pc.routed_experts + m.mtp_depth * per_layer), 1.0, 1e-12);
-    }
+    c.ep = 8;
+    double expert_params = 0;
+    for (const LayerPlan& l : plan_layers(m, c)) expert_params += c.ep * l.expert_params_on_rank;
+    // Every expert of every MoE layer (and MTP block) lives on one EP rank.
+    const ParameterCounts pc = count_parameters(m);
+    const double per_layer = pc.routed_experts / m.moe_layer_count();
+    EXPECT_NEAR(expert_params / (pc.routed_experts + m.mtp_depth * per_layer), 1.0, 1e-12) << name;
   }
 }
 
@@ -296,14 +222,6 @@ TEST(Plan, TensorParallelismDividesWeights) {
   const double norms = 2.0 * m.hidden;  // the two RMSNorms stay whole on every rank
   for (std::size_t i = 1; i + 1 < p1.size(); ++i) {
     EXPECT_DOUBLE_EQ(p8[i].params_on_rank - norms, (p1[i].params_on_rank - norms) / 8.0);
-    // Each sharded GEMM does 1/8 of the work; all layer GEMMs are sharded for GQA.
-    for (std::size_t j = 0; j < p1[i].ops.size(); ++j) {
-      if (p1[i].ops[j].op_class == OpClass::Memory) continue;
-      EXPECT_DOUBLE_EQ(p8[i].ops[j].flops_fwd.value * 8.0, p1[i].ops[j].flops_fwd.value)
-          << p1[i].ops[j].name;
-    }
-    EXPECT_EQ(p8[i].comm.tp_collectives_fwd, 2);
-    EXPECT_DOUBLE_EQ(p8[i].comm.tp_bytes.value, 4096.0 * 8192 * 2);
   }
   // Embedding and LM head: vocabulary split by tp.
   EXPECT_DOUBLE_EQ(p8.front().params_on_rank, 128256.0 * 8192 / 8);
@@ -324,23 +242,6 @@ TEST(Plan, TensorParallelismDividesWeights) {
   const double replicated = 7168.0 * 1536 + 7168.0 * 576 + 1536 + 512 + 2 * 7168;
   const double dense_layer_1 = a[1].params_on_rank, dense_layer_2 = b[1].params_on_rank;
   EXPECT_DOUBLE_EQ(dense_layer_2 - replicated, (dense_layer_1 - replicated) / 2.0);
-  int replicated_ops = 0;
-  for (const Operator& op : b[1].ops) replicated_ops += op.tp_replicated ? 1 : 0;
-  EXPECT_EQ(replicated_ops, 2 + 2 + 2);  // q_down, kv_down, their norms, two layer norms (no SP)
-}
-
-TEST(Plan, ContextParallelKvExchange) {
-  const ModelSpec m = preset("llama3-70b");
-  ShardContext c;
-  c.cp = 4;
-  c.seq_len = 8192;
-  const auto plan = plan_layers(m, c);
-  // Each rank's 2048 tokens of K and V (8 heads × (128 + 128)) travel 3 hops.
-  EXPECT_DOUBLE_EQ(plan[1].comm.cp_kv_bytes.value, 3.0 * 2048 * 8 * 256 * 2);
-  for (const Operator& op : plan[1].ops)
-    if (op.name == "attn.qkv") {
-      EXPECT_DOUBLE_EQ(op.shape.m, 2048);
-    }
 }
 
 TEST(Plan, IndivisibleShardingIsInfeasible) {
@@ -369,78 +270,6 @@ TEST(Plan, IndivisibleShardingIsInfeasible) {
   zero.tp = 0;
   EXPECT_THROW(plan_layers(preset("llama3-8b"), zero), InputError);
 }
-
-// ----------------------------------------------------------------------------------------------
-// Activation memory (Korthikanti et al. 2022, arXiv 2205.05198 Table 2)
-// ----------------------------------------------------------------------------------------------
-
-TEST(Activations, Gpt3MatchesKorthikantiWithTp8) {
-  const ModelSpec m = preset("gpt3-175b");
-  const double s = 2048, b = 1, h = 12288, a = 96, t = 8;
-  ShardContext c;
-  c.tp = 8;
-  c.seq_len = 2048;
-  auto bytes = [&](bool sp, Recompute r) {
-    ShardContext x = c;
-    x.sequence_parallel = sp;
-    return activation_bytes_per_layer(m, x, LayerKind::Dense, r).value;
-  };
-  const double sbh = s * b * h;
-  expect_within("TP: sbh(10 + 24/t + 5as/(ht))", bytes(false, Recompute::None),
-                sbh * (10 + 24 / t + 5 * a * s / (h * t)), 1e-12);
-  expect_within("TP+SP: sbh/t(34 + 5as/h)", bytes(true, Recompute::None),
-                sbh / t * (34 + 5 * a * s / h), 1e-12);
-  expect_within("TP + selective: sbh(10 + 24/t)", bytes(false, Recompute::Selective),
-                sbh * (10 + 24 / t), 1e-12);
-  expect_within("TP+SP + selective: 34 sbh/t", bytes(true, Recompute::Selective), sbh * 34 / t,
-                1e-12);
-  expect_within("full recompute: 2sbh", bytes(false, Recompute::Full), 2 * sbh, 1e-12);
-  expect_within("full recompute with SP: 2sbh/t", bytes(true, Recompute::Full), 2 * sbh / t, 1e-12);
-  // Linear in the micro-batch.
-  ShardContext mb2 = c;
-  mb2.micro_batch = 2;
-  EXPECT_DOUBLE_EQ(activation_bytes_per_layer(m, mb2, LayerKind::Dense, Recompute::None).value,
-                   2.0 * bytes(false, Recompute::None));
-  // Without parallelism: sbh(34 + 5as/h).
-  ShardContext one;
-  one.seq_len = 2048;
-  expect_within("no parallelism: sbh(34 + 5as/h)",
-                activation_bytes_per_layer(m, one, LayerKind::Dense, Recompute::None).value,
-                sbh * (34 + 5 * a * s / h), 1e-12);
-}
-
-TEST(Activations, MoeGrowsWithRoutedTokensAndShrinksWithRecompute) {
-  const ModelSpec m = preset("deepseek-v3");
-  ShardContext c;
-  c.ep = 64;
-  c.seq_len = 4096;
-  const double uniform =
-      activation_bytes_per_layer(m, c, LayerKind::Moe, Recompute::Selective).value;
-  ShardContext hot = c;
-  hot.routed_tokens_on_rank = 2.0 * 4096 * 8;  // twice the uniform share
-  const double skewed =
-      activation_bytes_per_layer(m, hot, LayerKind::Moe, Recompute::Selective).value;
-  // Each extra routed copy keeps its input and output (2·h) and SwiGLU intermediates (3·f_e).
-  EXPECT_DOUBLE_EQ(skewed - uniform, 4096.0 * 8 * 2 * (2.0 * 7168 + 3.0 * 2048));
-  const double none = activation_bytes_per_layer(m, c, LayerKind::Moe, Recompute::None).value;
-  const double full = activation_bytes_per_layer(m, c, LayerKind::Moe, Recompute::Full).value;
-  EXPECT_GT(none, uniform);
-  EXPECT_DOUBLE_EQ(full, 2.0 * 4096 * 7168);
-  std::printf(
-      "  DeepSeek-V3 MoE layer activations (EP64, seq 4096): none %.3g GiB, selective "
-      "%.3g GiB, full %.3g GiB\n",
-      to_gib(Bytes(none)), to_gib(Bytes(uniform)), to_gib(Bytes(full)));
-  EXPECT_GT(activation_bytes_per_layer(m, c, LayerKind::Mtp, Recompute::Selective).value, uniform);
-  EXPECT_GT(activation_bytes_per_layer(m, c, LayerKind::LmHead, Recompute::None).value,
-            4.0 * 4096 * 129280);
-  EXPECT_THROW(activation_bytes_per_layer(preset("llama3-8b"), ShardContext{}, LayerKind::Moe,
-                                          Recompute::None),
-               std::invalid_argument);
-}
-
-// ----------------------------------------------------------------------------------------------
-// Training state (ZeRO, Rajbhandari et al. 2020)
-// ----------------------------------------------------------------------------------------------
 
 TEST(StateMemory, ZeroStagesShardStepByStep) {
   const StatePrecision p;  // bf16 weights, fp32 grads, fp32 master + 2 fp32 moments

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/common/input_error.hpp"
@@ -130,6 +131,20 @@ TEST(OpProgram, DeepSeekMoeLayerOpsMatchHandComputedFlopsAndBytes) {
   EXPECT_EQ(wg->stream, Stream::WgradCompute);
 }
 
+/// Forward GEMM and attention FLOPs of one rank's program, MTP excluded (outside the model
+/// FLOPs, accounting.hpp).
+std::pair<double, double> model_flops_fwd(const StepProgram& p) {
+  double gemm = 0, attn = 0;
+  for (const LayerProgram& lp : p.layers) {
+    if (lp.kind == LayerKind::Mtp) continue;
+    gemm += fprop_gemm_flops(lp);
+    for (const Op& op : lp.ops)
+      if (op.pass == Pass::Forward && op.kernel.op_class == OpClass::Attention)
+        attn += op.kernel.flops.value;
+  }
+  return {gemm, attn};
+}
+
 TEST(OpProgram, ForwardGemmFlopsEqualTheModelAccounting) {
   for (const std::string& name : {std::string("llama3-70b-h100.json"), std::string("deepseek-v3-h800.json")}) {
     const Scenario s = load_shipped(name, {"parallelism.tp=1", "parallelism.pp=1", "parallelism.ep=1",
@@ -137,18 +152,94 @@ TEST(OpProgram, ForwardGemmFlopsEqualTheModelAccounting) {
                                            "cluster.gpus=1024"});
     const StepProgram p = build_step_program(s);
     const double T = static_cast<double>(s.parallelism.micro_batch) * s.training.seq_len;
-    double gemm = 0, attn = 0;
-    for (const LayerProgram& lp : p.layers) {
-      if (lp.kind == LayerKind::Mtp) continue;  // outside the model FLOPs (accounting.hpp)
-      gemm += fprop_gemm_flops(lp);
-      for (const Op& op : lp.ops)
-        if (op.pass == Pass::Forward && op.kernel.op_class == OpClass::Attention)
-          attn += op.kernel.flops.value;
-    }
+    const auto [gemm, attn] = model_flops_fwd(p);
     const FlopsPerToken f = flops_per_token_breakdown(s.model, s.training.seq_len);
     EXPECT_NEAR(gemm / T, f.gemm_fwd.value, 1e-9 * f.gemm_fwd.value) << name;
     EXPECT_NEAR(attn / T, f.attention_fwd.value, 1e-9 * f.attention_fwd.value) << name;
   }
+}
+
+// Summed over the ranks of one TP×CP×EP block (each EP rank a distinct data shard, as in
+// Megatron and DeepSeek-V3), the GEMM and attention FLOPs of the program are the model's: TP
+// splits every GEMM of a GQA/MHA model, CP splits the causal attention evenly, EP gives each rank
+// its uniform share of routed copies. (MLA's down-projections run on every TP rank, so MLA
+// models are summed at tp 1.)
+TEST(OpProgram, FlopsSummedOverRanksAreTheModelsFlops) {
+  struct Case {
+    const char* scenario;
+    int tp, cp, ep, mb;
+    bool sp;
+  };
+  for (const Case k : {Case{"llama3-70b-h100.json", 8, 2, 1, 1, true},
+                       Case{"llama3-70b-h100.json", 4, 1, 1, 2, false},
+                       Case{"mixtral-8x7b-h20.json", 2, 1, 4, 1, true},
+                       Case{"deepseek-v3-h800.json", 1, 2, 8, 1, false}}) {
+    const int gpus = k.tp * k.cp * k.ep;
+    const Scenario s = load_shipped(
+        k.scenario,
+        {"parallelism.tp=" + std::to_string(k.tp), "parallelism.cp=" + std::to_string(k.cp),
+         "parallelism.ep=" + std::to_string(k.ep), "parallelism.pp=1", "parallelism.vpp=1",
+         "parallelism.schedule=1f1b", "parallelism.micro_batch=" + std::to_string(k.mb),
+         std::string("parallelism.sequence_parallel=") + (k.sp ? "true" : "false"),
+         "cluster.gpus=" + std::to_string(gpus), "training.global_batch=" + std::to_string(64 * k.mb)});
+    const StepProgram p = build_step_program(s);
+    const auto [gemm, attn] = model_flops_fwd(p);
+    const double ranks = gpus;
+    const double tokens = static_cast<double>(k.ep) * k.mb * s.training.seq_len;
+    const FlopsPerToken f = flops_per_token_breakdown(s.model, s.training.seq_len);
+    EXPECT_NEAR(gemm * ranks / tokens / f.gemm_fwd.value, 1.0, 1e-9) << k.scenario << " tp " << k.tp;
+    EXPECT_NEAR(attn * ranks / tokens / f.attention_fwd.value, 1.0, 1e-9)
+        << k.scenario << " cp " << k.cp;
+  }
+}
+
+// MoE activations follow the routed copies a rank's experts process (the busiest rank keeps the
+// most), linearly; full recompute keeps only the layer input.
+TEST(OpProgram, MoeActivationsFollowTheRoutedCopies) {
+  const Scenario s = load_shipped("deepseek-v3-h800.json");
+  const double uniform = static_cast<double>(s.parallelism.micro_batch) * s.training.seq_len /
+                         s.parallelism.tp * s.model.moe->top_k;
+  auto saved = [&](const Scenario& sc, double copies) {
+    RoutedLoad load;
+    load.busiest_rank_copies = {copies};
+    return first_block(build_step_program(sc, load), LayerKind::Moe).saved.value;
+  };
+  const double one = saved(s, uniform), two = saved(s, 2 * uniform), three = saved(s, 3 * uniform);
+  EXPECT_GT(two, one);
+  EXPECT_NEAR(three - two, two - one, 1e-9 * three);
+  const Scenario full = load_shipped("deepseek-v3-h800.json", {"parallelism.recompute=full",
+                                                               "parallelism.recompute_modules=[]"});
+  const double T = static_cast<double>(full.parallelism.micro_batch) * full.training.seq_len;
+  EXPECT_DOUBLE_EQ(saved(full, uniform), 2.0 * T * full.model.hidden);
+  EXPECT_DOUBLE_EQ(saved(full, 3 * uniform), 2.0 * T * full.model.hidden);
+}
+
+// ZeRO-3: every layer gathers its weights before its forward and its backward and
+// reduce-scatters its gradients, per micro-batch, over its data-parallel group; nothing is
+// gathered or reduced once per step; the sharded weights shrink the memory.
+TEST(OpProgram, ZeroThreeGathersEveryLayerPerMicroBatch) {
+  const std::vector<std::string> base = {"parallelism.pp=1", "parallelism.vpp=1",
+                                         "parallelism.schedule=1f1b", "cluster.gpus=64"};
+  auto with_zero = [&](int z) {
+    auto sets = base;
+    sets.push_back("parallelism.zero=" + std::to_string(z));
+    return load_shipped("llama3-70b-h100.json", sets);
+  };
+  const Scenario z3 = with_zero(3), z1 = with_zero(1);
+  const StepProgram p = build_step_program(z3);
+  const LayerProgram& l = first_block(p, LayerKind::Dense);
+  const Op* fwd = find_op(l, "zero3.dense.param_gather");
+  const Op* bwd = find_op(l, "zero3.dense.param_gather_bwd", Pass::InputGrad);
+  const Op* rs = find_op(l, "zero3.dense.grad_reduce_scatter", Pass::WeightGrad);
+  ASSERT_TRUE(fwd && bwd && rs);
+  EXPECT_EQ(fwd->group, ParallelGroup::Dp);
+  EXPECT_DOUBLE_EQ(fwd->comm_bytes.value, 2.0 * l.params);
+  EXPECT_EQ(&l.ops.front(), fwd);  // opens the forward
+  EXPECT_EQ(&l.ops.back(), rs);    // closes the layer
+  for (const Op& op : p.stages.front().step_ops) EXPECT_FALSE(op.is_collective()) << op.name;
+  const StepResult r3 = simulate_step_analytical(z3), r1 = simulate_step_analytical(z1);
+  EXPECT_LT(r3.memory.weights.value, r1.memory.weights.value);
+  EXPECT_GE(r3.step_time.value, r1.step_time.value * 0.99);
 }
 
 /// Bytes Korthikanti et al. 2022 (arXiv 2205.05198 §4) give per layer for a GPT layer.

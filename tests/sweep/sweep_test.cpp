@@ -176,6 +176,23 @@ TEST(SweepShard, ShardsPartitionThePointsAndParse) {
   EXPECT_THROW(shard_from_slurm("x", "1", "3"), InputError);
 }
 
+// Syncs are batched (one per interval, and at close) but every line is written whole at once:
+// another reader sees it before any sync, and a closed appender refuses more.
+TEST(SweepResults, LinesAreWrittenAtOnceAndSyncedInBatches) {
+  const auto dir = temp_dir("batched");
+  const auto a = dir / "a.jsonl";
+  ResultsAppender out(a, 3600.0);
+  out.append(R"({"id":"x"})");
+  EXPECT_EQ(slurp(a), "{\"id\":\"x\"}\n");
+  out.sync();
+  out.append(R"({"id":"y"})");
+  out.close();
+  EXPECT_EQ(slurp(a), "{\"id\":\"x\"}\n{\"id\":\"y\"}\n");
+  EXPECT_THROW(out.append(R"({"id":"z"})"), std::runtime_error);
+  EXPECT_THROW(out.sync(), std::runtime_error);
+  out.close();  // closing twice is harmless
+}
+
 TEST(SweepResults, AppendScanRepairAndMerge) {
   const auto dir = temp_dir("results");
   const auto a = dir / "a.jsonl";

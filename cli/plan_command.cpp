@@ -85,7 +85,7 @@ Action add_plan_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   sub->add_option("--top", opt->top, "Rows of the ranking")->check(CLI::PositiveNumber);
   sub->add_option("--confirm", opt->confirm,
-                  "Best layouts confirmed with the discrete-event step (0: analytical only)")
+                  "First rows of the ranking confirmed with the discrete-event step (0: analytical only)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("-j,--jobs", opt->jobs, "Threads (default: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);

@@ -508,26 +508,48 @@ std::vector<PlanCandidate> confirmed_best(const std::vector<const PlanCandidate*
   return out;
 }
 
-/// The first `keep` layouts of `pool` in one order over their best figures: the `n_confirm`
-/// first by the analytical figures are confirmed with the discrete-event step, and every
-/// layout is then ranked by its confirmed figures when it has them (from this or an earlier
-/// confirmation), else its analytical ones; each row says which (PlanEstimate::fidelity). So no
-/// row is ranked above one that is better on the figures shown.
+/// The first `keep` layouts of `pool` in one order over their best figures, with the first
+/// `min(n_confirm, keep)` rows confirmed by the discrete-event step. The `n_confirm` first by
+/// the analytical figures are confirmed; every layout is then ranked by its confirmed figures
+/// when it has them (from this or an earlier confirmation), else its analytical ones, and each
+/// row says which (PlanEstimate::fidelity), so no row is ranked above one that is better on the
+/// figures shown. The DES is usually slower than the closed form, so a confirmed layout can
+/// fall below an unconfirmed one: that one is confirmed in turn, until the head of the ranking
+/// is confirmed (each layout at most once; one whose DES failed keeps its analytical figures
+/// and says why).
 std::vector<PlanCandidate> rank_candidates(const std::vector<const PlanCandidate*>& pool,
                                            std::size_t n_confirm, std::size_t keep,
                                            const Order& o, Confirmer& confirmer) {
   std::vector<const PlanCandidate*> sorted = pool;
   sort_analytical(sorted, o);
+  const auto unconfirmed = [](const PlanCandidate& c) { return !c.des && c.des_error.empty(); };
   std::vector<PlanCandidate> out;
-  // The first `keep` of the confirmed head and the unconfirmed rest come from the head and the
-  // first `keep` rows of the rest, which keeps its analytical order (but for the few layouts an
-  // earlier call confirmed, recalled below).
-  for (std::size_t i = 0; i < sorted.size() && i < n_confirm + keep; ++i) out.push_back(*sorted[i]);
-  std::vector<PlanCandidate*> head, rest;
-  for (std::size_t i = 0; i < out.size(); ++i) (i < n_confirm ? head : rest).push_back(&out[i]);
-  confirmer.confirm(head);
-  for (auto* c : rest) confirmer.recall(*c);
-  sort_best(out, o);
+  std::size_t next = 0;  // the first of `sorted` not in `out`
+  for (; next < sorted.size() && next < n_confirm + keep; ++next) out.push_back(*sorted[next]);
+  {
+    std::vector<PlanCandidate*> head;
+    for (std::size_t i = 0; i < out.size() && i < n_confirm; ++i) head.push_back(&out[i]);
+    confirmer.confirm(head);
+  }
+  const std::size_t must = std::min(n_confirm, keep);
+  for (;;) {
+    for (auto& c : out)
+      if (unconfirmed(c)) confirmer.recall(c);
+    // `out` holds `keep` unconfirmed rows (or all of `pool`): every row of `sorted` past them
+    // is no better on its analytical figures, so the first `keep` of `out` are the pool's.
+    auto open = static_cast<std::size_t>(std::count_if(out.begin(), out.end(), unconfirmed));
+    while (open < keep && next < sorted.size()) {
+      out.push_back(*sorted[next++]);
+      confirmer.recall(out.back());
+      if (unconfirmed(out.back())) ++open;
+    }
+    sort_best(out, o);
+    std::vector<PlanCandidate*> todo;
+    for (std::size_t i = 0; i < out.size() && i < must; ++i)
+      if (unconfirmed(out[i])) todo.push_back(&out[i]);
+    if (todo.empty()) break;
+    confirmer.confirm(todo);
+  }
   if (out.size() > keep) out.resize(keep);
   return out;
 }

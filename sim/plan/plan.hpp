@@ -21,7 +21,9 @@
 ///     not across recomputation levels (recomputation can hide its per-micro-batch gathers);
 ///  4. analytical step time, expected-value run (estimate_run) and rental/ownership cost
 ///     (estimate_cost) rank the survivors by the objective;
-///  5. the discrete-event step (`des`) confirms the top few, and the scenario's own layout.
+///  5. the discrete-event step (`des`) confirms the top few, and the scenario's own layout;
+///     where a confirmed layout falls below an unconfirmed one, that one is confirmed too, so
+///     the first `confirm` rows shown carry des figures (or the DES's error).
 /// Ranking: with a deadline, the layouts that finish within it come first, by the objective;
 /// the others follow, fastest first (when none is in time the plan says so and the first rows
 /// are the closest). Each layout is ranked by its confirmed figures when it has them, else by
@@ -65,7 +67,7 @@ struct PlanOptions {
   /// "Fewest GPUs of each type that finish within D days" when set.
   std::optional<double> deadline_days;
   int top = 10;       ///< rows of the ranking
-  int confirm = 5;    ///< candidates confirmed with the discrete-event step (0: none)
+  int confirm = 5;    ///< first rows confirmed with the discrete-event step (0: none)
   int threads = 1;    ///< evaluation threads (results do not depend on it)
   PlanAxes axes;
   /// One line per stage and per searched group (GPU type × count); may be empty.

@@ -839,7 +839,24 @@ void OpSim::build_gpu(int slot) {
             }
             in = collective_instance(site, grp, network_kind(op->collective), size);
           }
-          if (!skip) {
+          const bool dp_layer =
+              op->group == ParallelGroup::Dp || op->group == ParallelGroup::DpExpert;
+          if (!skip && dp_layer) {
+            // ZeRO-3's per-layer collectives (op_program.cpp add_zero3_ops) on the data-parallel
+            // stream, in program order with the DP buckets. A parameter gather is waited for at
+            // its layer's end: it overlaps that layer's compute, which in steady state costs
+            // the same as DeepSpeed/FSDP prefetching it under the previous layer's. A gradient
+            // reduce-scatter is waited for only by the optimizer, so it hides under the
+            // following layers' backward; the stream serialises both, which exposes them
+            // where they outrun compute (as analytical_step.cpp's zero3_exposed).
+            const bool gather = op->collective == OpCollective::AllGather;
+            l.kind = gather ? TaskKind::DpAllGather : TaskKind::DpReduceScatter;
+            l.lane = StreamLane::DataParallel;
+            std::vector<TaskId> deps{c.last};
+            const TaskId t = add_external(dps, in, Cat::Dp, comm_cat(*op), l, &op->name, deps);
+            if (gather) c.asyncs.push_back({t, static_cast<std::uint8_t>(0)});
+            else rs_tasks.push_back(t);
+          } else if (!skip) {
             const bool cp_ring = op->collective == OpCollective::RingExchange;
             const bool tp_hidden = op->group == ParallelGroup::Tp && s_.software.overlap.tp_comm;
             const bool overlapped = op->async || cp_ring || tp_hidden;

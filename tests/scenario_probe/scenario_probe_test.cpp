@@ -16,6 +16,7 @@
 #include "hardware/probe/probe.hpp"
 #include "hardware/probe/scenario_ops.hpp"
 #include "sim/program/probe_plan.hpp"
+#include "tests/common/sanitizer.hpp"
 #include "tests/common/shipped_data.hpp"
 #include "tests/common/test_gpus.hpp"
 
@@ -177,8 +178,12 @@ TEST(ScenarioProbeCpu, CalibratedPerOpErrorWithin15PercentAndBetterThanDefault) 
   for (const auto& r : rows)
     detail << r.kind << " " << r.name << " " << r.measured.value * 1e6 << " us, calibrated "
            << r.error_calibrated * 100 << "%\n";
-  EXPECT_LE(k.calibrated, 0.15) << detail.str();
-  EXPECT_LT(k.calibrated, k.default_profile) << detail.str();
+  // Under ASan the instrumented kernels do not follow the roofline the fit describes (see
+  // Calibration.RealCpuQuickProbe): the bounds hold for real builds; the loop still runs.
+  if (!clustercost::test::kSanitizedBuild) {
+    EXPECT_LE(k.calibrated, 0.15) << detail.str();
+    EXPECT_LT(k.calibrated, k.default_profile) << detail.str();
+  }
 }
 
 TEST(ScenarioProbeCpu, Fp8OnADeviceWithoutFp8SaysSoAndMeasuresTheRest) {

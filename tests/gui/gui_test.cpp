@@ -403,7 +403,9 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_TRUE(w.running());
   EXPECT_FALSE(w.run_button()->isEnabled());
   EXPECT_TRUE(w.cancel_button()->isEnabled());
-  ASSERT_TRUE(wait_for([&] { return !w.running(); }, 20000));
+  // A deadline for "never finishes", not a speed target (bench has those): generous, as CI
+  // machines may be loaded.
+  ASSERT_TRUE(wait_for([&] { return !w.running(); }, 180000));
   ASSERT_NE(w.result(), nullptr);
   EXPECT_TRUE(w.run_button()->isEnabled());
   const double days = w.result()->run.wall_days;

@@ -266,10 +266,10 @@ TEST(SimulationBudget, TheCliReportsAnOverBudgetStep) {
   // 2^24 sequences on few data-parallel ranks: millions of micro-batches per pipeline. The DES
   // refuses (exit 1, the budget named) instead of building a graph of hundreds of millions of
   // tasks; the analytical model, which does not enumerate micro-batches, still answers.
-  const auto t0 = std::chrono::steady_clock::now();
+  // (That it refuses before building the graph is PassBudgetRefusesBeforeBuildingTheGraph's
+  // check; no wall-clock bound here: the CLI also runs the campaign, and timings belong in bench.)
   const auto r = cli_test::run("run " + shipped_path() +
                                " --set training.global_batch=16777216 --format json");
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
   const auto a = cli_test::run("run " + shipped_path() +

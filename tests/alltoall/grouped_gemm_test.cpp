@@ -7,30 +7,14 @@
 #include <cstdio>
 #include <vector>
 
+#include "tests/common/kernel_cost_of.hpp"
 #include "tests/common/shipped_data.hpp"
 
 using namespace clustercost;
 
 namespace {
 
-/// kernel_cost of a forward kernel described the way the tests write it (class, shape, FLOPs,
-/// bytes, precision): kernel_cost (kernel_cost.hpp) owns every kernel's time.
-[[maybe_unused]] clustercost::Seconds kernel_cost_of(const clustercost::GpuSpec& g,
-                                                     const clustercost::EfficiencyProfile& p,
-                                                     clustercost::OpClass op,
-                                                     const clustercost::GemmShape& shape,
-                                                     clustercost::FlopCount flops,
-                                                     clustercost::Bytes bytes,
-                                                     const std::string& precision,
-                                                     double compute_fraction = 1.0) {
-  clustercost::KernelDesc k;
-  k.op_class = op;
-  k.shape = shape;
-  k.flops = flops;
-  k.bytes = bytes;
-  k.precision = precision;
-  return clustercost::kernel_cost(g, p, k, compute_fraction);
-}
+using clustercost::test::kernel_cost_of;
 
 const GpuSpec& h800() { return *test::shipped_catalog().find_gpu("H800-SXM"); }
 

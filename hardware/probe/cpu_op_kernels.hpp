@@ -20,15 +20,11 @@
 #include <vector>
 
 #include "hardware/probe/data_gen.hpp"
+#include "hardware/probe/mem_kernel.hpp"
 #include "hardware/probe/numeric_formats.hpp"
 
 namespace clustercost::probe {
 
-/// The memory-bound kernels `probe --scenario` runs.
-enum class MemKernel {
-  Norm, Rope, Swiglu, Dropout, Add, Softmax, Copy, CastTile, CastTensor, Permute, Unpermute,
-  Score, Topk, Embed, LossForward, LossBackward, Adam
-};
 
 /// e4m3 encoding (round to nearest even, saturating at ±448: Transformer Engine and DeepSeek
 /// scale into range first, so saturation only guards rounding at the edge). The inverse of

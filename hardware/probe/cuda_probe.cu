@@ -88,9 +88,26 @@ std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, st
   return out;
 }
 
+void bench_scenario_op(Env& env, const CudaPlan& plan, const ScenarioOp& op, const Fp8Support& fp8,
+                       MeasurementDoc& doc);
+
 void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
   const Fp8Support fp8 = fp8_support(env.cc_major, env.cc_minor);
   for (const ScenarioOp& op : plan.scenario_ops) {
+    // One op's failure (a library error, a shape a kernel refuses) is recorded with the op's
+    // name and the others still run; after a sticky fault the rest fail fast the same way.
+    try {
+      bench_scenario_op(env, plan, op, fp8, doc);
+    } catch (const std::exception& ex) {
+      env.log << "error in " << op.name << ": " << ex.what() << '\n';
+      doc.errors.push_back(op.name + " (" + op.info.pass + "): " + ex.what());
+    }
+  }
+}
+
+void bench_scenario_op(Env& env, const CudaPlan& plan, const ScenarioOp& op, const Fp8Support& fp8,
+                       MeasurementDoc& doc) {
+  {
     const std::size_t first = doc.records.size();
     ScenarioOpInfo info = op.info;
     const auto add_note = [&](const std::string& n) {
@@ -100,7 +117,7 @@ void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
     if (op.kind == "gemm") {
       if (is_fp8 && !fp8.supported) {
         doc.skipped.push_back(fp8_skip_line(op.name, info.pass, info.role, "FP8 GEMM", fp8));
-        continue;
+        return;
       }
       add_note(is_fp8 ? "cuBLASLt FP8 (per-tensor scales) stands in for DeepGEMM / Transformer Engine"
                       : "cuBLASLt");
@@ -109,7 +126,7 @@ void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
       if (is_fp8) {
         if (!fp8.supported) {
           doc.skipped.push_back(fp8_skip_line(op.name, info.pass, info.role, "FP8 grouped GEMM", fp8));
-          continue;
+          return;
         }
         add_note("loop of cuBLASLt FP8 GEMMs, one per expert, stands in for DeepGEMM's m-grouped FP8 kernel");
         info.kernels = static_cast<int>(op.grouped.group_m.size());
@@ -136,7 +153,7 @@ void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
       }
     } else {
       bench_scenario_memory_op(env, op, info, doc);
-      continue;  // labelled there (its kernel count and note)
+      return;  // labelled there (its kernel count and note)
     }
     for (std::size_t i = first; i < doc.records.size(); ++i) {
       doc.records[i].name = op.name;

@@ -116,7 +116,11 @@ MemCase make_fp8_cast(Env& env, const MemDims& d, bool tilewise) {
     float amax;
     std::memcpy(&amax, &bits, sizeof amax);
     scales[static_cast<std::size_t>(s)] = fp8_scale(amax);
-    CC_CHECK(cudaMemcpy(set[3].as(), &scales[static_cast<std::size_t>(s)], sizeof(float), cudaMemcpyHostToDevice));
+    // On the probe's (non-blocking) stream and waited for: a plain cudaMemcpy does not order
+    // with that stream.
+    CC_CHECK(cudaMemcpyAsync(set[3].as(), &scales[static_cast<std::size_t>(s)], sizeof(float),
+                             cudaMemcpyHostToDevice, env.stream.get()));
+    CC_CHECK(cudaStreamSynchronize(env.stream.get()));
   }
   MemCase c;
   c.dtype = "bf16";

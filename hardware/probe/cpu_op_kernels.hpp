@@ -20,15 +20,11 @@
 #include <vector>
 
 #include "hardware/probe/data_gen.hpp"
+#include "hardware/probe/mem_kernel.hpp"
 #include "hardware/probe/numeric_formats.hpp"
 
 namespace clustercost::probe {
 
-/// The memory-bound kernels `probe --scenario` runs.
-enum class MemKernel {
-  Norm, Rope, Swiglu, Dropout, Add, Softmax, Copy, CastTile, CastTensor, Permute, Unpermute,
-  Score, Topk, Embed, LossForward, LossBackward, Adam
-};
 
 /// e4m3 encoding (round to nearest even, saturating at ±448: Transformer Engine and DeepSeek
 /// scale into range first, so saturation only guards rounding at the edge). The inverse of
@@ -190,6 +186,19 @@ inline float amax_of(const float* x, std::int64_t n) {
 
 /// FP8 scale mapping amax to the largest finite e4m3 value (448).
 inline float fp8_scale(float amax) { return amax > 0 ? 448.0f / amax : 1.0f; }
+
+/// One row of DeepSeek-V3's activation quantisation (arXiv:2412.19437 §3.3.2: one scale per
+/// 1×128 tile of a token's channels): per tile, scale = 448 / amax(tile), q = e4m3(x · scale);
+/// `inv_scales` gets 1 / scale per tile (what the FP8 GEMM multiplies back), the last tile may
+/// be shorter than 128.
+inline void cast_tilewise_row(const float* x, std::int64_t w, std::uint8_t* q, float* inv_scales) {
+  for (std::int64_t c0 = 0, t = 0; c0 < w; c0 += 128, ++t) {
+    const std::int64_t c1 = std::min(w, c0 + 128);
+    const float sc = fp8_scale(amax_of(x + c0, c1 - c0));
+    inv_scales[t] = 1.0f / sc;
+    for (std::int64_t c = c0; c < c1; ++c) q[c] = float_to_e4m3_bits(x[c] * sc);
+  }
+}
 
 /// Causal attention backward of one head (layout [seq][d]): recomputes the probabilities, then
 /// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ∘ (dP − rowsum(dO ∘ O)), dQ = dS·K·scale, dK = dSᵀ·Q·scale

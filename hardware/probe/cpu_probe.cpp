@@ -359,51 +359,6 @@ Measurement bench_thread_wake(CpuContext& ctx) {
 
 // ---------------------------------------------------------------- probe --scenario
 
-MemKernel mem_kernel_of(const ScenarioOp& op) {
-  const std::string& c = op.info.memory_class;
-  const auto has = [&](const char* s) { return op.name.find(s) != std::string::npos; };
-  if (c == "norm") return MemKernel::Norm;
-  if (c == "rope") return MemKernel::Rope;
-  if (c == "activation") return MemKernel::Swiglu;
-  if (c == "dropout") return MemKernel::Dropout;
-  if (c == "softmax") return MemKernel::Softmax;
-  if (c == "fp8_cast") return op.fp8_recipe == "tilewise" ? MemKernel::CastTile : MemKernel::CastTensor;
-  if (c == "routing") {
-    if (has("unpermute")) return MemKernel::Unpermute;
-    if (has("score")) return MemKernel::Score;
-    if (has("topk")) return MemKernel::Topk;
-    return MemKernel::Permute;
-  }
-  if (c == "embedding") return MemKernel::Embed;
-  if (c == "loss") return op.info.pass == "forward" ? MemKernel::LossForward : MemKernel::LossBackward;
-  if (c == "optimizer") return MemKernel::Adam;
-  if (c == "copy") return MemKernel::Copy;
-  return MemKernel::Add;  // elementwise: residual and bias adds
-}
-
-const char* mem_kernel_name(MemKernel k) {
-  switch (k) {
-    case MemKernel::Norm: return "rmsnorm";
-    case MemKernel::Rope: return "rope";
-    case MemKernel::Swiglu: return "swiglu";
-    case MemKernel::Dropout: return "dropout";
-    case MemKernel::Add: return "add";
-    case MemKernel::Softmax: return "softmax";
-    case MemKernel::Copy: return "copy";
-    case MemKernel::CastTile: return "fp8 quantise, 1x128 tile-wise scales";
-    case MemKernel::CastTensor: return "fp8 cast-transpose, per-tensor scale";
-    case MemKernel::Permute: return "permute (row gather)";
-    case MemKernel::Unpermute: return "unpermute (weighted top-k combine)";
-    case MemKernel::Score: return "router sigmoid scores";
-    case MemKernel::Topk: return "router top-k";
-    case MemKernel::Embed: return "embedding lookup (row gather)";
-    case MemKernel::LossForward: return "cross-entropy forward";
-    case MemKernel::LossBackward: return "cross-entropy gradient";
-    case MemKernel::Adam: return "adam";
-  }
-  return "?";
-}
-
 /// HBM bytes one row of width w moves (read + written) in the twin of `k`.
 std::int64_t mem_row_bytes(MemKernel k, std::int64_t w, int top_k) {
   switch (k) {
@@ -432,7 +387,10 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
   const std::int64_t row_bytes = mem_row_bytes(kk, w, top_k);
   const std::int64_t rows = std::max<std::int64_t>(1, op.bytes / row_bytes);
   const std::int64_t set_bytes = rows * row_bytes;
-  const int sets = rotation_sets(set_bytes, ctx.cache_bytes, false);
+  // Quick mode: two sets, like every other quick measurement (rotation.hpp: it checks paths,
+  // not caches). Rotating past a server's last-level cache (hundreds of MiB) on each of a
+  // DeepSeek layer's ~150 memory ops took minutes of fills and checks on one thread.
+  const int sets = rotation_sets(set_bytes, ctx.cache_bytes, ctx.settings.quick);
   const std::int64_t tiles = (w + 127) / 128;
   const std::string tag = op.name + "/" + op.info.pass + "/mem";
   const std::int64_t in_rows = kk == MemKernel::Unpermute ? rows * top_k : rows;
@@ -572,18 +530,14 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
         const float* x = b.in[0].data();
         const float tensor_scale = fp8_scale(b.amax);
         for (std::int64_t r = r0; r < r1; ++r) {
-          for (std::int64_t tl = 0; tl < tiles; ++tl) {
-            const std::int64_t c0 = tl * 128, c1 = std::min(w, c0 + 128);
-            float sc = tensor_scale;
-            if (kk == MemKernel::CastTile) {
-              sc = fp8_scale(amax_of(x + r * w + c0, c1 - c0));
-              b.scales[r * tiles + tl] = 1.0f / sc;
-            }
-            for (std::int64_t c = c0; c < c1; ++c) {
-              const std::uint8_t code = float_to_e4m3_bits(x[r * w + c] * sc);
-              b.q[r * w + c] = code;
-              if (kk == MemKernel::CastTensor) b.qt[c * rows + r] = code;
-            }
+          if (kk == MemKernel::CastTile) {
+            cast_tilewise_row(x + r * w, w, b.q.data() + r * w, b.scales.data() + r * tiles);
+            continue;
+          }
+          for (std::int64_t c = 0; c < w; ++c) {
+            const std::uint8_t code = float_to_e4m3_bits(x[r * w + c] * tensor_scale);
+            b.q[r * w + c] = code;
+            b.qt[c * rows + r] = code;
           }
         }
         return;
@@ -608,8 +562,10 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
             const float ref = e4m3_bits_to_float(float_to_e4m3_bits(x[r * w + c] * sc)) / sc;
             err.add(e4m3_bits_to_float(b.q[r * w + c]) / sc, ref);
             if (kk == MemKernel::CastTensor) err.add(e4m3_bits_to_float(b.qt[c * rows + r]) / sc, ref);
+            // The tile's stored scale (what the GEMM multiplies back), once per tile.
+            if (kk == MemKernel::CastTile && c == c0)
+              err.add(b.scales[r * tiles + c / 128] * 448.0f, 448.0f / sc);
           }
-          (void)tiles;
           continue;
         }
         const std::int64_t per_row = kk == MemKernel::LossForward ? 1 : kk == MemKernel::Topk ? top_k : w;

@@ -227,6 +227,13 @@ void bench_gemm_shape(Env& env, const NamedGemm& g, bool fp8, MeasurementDoc& do
 /// `probe --scenario`: the plan's scenario ops (cuda_probe.cu).
 void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_grouped_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
+/// One grouped GEMM as a loop of cuBLASLt FP8 GEMMs, one per group (cuda_gemm.cu; sm_89+).
+void bench_grouped_gemm_fp8(Env& env, const NamedGrouped& g, MeasurementDoc& doc);
+/// Causal attention backward with our own kernels (cuda_attention_backward.cu).
+void bench_attention_backward(Env& env, const NamedAttention& a, MeasurementDoc& doc);
+/// One memory-bound op of a scenario with its own kernel (cuda_scenario_memory.cu).
+void bench_scenario_memory_op(Env& env, const ScenarioOp& op, const ScenarioOpInfo& info,
+                              MeasurementDoc& doc);
 void bench_attention(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_memory(Env& env, const CudaPlan& plan, MeasurementDoc& doc);
 void bench_launch(Env& env, const CudaPlan& plan, MeasurementDoc& doc);

@@ -324,4 +324,63 @@ void bench_grouped_gemm(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
   }
 }
 
+void bench_grouped_gemm_fp8(Env& env, const NamedGrouped& g, MeasurementDoc& doc) {
+  // A loop of cuBLASLt FP8 (e4m3) GEMMs, one per expert, on one stream: cuBLAS's grouped
+  // batched call has no FP8 types, and DeepGEMM's m-grouped FP8 kernel (one launch, 128×128
+  // block scales) is not linked. Per-tensor scales of 1 (the inputs are e4m3 values already).
+  const GroupedGemmShape& sh = g.shape;
+  const std::int64_t total_m = sh.total_m(), n = sh.n, k = sh.k;
+  const int groups = static_cast<int>(sh.group_m.size());
+  const std::string tag = g.name + "/fp8";
+  const std::int64_t set_bytes = total_m * k + groups * n * k + total_m * n * 2;
+  const int sets = rotation_sets(set_bytes, env.l2_bytes, env.settings.quick);
+  std::vector<DeviceBuffer> xs, ws, ys;
+  for (int s = 0; s < sets; ++s) {
+    xs.emplace_back(static_cast<std::size_t>(total_m * k));
+    ws.emplace_back(static_cast<std::size_t>(groups * n * k));
+    ys.emplace_back(static_cast<std::size_t>(total_m * n) * 2);
+    fill_e4m3(env, xs.back().as<__nv_fp8_storage_t>(), total_m * k, seed_for(tag, s, 0));
+    fill_e4m3(env, ws.back().as<__nv_fp8_storage_t>(), groups * n * k, seed_for(tag, s, 1));
+    fill_bf16(env, ys.back().as<__nv_bfloat16>(), total_m * n, seed_for(tag, s, 2));
+  }
+  std::vector<std::int64_t> row0(static_cast<std::size_t>(groups), 0);
+  for (int e = 1; e < groups; ++e)
+    row0[static_cast<std::size_t>(e)] = row0[static_cast<std::size_t>(e - 1)] + sh.group_m[static_cast<std::size_t>(e - 1)];
+  const auto x_of = [&](int s, int e) { return xs[static_cast<std::size_t>(s)].as<unsigned char>() + row0[static_cast<std::size_t>(e)] * k; };
+  const auto w_of = [&](int s, int e) { return ws[static_cast<std::size_t>(s)].as<unsigned char>() + std::int64_t{e} * n * k; };
+  const auto y_of = [&](int s, int e) { return ys[static_cast<std::size_t>(s)].as<__nv_bfloat16>() + row0[static_cast<std::size_t>(e)] * n; };
+  std::vector<std::unique_ptr<LtGemm>> per_expert(static_cast<std::size_t>(groups));
+  for (int e = 0; e < groups; ++e) {
+    const std::int64_t me = sh.group_m[static_cast<std::size_t>(e)];
+    if (me == 0) continue;  // an expert without tokens launches nothing
+    per_expert[static_cast<std::size_t>(e)] = std::make_unique<LtGemm>(env.lt.get(), InType::kFp8, me, n, k, env.workspace.bytes());
+    if (!per_expert[static_cast<std::size_t>(e)]->found()) {
+      doc.skipped.push_back(g.name + ": cuBLASLt has no FP8 algorithm for expert " + std::to_string(e) + " (" +
+                            std::to_string(me) + "x" + std::to_string(n) + "x" + std::to_string(k) + "); not measured");
+      return;
+    }
+  }
+  Measurement r;
+  r.kind = "grouped_gemm";
+  r.name = g.name;
+  r.dtype = "fp8";
+  r.impl = "loop of cublasLt FP8 e4m3 GEMMs (one per expert)";
+  r.shape = sh;
+  r.flops = FlopCount(grouped_gemm_flops(sh));
+  r.bytes = Bytes(static_cast<double>(set_bytes));
+  r.samples = time_on_stream(env, [&](int i) {
+    const int s = i % sets;
+    for (int e = 0; e < groups; ++e)
+      if (per_expert[static_cast<std::size_t>(e)]) per_expert[static_cast<std::size_t>(e)]->run(env, w_of(s, e), x_of(s, e), y_of(s, e));
+  });
+  ErrorAccumulator err;
+  for (int s = 0; s < std::min(sets, env.calls()); ++s)
+    for (int e = 0; e < groups; ++e)
+      if (sh.group_m[static_cast<std::size_t>(e)] > 0)
+        err.merge(check_gemm(InType::kFp8, x_of(s, e), w_of(s, e), y_of(s, e), sh.group_m[static_cast<std::size_t>(e)], n, k, 3, 3,
+                             seed_for(tag, s, 10 + e)));
+  finish_record(r, err.rel_error(), env.log);
+  doc.records.push_back(std::move(r));
+}
+
 }  // namespace clustercost::probe::cuda

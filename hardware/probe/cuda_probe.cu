@@ -11,6 +11,7 @@
 #include "hardware/probe/checks.hpp"
 #include "hardware/probe/cuda_common.cuh"
 #include "hardware/probe/cuda_plugin.hpp"
+#include "hardware/probe/fp8_support.hpp"
 
 namespace clustercost::probe {
 
@@ -87,55 +88,72 @@ std::vector<unsigned char> copy_to_host(const void* src, std::int64_t offset, st
   return out;
 }
 
+void bench_scenario_op(Env& env, const CudaPlan& plan, const ScenarioOp& op, const Fp8Support& fp8,
+                       MeasurementDoc& doc);
+
 void bench_scenario_ops(Env& env, const CudaPlan& plan, MeasurementDoc& doc) {
-  // FP8 tensor cores arrived with Ada (sm_89) and Hopper (sm_90).
-  const bool fp8_ok = env.cc_major * 10 + env.cc_minor >= 89;
-  const std::string sm = "sm_" + std::to_string(env.cc_major) + std::to_string(env.cc_minor);
+  const Fp8Support fp8 = fp8_support(env.cc_major, env.cc_minor);
   for (const ScenarioOp& op : plan.scenario_ops) {
+    // One op's failure (a library error, a shape a kernel refuses) is recorded with the op's
+    // name and the others still run; after a sticky fault the rest fail fast the same way.
+    try {
+      bench_scenario_op(env, plan, op, fp8, doc);
+    } catch (const std::exception& ex) {
+      env.log << "error in " << op.name << ": " << ex.what() << '\n';
+      doc.errors.push_back(op.name + " (" + op.info.pass + "): " + ex.what());
+    }
+  }
+}
+
+void bench_scenario_op(Env& env, const CudaPlan& plan, const ScenarioOp& op, const Fp8Support& fp8,
+                       MeasurementDoc& doc) {
+  {
     const std::size_t first = doc.records.size();
     ScenarioOpInfo info = op.info;
     const auto add_note = [&](const std::string& n) {
       info.note = info.note.empty() ? n : info.note + "; " + n;
     };
+    const bool is_fp8 = info.op_dtype == "fp8";
     if (op.kind == "gemm") {
-      const bool fp8 = info.op_dtype == "fp8";
-      if (fp8 && !fp8_ok) {
-        doc.skipped.push_back(op.name + " (" + info.pass + ", " + info.role +
-                              "): FP8 GEMM not supported on this device (" + sm +
-                              ": FP8 tensor cores need compute capability 8.9 or newer); not measured");
-        continue;
+      if (is_fp8 && !fp8.supported) {
+        doc.skipped.push_back(fp8_skip_line(op.name, info.pass, info.role, "FP8 GEMM", fp8));
+        return;
       }
-      add_note(fp8 ? "cuBLASLt FP8 (per-tensor scales) stands in for DeepGEMM / Transformer Engine"
-                   : "cuBLASLt");
-      bench_gemm_shape(env, NamedGemm{op.name, op.gemm}, fp8, doc);
+      add_note(is_fp8 ? "cuBLASLt FP8 (per-tensor scales) stands in for DeepGEMM / Transformer Engine"
+                      : "cuBLASLt");
+      bench_gemm_shape(env, NamedGemm{op.name, op.gemm}, is_fp8, doc);
     } else if (op.kind == "grouped_gemm") {
-      if (info.op_dtype == "fp8")
-        add_note("bf16 loop of cuBLAS GEMMs stands in for the FP8 grouped GEMM (DeepGEMM m-grouped)");
-      CudaPlan one;
-      one.settings = plan.settings;
-      one.grouped.push_back(NamedGrouped{op.name, op.grouped});
-      bench_grouped_gemm(env, one, doc);
-    } else if (op.kind == "attention") {
-      if (info.backward) {
-        doc.skipped.push_back(op.name + ": the CUDA probe has no attention backward kernel yet; not measured");
-        continue;
+      if (is_fp8) {
+        if (!fp8.supported) {
+          doc.skipped.push_back(fp8_skip_line(op.name, info.pass, info.role, "FP8 grouped GEMM", fp8));
+          return;
+        }
+        add_note("loop of cuBLASLt FP8 GEMMs, one per expert, stands in for DeepGEMM's m-grouped FP8 kernel");
+        info.kernels = static_cast<int>(op.grouped.group_m.size());
+        bench_grouped_gemm_fp8(env, NamedGrouped{op.name, op.grouped}, doc);
+      } else {
+        CudaPlan one;
+        one.settings = plan.settings;
+        one.grouped.push_back(NamedGrouped{op.name, op.grouped});
+        bench_grouped_gemm(env, one, doc);
       }
-      add_note("clustercost fused bf16 kernel (FlashAttention-2 style) stands in for " +
-               (info.attention_kernel.empty() ? std::string("the fused kernel") : info.attention_kernel));
-      CudaPlan one;
-      one.settings = plan.settings;
-      one.attention.push_back(NamedAttention{op.name, op.attention});
-      bench_attention(env, one, doc);
+    } else if (op.kind == "attention") {
+      const std::string stands_for =
+          info.attention_kernel.empty() ? std::string("the fused kernel") : info.attention_kernel;
+      if (info.backward) {
+        add_note("clustercost naive backward kernels (FlashAttention-2 algorithm, CUDA cores) stand in for " + stands_for);
+        info.kernels = 3;
+        bench_attention_backward(env, NamedAttention{op.name, op.attention}, doc);
+      } else {
+        add_note("clustercost fused bf16 kernel (FlashAttention-2 style) stands in for " + stands_for);
+        CudaPlan one;
+        one.settings = plan.settings;
+        one.attention.push_back(NamedAttention{op.name, op.attention});
+        bench_attention(env, one, doc);
+      }
     } else {
-      // Memory-bound ops: a device copy of the op's bytes (half read, half written) measures the
-      // bandwidth the op reaches at its size; class-specific CUDA kernels are the CPU twin's so far.
-      add_note("device copy of the op's bytes stands in for the " + info.memory_class + " kernel");
-      CudaPlan one;
-      one.settings = plan.settings;
-      one.memory_array_bytes = std::max<std::int64_t>(4096, op.bytes / 2);
-      bench_memory(env, one, doc);
-      // bench_memory writes copy then triad: keep the copy only.
-      while (doc.records.size() > first + 1) doc.records.pop_back();
+      bench_scenario_memory_op(env, op, info, doc);
+      return;  // labelled there (its kernel count and note)
     }
     for (std::size_t i = first; i < doc.records.size(); ++i) {
       doc.records[i].name = op.name;

@@ -1,6 +1,7 @@
 #pragma once
 /// CPU twins of the memory-bound kernels of a training step (the op classes of the op program,
-/// sim/program/op_program.hpp), for `probe --scenario`: RMSNorm, RoPE, SwiGLU, dropout, residual
+/// sim/program/op_program.hpp), for `probe --scenario`: RMSNorm and SwiGLU (forward and
+/// backward), RoPE (its backward is the forward with the sine negated), dropout, residual
 /// add, softmax, copy, FP8 quantisation (1×128 tile-wise scales, or one per-tensor scale with a
 /// transposed copy: the cast-transpose of delayed scaling), MoE permute / unpermute / router
 /// scores / top-k, embedding lookup, softmax cross-entropy (forward and gradient), and Adam; plus
@@ -64,6 +65,26 @@ void norm_row(const float* x, const float* w, Out* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<Out>(x[i] * inv * w[i]);
 }
 
+/// RMSNorm backward of one row (y = x·r·w, r = 1/rms(x), eps 1e-6; Zhang & Sennrich 2019):
+/// dx = r·(w∘dy) − r³/n · x · Σ(w∘dy∘x), the formula of the CUDA kernel (cuda_norm_act_ops.cu).
+/// The row's share of the weight gradient, dw += dy∘x·r, is added to `dw_acc` when it is not
+/// null (the timed twin gives each thread its own partial, reduced once per call).
+template <class Out>
+void rmsnorm_backward_row(const float* x, const float* w, const float* dy, Out* dx, double* dw_acc,
+                          std::int64_t n) {
+  double ss = 0, dot = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    ss += static_cast<double>(x[i]) * x[i];
+    dot += static_cast<double>(w[i]) * dy[i] * x[i];
+  }
+  const double r = 1.0 / std::sqrt(ss / static_cast<double>(n) + 1e-6);
+  const double c = r * r * r * dot / static_cast<double>(n);
+  for (std::int64_t i = 0; i < n; ++i)
+    dx[i] = static_cast<Out>(r * w[i] * dy[i] - c * x[i]);
+  if (dw_acc)
+    for (std::int64_t i = 0; i < n; ++i) dw_acc[i] += static_cast<double>(dy[i]) * x[i] * r;
+}
+
 /// Rotary embedding of pairs (x[2i], x[2i+1]) by the angle whose (cos, sin) sit in cs[2i], cs[2i+1].
 template <class Out>
 void rope_row(const float* x, const float* cs, Out* y, std::int64_t n) {
@@ -81,6 +102,18 @@ void swiglu_row(const float* g, const float* u, Out* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     const double gv = g[i];
     y[i] = static_cast<Out>(gv / (1.0 + std::exp(-gv)) * u[i]);
+  }
+}
+
+/// SwiGLU backward (y = silu(g)·u, silu(g) = g·σ(g)): du = dy·silu(g),
+/// dg = dy·u·silu'(g) with silu'(g) = σ(g)·(1 + g·(1 − σ(g))), the CUDA kernel's formula.
+template <class Out>
+void swiglu_backward_row(const float* g, const float* u, const float* dy, Out* dg, Out* du,
+                         std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double gv = g[i], sg = 1.0 / (1.0 + std::exp(-gv)), d = dy[i];
+    du[i] = static_cast<Out>(d * gv * sg);
+    dg[i] = static_cast<Out>(d * u[i] * sg * (1.0 + gv * (1.0 - sg)));
   }
 }
 

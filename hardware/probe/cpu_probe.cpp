@@ -359,12 +359,16 @@ Measurement bench_thread_wake(CpuContext& ctx) {
 
 // ---------------------------------------------------------------- probe --scenario
 
-/// HBM bytes one row of width w moves (read + written) in the twin of `k`.
-std::int64_t mem_row_bytes(MemKernel k, std::int64_t w, int top_k) {
+/// HBM bytes one row of width w moves (read + written) in the twin of `k`, fp32 storage; the
+/// same tensors as cuda_row_bytes (cuda_scenario_memory.cu) moves in bf16. The RMSNorm weight
+/// (one row for all rows) and its gradient's per-thread partials are not counted, as on CUDA.
+/// RoPE's (cos, sin) table is a full-size input here (the CUDA kernel computes the angles).
+std::int64_t mem_row_bytes(MemKernel k, bool backward, std::int64_t w, int top_k) {
   switch (k) {
-    case MemKernel::Norm: case MemKernel::Softmax: case MemKernel::Copy: case MemKernel::Score:
-      return 8 * w;
-    case MemKernel::Rope: case MemKernel::Swiglu: case MemKernel::Add: return 12 * w;
+    case MemKernel::Norm: return backward ? 12 * w : 8 * w;  // x (+dy) in; y / dx out
+    case MemKernel::Swiglu: return backward ? 20 * w : 12 * w;  // g, u (+dy) in; y / dg, du out
+    case MemKernel::Softmax: case MemKernel::Copy: case MemKernel::Score: return 8 * w;
+    case MemKernel::Rope: case MemKernel::Add: return 12 * w;
     case MemKernel::Dropout: return 9 * w;
     case MemKernel::CastTile: return 5 * w + 4 * ((w + 127) / 128);
     case MemKernel::CastTensor: return 10 * w;  // amax pass, then cast and transposed copy
@@ -380,11 +384,16 @@ std::int64_t mem_row_bytes(MemKernel k, std::int64_t w, int top_k) {
 
 Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
   const MemKernel kk = mem_kernel_of(op);
+  // Backward kernels of their own: RMSNorm (dx, dw) and SwiGLU (dg, du). RoPE's backward is
+  // the forward kernel given the negated sine (rotation by −angle: same bytes, same arithmetic).
+  const bool backward = mem_kernel_backward(op);
+  const bool norm_bwd = backward && kk == MemKernel::Norm;
+  const bool swiglu_bwd = backward && kk == MemKernel::Swiglu;
   const int top_k = std::max(1, op.top_k);
   std::int64_t w = std::max<std::int64_t>(op.width, 1);
   if (kk == MemKernel::Adam) w = 4096;  // optimizer: a flat parameter array in chunks
   if (kk == MemKernel::Topk || kk == MemKernel::Score) w = std::max<std::int64_t>(w, top_k);
-  const std::int64_t row_bytes = mem_row_bytes(kk, w, top_k);
+  const std::int64_t row_bytes = mem_row_bytes(kk, backward, w, top_k);
   const std::int64_t rows = std::max<std::int64_t>(1, op.bytes / row_bytes);
   const std::int64_t set_bytes = rows * row_bytes;
   // Quick mode: two sets, like every other quick measurement (rotation.hpp: it checks paths,
@@ -397,13 +406,16 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
   struct Set {
     std::vector<AlignedBuffer<float>> in, out;
     AlignedBuffer<std::uint8_t> q, qt;
-    AlignedBuffer<float> scales, wts, wvec;
+    AlignedBuffer<float> scales, wts, wvec, dw;  // dw: RMSNorm backward's weight gradient
     AlignedBuffer<std::int32_t> idx;
     float amax = 0;
   };
+  // Inputs: x | x, dy (RMSNorm backward) | g, u (+dy, SwiGLU backward) | a, b | p, g, m, v.
   const int n_in = kk == MemKernel::Adam ? 4
-                   : (kk == MemKernel::Rope || kk == MemKernel::Swiglu || kk == MemKernel::Add) ? 2 : 1;
+                   : swiglu_bwd ? 3
+                   : (norm_bwd || kk == MemKernel::Rope || kk == MemKernel::Swiglu || kk == MemKernel::Add) ? 2 : 1;
   const int n_out = kk == MemKernel::Adam ? 3
+                    : swiglu_bwd ? 2
                     : (kk == MemKernel::CastTile || kk == MemKernel::CastTensor) ? 0 : 1;
   const std::int64_t out_elems = kk == MemKernel::LossForward ? rows
                                  : kk == MemKernel::Topk ? rows * top_k : rows * w;
@@ -414,10 +426,11 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
       b.in.emplace_back(in_rows * w);
       fill_random(b.in.back().data(), in_rows * w, seed_for(tag, s, a), ctx.pool);
     }
-    if (kk == MemKernel::Rope) {  // (cos, sin) pairs of real angles
+    if (kk == MemKernel::Rope) {  // (cos, sin) pairs of real angles; −angle for the backward
       float* cs = b.in[1].data();
+      const double sign = backward ? -1.0 : 1.0;
       for (std::int64_t i = 0; i + 1 < rows * w; i += 2) {
-        const double ang = 3.0 * random_value(seed_for(tag, s, 7), static_cast<std::uint64_t>(i));
+        const double ang = sign * 3.0 * random_value(seed_for(tag, s, 7), static_cast<std::uint64_t>(i));
         cs[i] = static_cast<float>(std::cos(ang));
         cs[i + 1] = static_cast<float>(std::sin(ang));
       }
@@ -429,6 +442,10 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
     if (kk == MemKernel::Norm) {
       b.wvec = AlignedBuffer<float>(w);
       fill_random(b.wvec.data(), w, seed_for(tag, s, 20), ctx.pool);
+    }
+    if (norm_bwd) {
+      b.dw = AlignedBuffer<float>(w);
+      fill_random(b.dw.data(), w, seed_for(tag, s, 24), ctx.pool);  // stale data the check catches
     }
     if (kk == MemKernel::Dropout || kk == MemKernel::CastTile || kk == MemKernel::CastTensor) {
       b.q = AlignedBuffer<std::uint8_t>(rows * w);
@@ -457,14 +474,28 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
     }
   }
   const std::uint64_t drop_seed = seed_for(tag, 0, 30);
-  // One row of the kernel, into float outputs (timed) or double outputs (check).
-  const auto row = [kk, w, top_k, drop_seed](Set& b, std::int64_t r, auto* out0, auto* out1,
-                                              auto* out2, bool write_bytes) {
+  // One row of the kernel, into float outputs (timed) or double outputs (check). `dw_acc`: the
+  // calling thread's partial of RMSNorm backward's weight gradient (null in the check).
+  const auto row = [kk, w, top_k, drop_seed, backward](Set& b, std::int64_t r, auto* out0, auto* out1,
+                                                        auto* out2, bool write_bytes, double* dw_acc) {
     const float* x = b.in[0].data();
     switch (kk) {
-      case MemKernel::Norm: norm_row(x + r * w, b.wvec.data(), out0 + r * w, w); break;
+      case MemKernel::Norm:
+        if (backward) {
+          rmsnorm_backward_row(x + r * w, b.wvec.data(), b.in[1].data() + r * w, out0 + r * w, dw_acc, w);
+        } else {
+          norm_row(x + r * w, b.wvec.data(), out0 + r * w, w);
+        }
+        break;
       case MemKernel::Rope: rope_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
-      case MemKernel::Swiglu: swiglu_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
+      case MemKernel::Swiglu:
+        if (backward) {
+          swiglu_backward_row(x + r * w, b.in[1].data() + r * w, b.in[2].data() + r * w, out0 + r * w,
+                              out1 + r * w, w);
+        } else {
+          swiglu_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w);
+        }
+        break;
       case MemKernel::Add: add_row(x + r * w, b.in[1].data() + r * w, out0 + r * w, w); break;
       case MemKernel::Dropout:
         dropout_row(x + r * w, out0 + r * w, write_bytes ? b.q.data() + r * w : nullptr, drop_seed, r, w);
@@ -505,7 +536,11 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
   rec.kind = "memory";
   rec.name = op.name;
   rec.dtype = "fp32";
-  rec.impl = std::string(mem_kernel_name(kk)) + " (clustercost cpu twin, fp32 storage)";
+  rec.impl = std::string(mem_kernel_name(kk)) +
+             (norm_bwd ? " backward (dx, and dw reduced over the rows)"
+              : swiglu_bwd ? " backward (dgate, dup)"
+              : backward && kk == MemKernel::Rope ? " backward (rotation by -angle)" : "") +
+             " (clustercost cpu twin, fp32 storage)";
   rec.shape = BytesShape{set_bytes, 0};
   rec.bytes = Bytes(static_cast<double>(set_bytes));
   rec.op = op.info;
@@ -514,7 +549,10 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
     rec.op->note = "fp32 storage on the cpu (the op moves " + op.info.op_dtype +
                    "), rows of the op's bytes";
   p.bytes_held = set_bytes * sets;
-  p.call = [st, sets, rows, w, tiles, kk, row, &ctx](int i) {
+  // RMSNorm backward: one weight-gradient partial per thread, reduced once per call.
+  auto dw_part = std::make_shared<std::vector<double>>(
+      norm_bwd ? static_cast<std::size_t>(ctx.pool.size() * w) : 0);
+  p.call = [st, sets, rows, w, tiles, kk, row, norm_bwd, dw_part, &ctx](int i) {
     Set& b = (*st)[static_cast<std::size_t>(i % sets)];
     if (kk == MemKernel::CastTensor) {
       std::vector<float> part(static_cast<std::size_t>(ctx.pool.size()), 0.0f);
@@ -545,13 +583,33 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
       float* o0 = b.out.empty() ? nullptr : b.out[0].data();
       float* o1 = b.out.size() > 1 ? b.out[1].data() : nullptr;
       float* o2 = b.out.size() > 2 ? b.out[2].data() : nullptr;
-      for (std::int64_t r = r0; r < r1; ++r) row(b, r, o0, o1, o2, true);
+      double* part = norm_bwd ? dw_part->data() + static_cast<std::int64_t>(t) * w : nullptr;
+      if (part) std::fill(part, part + w, 0.0);
+      for (std::int64_t r = r0; r < r1; ++r) row(b, r, o0, o1, o2, true, part);
     });
+    if (norm_bwd) {  // dw = Σ over threads of the partials, columns split over the threads
+      const int used = ctx.pool.size();
+      ctx.pool.run([&](int t, int nt) {
+        const auto [c0, c1] = split_range(w, nt, t);
+        for (std::int64_t c = c0; c < c1; ++c) {
+          double sum = 0;
+          for (int u = 0; u < used; ++u) sum += (*dw_part)[static_cast<std::size_t>(u * w + c)];
+          b.dw[c] = static_cast<float>(sum);
+        }
+      });
+    }
   };
-  p.check = [st, sets, rows, w, tiles, kk, top_k, out_elems, row, tag, &ctx]() {
-    ErrorAccumulator err;
+  p.check = [st, sets, rows, w, tiles, kk, top_k, out_elems, row, tag, norm_bwd, swiglu_bwd, &ctx]() {
+    ErrorAccumulator err, dw_err;  // dw on its own: a sum over rows, far larger than dx
     for (int s = 0; s < std::min(sets, calls_of(ctx.settings)); ++s) {
       Set& b = (*st)[static_cast<std::size_t>(s)];
+      if (norm_bwd) {  // dw sums every row: all of it, from every row's contribution in double
+        std::vector<double> dw(static_cast<std::size_t>(w), 0.0), dx(static_cast<std::size_t>(w));
+        for (std::int64_t r = 0; r < rows; ++r)
+          rmsnorm_backward_row(b.in[0].data() + r * w, b.wvec.data(), b.in[1].data() + r * w, dx.data(),
+                               dw.data(), w);
+        for (std::int64_t c = 0; c < w; ++c) dw_err.add(b.dw[c], dw[static_cast<std::size_t>(c)]);
+      }
       for (const std::int64_t r : sample_indices(rows, 6, seed_for(tag, s, 40))) {
         if (kk == MemKernel::CastTile || kk == MemKernel::CastTensor) {
           const float* x = b.in[0].data();
@@ -572,11 +630,10 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
         const std::int64_t off = r * per_row;
         // Full-size reference outputs (the row functions index by row); only row r is filled.
         std::vector<double> f0(static_cast<std::size_t>(out_elems)), f1, f2;
-        if (kk == MemKernel::Adam) {
-          f1.resize(f0.size());
-          f2.resize(f0.size());
-        }
-        row(b, r, f0.data(), f1.empty() ? nullptr : f1.data(), f2.empty() ? nullptr : f2.data(), false);
+        if (kk == MemKernel::Adam || swiglu_bwd) f1.resize(f0.size());
+        if (kk == MemKernel::Adam) f2.resize(f0.size());
+        row(b, r, f0.data(), f1.empty() ? nullptr : f1.data(), f2.empty() ? nullptr : f2.data(), false,
+            nullptr);
         const std::vector<double> r0(f0.begin() + off, f0.begin() + off + per_row);
         const std::vector<double> r1 = f1.empty() ? std::vector<double>() : std::vector<double>(f1.begin() + off, f1.begin() + off + per_row);
         const std::vector<double> r2 = f2.empty() ? std::vector<double>() : std::vector<double>(f2.begin() + off, f2.begin() + off + per_row);
@@ -590,14 +647,12 @@ Prepared prepare_scenario_memory(const ScenarioOp& op, CpuContext& ctx) {
         for (std::size_t i = 0; i < r0.size(); ++i) {
           if (static_cast<std::int64_t>(i) == hot) continue;
           err.add(b.out[0][off + static_cast<std::int64_t>(i)], r0[i]);
-          if (kk == MemKernel::Adam) {
-            err.add(b.out[1][off + static_cast<std::int64_t>(i)], r1[i]);
-            err.add(b.out[2][off + static_cast<std::int64_t>(i)], r2[i]);
-          }
+          if (!r1.empty()) err.add(b.out[1][off + static_cast<std::int64_t>(i)], r1[i]);
+          if (!r2.empty()) err.add(b.out[2][off + static_cast<std::int64_t>(i)], r2[i]);
         }
       }
     }
-    return err.rel_error();
+    return norm_bwd ? std::max(err.rel_error(), dw_err.rel_error()) : err.rel_error();
   };
   return p;
 }

@@ -1,6 +1,6 @@
 // Row-wise and elementwise memory-bound kernels of a transformer layer, bf16 storage with fp32
 // arithmetic (what Transformer Engine / Megatron's fused kernels do): RMSNorm forward and
-// backward (dx), RoPE forward and backward (rotation by −angle), SwiGLU forward and backward
+// backward (dx and dw), RoPE forward and backward (rotation by −angle), SwiGLU forward and backward
 // (dg, du), residual add, dropout (keep mask written), copy, router sigmoid scores, softmax.
 // Row kernels run one block of 256 threads per row; elementwise ones are grid-stride loops.
 // Checks: sampled rows recomputed on the host in double from the stored inputs, each from the
@@ -31,23 +31,49 @@ __global__ void rmsnorm_fwd(const bf16* __restrict__ x, const bf16* __restrict__
   for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) st(y, base + i, ld(x, base + i) * r * ld(w, i));
 }
 
-// dx = r·(w∘dy) − r³/n · x · Σ(w∘dy∘x), r = 1/rms(x).
+// dx = r·(w∘dy) − r³/n · x · Σ(w∘dy∘x), r = 1/rms(x); and the weight gradient dw = Σ_rows dy∘x·r
+// in two stages (the layer-norm backward of Apex / Transformer Engine does the same): each block
+// takes rows blockIdx.x, + gridDim.x, ... and sums its rows' dy∘x·r in shared memory (`n`
+// floats; a thread owns the same columns in every row, so no synchronisation), written as one
+// fp32 partial row per block; rmsnorm_dw_reduce sums the partials per column (deterministic,
+// unlike atomics).
 __global__ void rmsnorm_bwd(const bf16* __restrict__ x, const bf16* __restrict__ w,
-                            const bf16* __restrict__ dy, bf16* __restrict__ dx, std::int64_t n) {
+                            const bf16* __restrict__ dy, bf16* __restrict__ dx,
+                            float* __restrict__ dw_part, std::int64_t rows, std::int64_t n) {
+  extern __shared__ float dw_sh[];
   __shared__ float sh[32];
-  const std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * n;
-  float ss = 0, dot = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float v = ld(x, base + i);
-    ss += v * v;
-    dot += ld(w, i) * ld(dy, base + i) * v;
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) dw_sh[i] = 0;
+  for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const std::int64_t base = row * n;
+    float ss = 0, dot = 0;
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      const float v = ld(x, base + i);
+      ss += v * v;
+      dot += ld(w, i) * ld(dy, base + i) * v;
+    }
+    ss = block_reduce(ss, sh, false);
+    dot = block_reduce(dot, sh, false);
+    const float r = rsqrtf(ss / static_cast<float>(n) + kNormEps);
+    const float c = r * r * r * dot / static_cast<float>(n);
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      const float v = ld(x, base + i), g = ld(dy, base + i);
+      st(dx, base + i, r * ld(w, i) * g - c * v);
+      dw_sh[i] += g * v * r;
+    }
   }
-  ss = block_reduce(ss, sh, false);
-  dot = block_reduce(dot, sh, false);
-  const float r = rsqrtf(ss / static_cast<float>(n) + kNormEps);
-  const float c = r * r * r * dot / static_cast<float>(n);
   for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x)
-    st(dx, base + i, r * ld(w, i) * ld(dy, base + i) - c * ld(x, base + i));
+    dw_part[static_cast<std::int64_t>(blockIdx.x) * n + i] = dw_sh[i];
+}
+
+// dw[c] = Σ over the blocks' partial rows of column c.
+__global__ void rmsnorm_dw_reduce(const float* __restrict__ dw_part, int parts, float* __restrict__ dw,
+                                  std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t c = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; c < n; c += stride) {
+    float sum = 0;
+    for (int p = 0; p < parts; ++p) sum += dw_part[static_cast<std::int64_t>(p) * n + c];
+    dw[c] = sum;
+  }
 }
 
 // Pair p of row r rotated by angle (r mod kRopePositions)·inv_freq[p] (sign −1: the backward).
@@ -140,15 +166,40 @@ MemCase make_rmsnorm(Env& env, const MemDims& d, bool backward) {
     add_bf16(env, set, n, seed_for(d.tag, s, 2));  // y (forward) or dy (backward)
     if (backward) add_bf16(env, set, n, seed_for(d.tag, s, 3));  // dx
   }
+  // Backward: blocks of rows (4 per SM, at most one per row), each with a dw partial in shared
+  // memory; the partials (fp32, one row per block) and dw (fp32, as Megatron's main_grad) are
+  // slots 4 and 5, dw filled with random values so a reduction that did not run fails its check.
+  const int parts = static_cast<int>(std::min<std::int64_t>(d.rows, 4 * static_cast<std::int64_t>(env.sms)));
+  const std::size_t smem = static_cast<std::size_t>(w) * sizeof(float);
+  if (backward) {
+    for (int s = 0; s < d.sets; ++s) {
+      auto& set = (*b)[static_cast<std::size_t>(s)];
+      set.emplace_back(static_cast<std::size_t>(parts * w) * sizeof(float));
+      set.emplace_back(static_cast<std::size_t>(w) * sizeof(float));
+      fill_f32(env, set.back().as<float>(), w, seed_for(d.tag, s, 4));
+    }
+    // Over 48 KiB of dynamic shared memory (width > 12288) must be opted into; a width past the
+    // device's limit fails here, and the op's record says so.
+    if (smem > 48 * 1024)
+      CC_CHECK(cudaFuncSetAttribute(rmsnorm_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  }
   MemCase c;
-  c.impl = backward ? "rmsnorm backward (dx), block per row" : "rmsnorm forward, block per row";
+  c.impl = backward ? "rmsnorm backward (dx; dw from per-block partials, then a column reduction)"
+                    : "rmsnorm forward, block per row";
   c.bytes = cuda_row_bytes(MemKernel::Norm, backward, w, 1) * d.rows;
+  // The dw partials: written once and read once, and dw written.
+  if (backward) c.bytes += (2 * static_cast<std::int64_t>(parts) * w + w) * static_cast<std::int64_t>(sizeof(float));
+  c.kernels = backward ? 2 : 1;
   c.sets = d.sets;
-  c.launch = [b, d, &env, backward](int s) {
+  c.launch = [b, d, &env, backward, parts, smem](int s) {
     auto& set = (*b)[static_cast<std::size_t>(s)];
     if (backward) {
-      rmsnorm_bwd<<<row_grid(d.rows), kRowThreads, 0, env.stream.get()>>>(
-          set[0].as<bf16>(), set[1].as<bf16>(), set[2].as<bf16>(), set[3].as<bf16>(), d.width);
+      rmsnorm_bwd<<<static_cast<unsigned>(parts), kRowThreads, smem, env.stream.get()>>>(
+          set[0].as<bf16>(), set[1].as<bf16>(), set[2].as<bf16>(), set[3].as<bf16>(), set[4].as<float>(),
+          d.rows, d.width);
+      CC_CHECK_LAUNCH();
+      rmsnorm_dw_reduce<<<grid_for(env, d.width), 256, 0, env.stream.get()>>>(set[4].as<float>(), parts,
+                                                                              set[5].as<float>(), d.width);
     } else {
       rmsnorm_fwd<<<row_grid(d.rows), kRowThreads, 0, env.stream.get()>>>(
           set[0].as<bf16>(), set[1].as<bf16>(), set[2].as<bf16>(), d.width);
@@ -158,6 +209,26 @@ MemCase make_rmsnorm(Env& env, const MemDims& d, bool backward) {
   c.check = [b, d, backward](int s, ErrorAccumulator& err) {
     auto& set = (*b)[static_cast<std::size_t>(s)];
     const auto wt = host_bf16(set[1].as(), 0, d.width);
+    if (backward) {
+      // dw sums every row: all of x and dy are read back and summed in double. Compared at unit
+      // RMS (got and reference divided by the reference's RMS): dw grows as √rows, and on its
+      // own scale it would set the RMS that dx's sampled errors are measured against.
+      const auto xa = host_bf16(set[0].as(), 0, d.rows * d.width);
+      const auto dya = host_bf16(set[2].as(), 0, d.rows * d.width);
+      const auto dwg = host_f32(set[5].as(), 0, d.width);
+      std::vector<double> dw(static_cast<std::size_t>(d.width), 0.0);
+      for (std::int64_t r = 0; r < d.rows; ++r) {
+        double ss = 0;
+        for (std::int64_t i = 0; i < d.width; ++i) ss += xa[r * d.width + i] * xa[r * d.width + i];
+        const double rr = 1.0 / std::sqrt(ss / static_cast<double>(d.width) + kNormEps);
+        for (std::int64_t i = 0; i < d.width; ++i) dw[i] += dya[r * d.width + i] * xa[r * d.width + i] * rr;
+      }
+      double ms = 0;
+      for (double v : dw) ms += v * v;
+      const double rms = std::sqrt(ms / static_cast<double>(d.width));
+      for (std::int64_t i = 0; i < d.width; ++i)
+        err.add(rms > 0 ? dwg[i] / rms : dwg[i], rms > 0 ? dw[i] / rms : dw[i]);
+    }
     for (const std::int64_t r : check_rows(d, s)) {
       const auto x = host_bf16(set[0].as(), r * d.width, d.width);
       double ss = 0;

@@ -81,7 +81,7 @@ std::int64_t cuda_row_bytes(MemKernel k, bool backward, std::int64_t w, int top_
 void bench_scenario_memory_op(Env& env, const ScenarioOp& op, const ScenarioOpInfo& info,
                               MeasurementDoc& doc) {
   const MemKernel k = mem_kernel_of(op);
-  const bool backward = op.info.pass != "forward" && op.info.pass != "recompute";
+  const bool backward = mem_kernel_backward(op);
   if (k == MemKernel::CastTile || k == MemKernel::CastTensor) {
     const Fp8Support f = fp8_support(env.cc_major, env.cc_minor);
     if (!f.supported) {

@@ -39,6 +39,12 @@ inline MemKernel mem_kernel_of(const ScenarioOp& op) {
   return MemKernel::Add;  // elementwise: residual and bias adds
 }
 
+/// Whether a memory op runs its backward kernel (RMSNorm dx, SwiGLU dg/du, RoPE by −angle):
+/// every pass but the forward and its recompute.
+inline bool mem_kernel_backward(const ScenarioOp& op) {
+  return op.info.pass != "forward" && op.info.pass != "recompute";
+}
+
 inline const char* mem_kernel_name(MemKernel k) {
   switch (k) {
     case MemKernel::Norm: return "rmsnorm";

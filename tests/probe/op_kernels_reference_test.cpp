@@ -115,6 +115,75 @@ TEST(OpKernelReference, SwigluIsSiluOfTheGateTimesTheUp) {
   }
 }
 
+/// ∂/∂v_j of L = Σ_i dy_i · f(v)_i by central differences, f the forward row function (in
+/// double); the step is what float storage of v ± h actually holds.
+template <class Forward>
+std::vector<double> numerical_gradient(std::vector<float> v, const std::vector<float>& dy, Forward f) {
+  const auto loss = [&](const std::vector<float>& at) {
+    std::vector<double> y(dy.size());
+    f(at, y.data());
+    double l = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) l += dy[i] * y[i];
+    return l;
+  };
+  std::vector<double> grad(v.size());
+  for (std::size_t j = 0; j < v.size(); ++j) {
+    const float v0 = v[j];
+    v[j] = v0 + 1e-3f;
+    const double up = loss(v), hi = v[j];
+    v[j] = v0 - 1e-3f;
+    const double down = loss(v), lo = v[j];
+    v[j] = v0;
+    grad[j] = (up - down) / (hi - lo);
+  }
+  return grad;
+}
+
+TEST(OpKernelReference, RmsNormBackwardIsTheGradientOfTheForward) {
+  const int n = 48;
+  const auto x = sample_row(n, 11), w = sample_row(n, 12), dy = sample_row(n, 13);
+  std::vector<double> dx(static_cast<std::size_t>(n)), dw(static_cast<std::size_t>(n), 0.5);
+  rmsnorm_backward_row(x.data(), w.data(), dy.data(), dx.data(), dw.data(), n);
+  const auto gx = numerical_gradient(x, dy, [&](const std::vector<float>& at, double* y) {
+    norm_row(at.data(), w.data(), y, n);
+  });
+  const auto gw = numerical_gradient(w, dy, [&](const std::vector<float>& at, double* y) {
+    norm_row(x.data(), at.data(), y, n);
+  });
+  for (std::size_t i = 0; i < dx.size(); ++i) {
+    EXPECT_NEAR(dx[i], gx[i], 1e-5 * (1 + std::fabs(gx[i]))) << i;
+    EXPECT_NEAR(dw[i] - 0.5, gw[i], 1e-5 * (1 + std::fabs(gw[i]))) << i;  // added to what was there
+  }
+  // Without a partial to add to, dx alone (the check's call), into float storage.
+  std::vector<float> dxf(static_cast<std::size_t>(n));
+  rmsnorm_backward_row(x.data(), w.data(), dy.data(), dxf.data(), static_cast<double*>(nullptr), n);
+  for (std::size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dxf[i], dx[i], 1e-6 * (1 + std::fabs(dx[i]))) << i;
+}
+
+TEST(OpKernelReference, SwigluBackwardIsTheGradientOfTheForward) {
+  const int n = 64;
+  const auto g = sample_row(n, 14), u = sample_row(n, 15), dy = sample_row(n, 16);
+  std::vector<double> dg(static_cast<std::size_t>(n)), du(static_cast<std::size_t>(n));
+  swiglu_backward_row(g.data(), u.data(), dy.data(), dg.data(), du.data(), n);
+  // Elementwise: one perturbation per element moves only that element's output.
+  const auto ng = numerical_gradient(g, dy, [&](const std::vector<float>& at, double* y) {
+    swiglu_row(at.data(), u.data(), y, n);
+  });
+  const auto nu = numerical_gradient(u, dy, [&](const std::vector<float>& at, double* y) {
+    swiglu_row(g.data(), at.data(), y, n);
+  });
+  for (std::size_t i = 0; i < dg.size(); ++i) {
+    EXPECT_NEAR(dg[i], ng[i], 1e-5 * (1 + std::fabs(ng[i]))) << i;
+    EXPECT_NEAR(du[i], nu[i], 1e-5 * (1 + std::fabs(nu[i]))) << i;
+  }
+  // Hand values: at g = 0, σ = 1/2: dg = dy·u/2, du = 0.
+  const float g0[1] = {0}, u0[1] = {3}, d0[1] = {2};
+  double dg0 = 0, du0 = 1;
+  swiglu_backward_row(g0, u0, d0, &dg0, &du0, 1);
+  EXPECT_DOUBLE_EQ(dg0, 3.0);
+  EXPECT_DOUBLE_EQ(du0, 0.0);
+}
+
 TEST(OpKernelReference, SoftmaxOfLogsIsTheNormalisedValues) {
   const float x0[3] = {0, static_cast<float>(std::log(2.0)), static_cast<float>(std::log(3.0))};
   float y0[3];

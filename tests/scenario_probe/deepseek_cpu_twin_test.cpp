@@ -109,6 +109,9 @@ TEST(DeepSeekCpuTwin, MeasuresAndChecksEveryNonFp8OpClass) {
   expect_impl("moe.score/forward", "router sigmoid scores");
   expect_impl("moe.topk/forward", "router top-k");
   expect_impl("moe.experts.act/forward", "swiglu");
+  // Backward memory ops run backward kernels: SwiGLU's dg/du, RMSNorm's dx and dw.
+  expect_impl("moe.experts.act.bwd/input_grad", "swiglu backward (dgate, dup)");
+  expect_impl("mtp.norm_h.bwd/input_grad", "rmsnorm backward (dx, and dw reduced over the rows)");
   // MTP: its embedding, norms, MoE routing and loss.
   expect_impl("mtp.embed.lookup/forward", "embedding lookup");
   expect_impl("mtp.norm_h/forward", "rmsnorm");

@@ -44,7 +44,9 @@ TEST(CliDes, TraceRanksFilterAndUnsimulatedRank) {
   Result r = run("trace " + llama64() + " --set simulation.ranks=all --ranks 0,9 -o " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   std::set<int> pids;
-  for (const auto& e : Json::parse(slurp(out))["traceEvents"]) pids.insert(e["pid"].get<int>());
+  // The parsed document must outlive the loop (a range-for over a member of a temporary dangles).
+  const Json doc = Json::parse(slurp(out));
+  for (const auto& e : doc["traceEvents"]) pids.insert(e["pid"].get<int>());
   EXPECT_EQ(pids, (std::set<int>{0, 9}));
   // By default one GPU per stage is simulated: GPU 9 is not, and the message says how to get it.
   Result bad = run("trace " + llama64() + " --ranks 9 -o " + (temp_dir() / "no.json").string());

@@ -45,6 +45,20 @@ AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::s
   }
 }
 
+int nccl_collective_sms(const Topology& topo, std::span<const int> group,
+                        const FabricEfficiency& eff) {
+  if (group.size() < 2) return 0;
+  bool one_domain = true;
+  for (int g : group) one_domain &= topo.same_domain(g, group.front());
+  if (one_domain) return kNcclScaleUpChannels;
+  return kNcclChannelsPerNic * ring_cost(topo, group, eff).channels;
+}
+
+int nccl_p2p_sms(const Topology& topo, int src, int dst) {
+  if (src == dst) return 0;
+  return topo.same_domain(src, dst) ? kNcclScaleUpChannels : kNcclNetChannelsPerPeer;
+}
+
 TransferDag collective_dag(CollectiveKind kind, CollectiveAlgorithm algorithm,
                            std::span<const int> group, Bytes size) {
   switch (kind) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -61,6 +63,10 @@ struct Instance {
   std::int32_t flowset = -1;  ///< live flows on the shared model (else `fixed`)
   SimTime fixed{0};
   std::vector<TaskId> tasks;
+  /// SMs its kernel holds on each member's GPU while it runs (0: none beyond the reservation).
+  std::uint16_t sms = 0;
+  /// Point-to-point: the receiving GPU's slot (its receive kernel holds `sms` too; -1: none).
+  std::int32_t peer_slot = -1;
 };
 
 struct FlowSet {
@@ -68,20 +74,102 @@ struct FlowSet {
   SimTime tail{0};
 };
 
-/// Starts collectives once all their simulated members have reached them.
+/// External-task tags of compute ops: this bit, then the op's index in OpSim's kind table.
+constexpr std::uint64_t kComputeTag = std::uint64_t{1} << 63;
+
+/// Compute ops sharing their GPU's SMs with the communication kernels running on it: the op on
+/// a GPU's compute stream progresses at the rate its kernel has with the SMs left to it, and is
+/// re-timed whenever a kernel holding SMs starts or ends on that GPU (processor sharing; see
+/// op_sim.hpp). A re-timed op's earlier completion event is left in the queue and ignored when
+/// it fires (a generation number per GPU), which is cheaper than cancellable events.
+class SmShare final : public EventHandler {
+ public:
+  /// Time of compute kind `kind` on slot `slot` while communication kernels hold `held` SMs.
+  using Duration = std::function<SimTime(std::uint32_t kind, int slot, int held)>;
+  SmShare(Engine& engine, std::size_t slots, Duration duration)
+      : engine_(engine), gpu_(slots), duration_(std::move(duration)) {
+    kind_ = engine.register_handler(*this, "sm_share");
+  }
+  ~SmShare() override { engine_.unregister_handler(kind_); }
+  SmShare(const SmShare&) = delete;
+  SmShare& operator=(const SmShare&) = delete;
+
+  void start(TaskId task, std::uint32_t kind, int slot, TaskExecutor& exec) {
+    exec_ = &exec;
+    Gpu& g = gpu_[static_cast<std::size_t>(slot)];
+    g.task = task;
+    g.kind = kind;
+    g.done = 0;
+    g.since = engine_.now();
+    g.cur = duration_(kind, slot, g.held);
+    engine_.schedule_in(g.cur, kind_, static_cast<std::uint32_t>(slot), ++g.gen);
+  }
+  /// `delta` SMs more (or fewer) held by communication kernels on `slot`.
+  void hold(int slot, int delta) {
+    if (slot < 0 || delta == 0) return;
+    Gpu& g = gpu_[static_cast<std::size_t>(slot)];
+    g.held += delta;
+    if (g.task == kNoTask) return;
+    const SimTime next = duration_(g.kind, slot, g.held);
+    if (next == g.cur) return;
+    const SimTime now = engine_.now();
+    if (g.cur.ns > 0)
+      g.done = std::min(1.0, g.done + static_cast<double>((now - g.since).ns) / static_cast<double>(g.cur.ns));
+    g.since = now;
+    g.cur = next;
+    const auto left = static_cast<std::int64_t>(std::llround((1.0 - g.done) * static_cast<double>(next.ns)));
+    engine_.schedule_in(SimTime{std::max<std::int64_t>(0, left)}, kind_, static_cast<std::uint32_t>(slot), ++g.gen);
+  }
+  void handle(const Event& e, Engine&) override {
+    Gpu& g = gpu_[e.target];
+    if (e.payload != g.gen || g.task == kNoTask) return;  // re-timed since
+    const TaskId t = g.task;
+    g.task = kNoTask;
+    exec_->complete(t);
+  }
+
+ private:
+  struct Gpu {
+    TaskId task = kNoTask;
+    std::uint32_t kind = 0;
+    int held = 0;
+    std::uint64_t gen = 0;
+    SimTime since{0}, cur{0};
+    double done = 0;  ///< fraction of the op's work done by `since`
+  };
+  Engine& engine_;
+  std::vector<Gpu> gpu_;
+  Duration duration_;
+  TaskExecutor* exec_ = nullptr;
+  EventKind kind_;
+};
+
+/// Starts collectives once all their simulated members have reached them, and compute ops
+/// (SmShare). A collective's kernel holds its SMs on each member's GPU from the member's start
+/// to the collective's end.
 class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink, public EventHandler {
  public:
   CollectiveRunner(Engine& engine, FlowModel& flows, std::vector<Instance>& inst,
-                   const std::vector<FlowSet>& sets, const std::vector<std::vector<LinkId>>& paths)
-      : engine_(engine), flows_(flows), inst_(inst), sets_(sets), paths_(paths) {
+                   const std::vector<FlowSet>& sets, const std::vector<std::vector<LinkId>>& paths,
+                   SmShare& share, const std::vector<std::uint32_t>& slot_of)
+      : engine_(engine), flows_(flows), inst_(inst), sets_(sets), paths_(paths), share_(share),
+        slot_of_(slot_of) {
     kind_ = engine.register_handler(*this, "collectives");
   }
   ~CollectiveRunner() override { engine_.unregister_handler(kind_); }
 
   void start_external(TaskId task, std::uint64_t tag, TaskExecutor& executor, Engine&) override {
     exec_ = &executor;
+    if (tag & kComputeTag) {
+      share_.start(task, static_cast<std::uint32_t>(tag & ~kComputeTag), static_cast<int>(slot_of_[task]), executor);
+      return;
+    }
     Instance& in = inst_[tag];
     in.tasks.push_back(task);
+    if (in.sms > 0) {
+      share_.hold(static_cast<int>(slot_of_[task]), in.sms);
+      share_.hold(in.peer_slot, in.sms);
+    }
     if (++in.arrived < in.expected) return;
     if (in.flowset < 0) {
       if (in.fixed.ns <= 0) return finish(static_cast<std::uint32_t>(tag));
@@ -105,6 +193,13 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
  private:
   void finish(std::uint32_t i) {
     Instance& in = inst_[i];
+    if (in.sms > 0) {
+      // SMs come back before the tasks complete, so compute released by them runs at full rate.
+      for (TaskId t : in.tasks) {
+        share_.hold(static_cast<int>(slot_of_[t]), -static_cast<int>(in.sms));
+        share_.hold(in.peer_slot, -static_cast<int>(in.sms));
+      }
+    }
     for (TaskId t : in.tasks) exec_->complete(t);
     in.tasks.clear();
     in.tasks.shrink_to_fit();
@@ -114,6 +209,8 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
   std::vector<Instance>& inst_;
   const std::vector<FlowSet>& sets_;
   const std::vector<std::vector<LinkId>>& paths_;
+  SmShare& share_;
+  const std::vector<std::uint32_t>& slot_of_;
   TaskExecutor* exec_ = nullptr;
   EventKind kind_;
 };
@@ -242,7 +339,51 @@ class OpSim {
 
   // Compute times per (layer, op), before the GPU's speed factor.
   std::vector<std::vector<SimTime>> op_time_;
+
+  // ---- SM sharing ---------------------------------------------------------------------------
+  /// A compute op as SmShare times it: its kernel, the SM fraction it has when no NCCL kernel
+  /// runs beside it, and its time (before the GPU's speed factor) per number of SMs held.
+  struct ComputeKind {
+    const Op* op = nullptr;
+    double base = 1.0;
+    SimTime alone{0};
+    std::vector<std::pair<int, SimTime>> held;
+  };
+  std::vector<ComputeKind> kinds_;
+  std::vector<std::uint32_t> kind_base_;  // per layer: the kind of its op 0
+  std::unordered_map<const Op*, std::uint32_t> opt_kind_;
+  std::vector<double> speed_;  // per slot
+  int sms_ = 1;                // the GPU's SMs
+  std::map<std::tuple<int, double, std::vector<int>>, int> sms_rel_;  // NCCL SMs per group
+  std::map<std::vector<int>, int> a2a_sms_;
+  /// Whether collectives are NCCL's, whose kernels hold SMs (NVIDIA GPUs). HCCL (Ascend) and
+  /// RCCL (AMD) are not modelled: their kernels hold nothing here (communication-sms.md §4).
+  bool nccl_ = true;
+  SimTime scale(int slot, SimTime t) const {
+    const double v = speed_[static_cast<std::size_t>(slot)];
+    return v == 1.0 ? t : SimTime{static_cast<std::int64_t>(static_cast<double>(t.ns) / v + 0.5)};
+  }
+  SimTime compute_time(std::uint32_t kind, int slot, int held);
+  std::uint32_t optimizer_kind(const Op& op);
 };
+
+SimTime OpSim::compute_time(std::uint32_t kind, int slot, int held) {
+  ComputeKind& k = kinds_[kind];
+  if (held <= 0) return scale(slot, k.alone);
+  for (const auto& [h, t] : k.held)
+    if (h == held) return scale(slot, t);
+  // The SMs left to compute kernels; at least one (a kernel always gets some SM).
+  const double c = std::max(k.base - static_cast<double>(held) / sms_, 1.0 / sms_);
+  const SimTime t = ticks(compute_op_time(s_, *k.op, c));
+  k.held.emplace_back(held, t);
+  return scale(slot, t);
+}
+
+std::uint32_t OpSim::optimizer_kind(const Op& op) {
+  auto [it, fresh] = opt_kind_.try_emplace(&op, static_cast<std::uint32_t>(kinds_.size()));
+  if (fresh) kinds_.push_back({&op, 1.0, ticks(compute_op_time(s_, op, 1.0)), {}});
+  return it->second;
+}
 
 std::int32_t OpSim::intern_path(const std::string& c) {
   auto it = path_index_.find(c);
@@ -363,6 +504,11 @@ std::uint32_t OpSim::collective_instance(std::uint64_t site, const std::vector<i
   std::vector<int> rel(group);
   for (int& x : rel) x -= base;
   const auto rkey = std::make_tuple(static_cast<int>(kind), size.value, rel);
+  {
+    auto [it, first] = sms_rel_.try_emplace(rkey, 0);
+    if (first) it->second = nccl_ ? nccl_collective_sms(topo_, group, eff_) : 0;
+    inst_[i].sms = static_cast<std::uint16_t>(it->second);
+  }
   auto ai = is_alone_.find(rkey);
   bool alone = false;
   const AlgorithmChoice choice = nccl_algorithm(topo_, kind, group, size, eff_);
@@ -440,6 +586,8 @@ std::uint32_t OpSim::p2p_instance(int src, int dst, Bytes bytes) {
   }
   inst_.emplace_back();
   inst_.back().flowset = si->second;
+  inst_.back().sms = static_cast<std::uint16_t>(nccl_ ? nccl_p2p_sms(topo_, src, dst) : 0);
+  inst_.back().peer_slot = slot_of_gpu_[static_cast<std::size_t>(dst)];
   return static_cast<std::uint32_t>(inst_.size() - 1);
 }
 
@@ -759,13 +907,27 @@ void OpSim::build_gpu(int slot) {
     if (paired)
       pairs_.push_back({pipe, st[0].v, st[1].v, st[0].pass->micro_batch, st[1].pass->micro_batch});
 
-    // Paired chunks: the order of their ops on the compute stream is chosen as the ops are
-    // emitted, from the ops' own times: the next op comes from the chunk that can run soonest
-    // (its last blocking collective done, by the known compute and EP times of this GPU), so
-    // one chunk computes while the other's all-to-all is in flight — the arrangement DualPipe's
-    // hand-written overlapped step aims at (DeepSeek-V3 report Figure 4).
+    // Paired chunks (DeepSeek-V3 report §3.2.1, Figure 4): the order of their ops on the compute
+    // stream is chosen as the ops are emitted, from the ops' own times on this GPU (compute, and
+    // EP all-to-alls queued on the one communication stream). A pass runs one segment (its ops up
+    // to its next all-to-all) at a time; then the pass that can run soonest (its last all-to-all
+    // done) goes on, and when both can, the other one: two MoE passes take turns segment by
+    // segment, so each one's dispatch or combine runs while the other computes, and they advance
+    // layer by layer, as DualPipe's hand-written overlapped step does. A pass with no all-to-all
+    // ahead (dense layers, or a pass past its last one) fills the other's waits and yields to it
+    // once the other can run.
     std::int64_t est_clock = 0, est_comm_free = 0;
     std::int64_t est_ready[2] = {0, 0};
+    std::vector<std::uint8_t> a2a_ahead[2];  // per pass and op: an EP all-to-all at or after it
+    for (std::size_t h = 0; h < npass && paired; ++h) {
+      const PassState& ps = st[h];
+      a2a_ahead[h].assign(ps.ops.size() + 1, 0);
+      for (std::size_t i = ps.ops.size(); i-- > 0;) {
+        const Op* op = ps.ops[i];
+        a2a_ahead[h][i] = a2a_ahead[h][i + 1] |
+                          static_cast<std::uint8_t>(op && op->is_collective() && op->group == ParallelGroup::Ep);
+      }
+    }
     // Emits ops of pass h: one op when paired, else the whole pass.
     auto emit_segment = [&](std::size_t h) {
       PassState& ps = st[h];
@@ -807,7 +969,11 @@ void OpSim::build_gpu(int slot) {
                      : ps.pass->kind == PassKind::BackwardInput ? TaskKind::BackwardInput
                                                                 : TaskKind::Backward;
             l.lane = op->stream == Stream::WgradCompute ? StreamLane::WgradCompute : StreamLane::Compute;
-            const TaskId t = add(comp, d, Cat::Compute, compute_cat(*op), l, &op->name, deps);
+            // Ops that take time run through SmShare (NCCL kernels beside them slow them).
+            const std::uint64_t kind = kind_base_[ps.layer_idx[i]] + ps.op_idx[i];
+            const TaskId t = d.ns > 0 ? add_external(comp, kComputeTag | kind, Cat::Compute,
+                                                     compute_cat(*op), l, &op->name, deps)
+                                      : add(comp, d, Cat::Compute, compute_cat(*op), l, &op->name, deps);
             ctasks.push_back(t);
             c.last = t;
             c.pending.clear();
@@ -827,6 +993,14 @@ void OpSim::build_gpu(int slot) {
           if (op->group == ParallelGroup::Ep) {
             const SimTime d = ticks(ep_collective_time(*op, prog_.layers[ps.layer_idx[i]].moe_index, sp_.moe));
             in = fixed_instance(site, grp, d);
+            // DeepEP's SMs are reserved for the whole step where the scenario says so
+            // (software.comm_sms, DeepSeek-V3 report §3.2.2): compute already runs on the rest
+            // (cf_). Without a reservation the all-to-all is NCCL's and holds its channels.
+            if (par.comm_sms == 0 && nccl_) {
+              auto [it, first] = a2a_sms_.try_emplace(grp, 0);
+              if (first) it->second = nccl_collective_sms(topo_, grp, eff_);
+              inst_[in].sms = static_cast<std::uint16_t>(it->second);
+            }
             est_comm_free = std::max(est_comm_free, est_clock) + d.ns;
             est_ready[h] = est_comm_free;
           } else if (grp.size() < 2) {
@@ -898,12 +1072,19 @@ void OpSim::build_gpu(int slot) {
       }
     };
     if (paired) {
+      std::size_t cur = 2;  // the pass of the last op emitted (2: none yet)
       while (st[0].next < st[0].ops.size() || st[1].next < st[1].ops.size()) {
         std::size_t h = st[0].next < st[0].ops.size() ? 0 : 1;
-        if (h == 0 && st[1].next < st[1].ops.size() &&
-            std::max(est_clock, est_ready[1]) < std::max(est_clock, est_ready[0]))
-          h = 1;
+        if (h == 0 && st[1].next < st[1].ops.size()) {
+          const std::int64_t r[2] = {std::max(est_clock, est_ready[0]), std::max(est_clock, est_ready[1])};
+          const bool ahead[2] = {a2a_ahead[0][st[0].next] != 0, a2a_ahead[1][st[1].next] != 0};
+          if (cur < 2 && r[cur] == est_clock && (ahead[cur] || r[cur ^ 1] > est_clock)) h = cur;
+          else if (r[0] != r[1]) h = r[1] < r[0] ? 1 : 0;
+          else if (ahead[0] != ahead[1]) h = ahead[1] ? 1 : 0;
+          else h = cur < 2 ? cur ^ 1 : 0;
+        }
         emit_segment(h);
+        cur = h;
       }
     } else {
       emit_segment(0);
@@ -986,9 +1167,11 @@ void OpSim::build_gpu(int slot) {
   for (int v : held)
     for (const Op& op : prog_.stages[static_cast<std::size_t>(v)].step_ops) {
       if (op.is_collective()) continue;
-      const SimTime d = scaled(ticks(compute_op_time(s_, op, 1.0)));
-      const TaskId t = add(comp, d, Cat::Opt, pc_opt, l, &op.name,
-                           first ? std::span<const TaskId>(deps) : std::span<const TaskId>());
+      const std::uint32_t kind = optimizer_kind(op);
+      const SimTime d = scaled(kinds_[kind].alone);
+      const std::span<const TaskId> dd = first ? std::span<const TaskId>(deps) : std::span<const TaskId>();
+      const TaskId t = d.ns > 0 ? add_external(comp, kComputeTag | kind, Cat::Opt, pc_opt, l, &op.name, dd)
+                                : add(comp, d, Cat::Opt, pc_opt, l, &op.name, dd);
       first = false;
       ctasks.push_back(t);
       opt_last = t;
@@ -1059,6 +1242,16 @@ PipelineRun OpSim::run() {
   for (std::size_t li = 0; li < prog_.layers.size(); ++li)
     for (const Op& op : prog_.layers[li].ops)
       op_time_[li].push_back(ticks(compute_op_time(s_, op, cf_)));
+  // The same, as SmShare's kinds (layer op li, oi is kind kind_base_[li] + oi).
+  sms_ = std::max(1, static_cast<int>(s_.gpu.sms.get()));
+  nccl_ = s_.gpu.vendor == "NVIDIA";
+  for (std::size_t li = 0; li < prog_.layers.size(); ++li) {
+    kind_base_.push_back(static_cast<std::uint32_t>(kinds_.size()));
+    for (std::size_t oi = 0; oi < prog_.layers[li].ops.size(); ++oi)
+      kinds_.push_back({&prog_.layers[li].ops[oi], cf_, op_time_[li][oi], {}});
+  }
+  for (int g : gpus_)
+    speed_.push_back(static_cast<std::size_t>(g) < sp_.gpu_speed.size() ? sp_.gpu_speed[static_cast<std::size_t>(g)] : 1.0);
 
   // Budget before building: the graph's size is known from the program (a clear error instead
   // of exhausting memory on, say, millions of micro-batches).
@@ -1103,7 +1296,9 @@ PipelineRun OpSim::run() {
     if (src != kNoTask && src != f.f_entry) g_.add_dependency(src, f.f_entry);
   }
 
-  CollectiveRunner runner(*engine_, *flows_, inst_, sets_, paths_);
+  SmShare share(*engine_, gpus_.size(),
+                [this](std::uint32_t kind, int slot, int held) { return compute_time(kind, slot, held); });
+  CollectiveRunner runner(*engine_, *flows_, inst_, sets_, paths_, share, slot_of_);
   TaskExecutor exec(*engine_, g_, &runner);
   exec.start();
   RunLimits budget;

@@ -24,9 +24,10 @@
 ///    gradient of the next one or its own forward on the last stage; recomputed ops run just
 ///    before their layer's backward;
 ///  - DualPipe's paired forward and backward (of the two directions) are emitted interleaved,
-///    one segment between EP all-to-alls at a time, so that each chunk's dispatch and combine
-///    run while the other chunk computes (DeepSeek-V3 report §3.2.1, Figure 4); the pair starts
-///    once both inputs are there;
+///    one segment (the ops up to an EP all-to-all) at a time, taking turns, so that each
+///    chunk's dispatch and combine run while the other chunk computes (DeepSeek-V3 report
+///    §3.2.1, Figure 4); a pass with no all-to-all left fills the other's waits; the pair
+///    starts once both inputs are there;
 ///  - DP gradient reduce-scatter (all-reduce for ZeRO-0) buckets leave as the last micro-batch's
 ///    backward finishes each quarter of a chunk's layers (Megatron --overlap-grad-reduce), or
 ///    after the last backward when the overlap is off; parameter all-gather buckets gate the
@@ -34,7 +35,29 @@
 ///    optimizer waits for every reduce bucket.
 ///
 /// Compute time: compute_op_time (the kernel cost model) at program_compute_fraction, divided by
-/// the GPU's speed factor. Collectives: TP/CP/DP all-reduce, reduce-scatter, all-gather with
+/// the GPU's speed factor, while no communication kernel holds SMs beside it (below).
+///
+/// Communication kernels take SMs. An NCCL kernel holds one SM per channel on its GPU from the
+/// moment its task starts there (it spins while late members arrive) to the collective's end;
+/// a point-to-point transfer holds them on the sending and the receiving GPU. How many:
+/// nccl_collective_sms / nccl_p2p_sms (sim/network/collective_runs.hpp, the one owner; figures
+/// in docs/reference/communication-sms.md): 16 for a group inside a scale-up domain, 2 per NIC
+/// ring across the network, 2 per peer for a PP send across nodes. DeepEP's dispatch and
+/// combine hold software.comm_sms, reserved for the whole step as DeepSeek-V3 runs them (report
+/// §3.2.2: 20 of the H800's 132 SMs; its compute kernels are launched on the other 112), so they
+/// are already in program_compute_fraction and hold nothing more; without a reservation
+/// (comm_sms 0) an EP all-to-all is NCCL's and holds its channels like any collective. On GPUs
+/// other than NVIDIA's the collectives library is not NCCL (HCCL, RCCL): not modelled, its
+/// kernels hold no SMs here.
+/// While NCCL kernels hold k SMs on a GPU, the op on its compute stream progresses at the rate
+/// kernel_cost gives it with k SMs fewer (fraction program_compute_fraction − k/SMs, at least
+/// one SM): a compute-bound GEMM runs at (SMs − reserved − k)/(SMs − reserved) of its rate; a
+/// memory-bound kernel, which kernel_cost times by HBM bandwidth alone, keeps its rate. The op
+/// is re-timed whenever such a kernel starts or ends on its GPU (processor sharing: the share of
+/// its work done so far is kept); the optimizer's kernels likewise, from all SMs. Times per
+/// number of SMs held are computed once per op, so the event loop stays cheap.
+///
+/// Collectives: TP/CP/DP all-reduce, reduce-scatter, all-gather with
 /// NCCL's algorithm choice (sim/network/collective_runs.hpp); a collective whose transfers stay
 /// on scale-up links runs its DAG alone on the flow model once per shape (its time is then
 /// fixed: no other simulated traffic shares those links but its own group's), one that crosses

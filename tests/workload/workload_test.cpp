@@ -361,10 +361,11 @@ TEST(DesStep, EveryShippedScenarioAddsUpAndStaysNearAnalytical) {
       const auto& own = r.stages[static_cast<std::size_t>(c)];
       const auto& mirror = r.stages[static_cast<std::size_t>(p - 1 - c)];
       const double half = static_cast<double>(s.micro_batches()) / 2.0;
-      EXPECT_NEAR(r.critical.compute.value,
-                  half * (own.forward + own.backward + mirror.forward + mirror.backward).value,
-                  1e-5 * r.critical.compute.value)  // each op's time rounds to 1 ns
-          << s.name;
+      const double alone = half * (own.forward + own.backward + mirror.forward + mirror.backward).value;
+      // Each op's time rounds to 1 ns; NCCL kernels running beside compute (pipeline transfers,
+      // EP all-to-alls where no SMs are reserved) take SMs and slow it a little (op_sim.hpp).
+      EXPECT_GE(r.critical.compute.value, alone - 1e-5 * alone) << s.name;
+      EXPECT_LE(r.critical.compute.value, alone * 1.01) << s.name;
       // The analytical model takes DualPipe to hide every EP all-to-all; the DES overlaps each
       // chunk's all-to-alls with the paired chunk's compute and exposes what that does not
       // cover (and all of it in the unpaired warm-up and cool-down passes), and measures the

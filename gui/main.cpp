@@ -1,5 +1,7 @@
 // clustercost-gui: the desktop what-if window, also scriptable for screenshots:
 //   clustercost-gui --scenario FILE --run --screenshot out.png [--tab NAME]
+//   clustercost-gui --scenario FILE --run --screenshot 'shots/{tab}.png' [--tab NAME]...
+//                   (one PNG per named tab, every tab when none is named, from one run)
 //                   [--pin-variant "PATH=VALUE[;PATH=VALUE...]"]... [--export FILE]...
 //   clustercost-gui --report RESULTS --pdf OUT.pdf   (what `clustercost report --format pdf` runs)
 // Exit codes as the CLI's: 0 success, 2 bad input (the loader's message on stderr), 1 other.
@@ -44,10 +46,13 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   QCommandLineOption scenario_opt("scenario", "Scenario JSON file to open.", "FILE");
   QCommandLineOption run_opt("run", "Run the scenario at start (synchronously when scripted).");
-  QCommandLineOption shot_opt("screenshot", "Grab the window to a PNG file and exit.", "PNG");
+  QCommandLineOption shot_opt("screenshot",
+                              "Grab the window to a PNG file and exit. A name with {tab} is "
+                              "a pattern: one file per --tab (every tab when none is given).",
+                              "PNG");
   QCommandLineOption tab_opt("tab",
                              "Tab to show: summary, breakdown, memory, scaling, timeline, "
-                             "traffic, compare.",
+                             "traffic, compare (repeatable with a {tab} screenshot pattern).",
                              "NAME");
   QCommandLineOption pin_opt("pin-variant",
                              "After the run, pin it and a variant with these overrides "
@@ -112,11 +117,16 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (parser.isSet(tab_opt) && !window->show_tab(parser.value(tab_opt))) {
-    print_error(QString("unknown tab \"%1\"; known: %2")
-                    .arg(parser.value(tab_opt), window->tab_names().join(", ")));
-    return 2;
+  const bool pattern = parser.value(shot_opt).contains("{tab}");
+  QStringList tabs = parser.values(tab_opt);
+  if (pattern && tabs.isEmpty()) tabs = window->tab_names();
+  for (const QString& tab : tabs) {
+    if (!window->tab_names().contains(tab)) {
+      print_error(QString("unknown tab \"%1\"; known: %2").arg(tab, window->tab_names().join(", ")));
+      return 2;
+    }
   }
+  if (!tabs.isEmpty()) window->show_tab(tabs.back());
   window->show();
   for (const QString& file : parser.values(export_opt)) {
     settle(200);  // chart pages are rendered from laid-out charts
@@ -135,15 +145,20 @@ int main(int argc, char** argv) {
   }
   if (!parser.values(export_opt).isEmpty() && !parser.isSet(shot_opt)) return 0;
   if (parser.isSet(shot_opt)) {
-    settle(400);
-    const QPixmap shot = window->grab();
-    // Atomic like every file the tool writes: QSaveFile renames its temporary file over the
-    // target only on commit(), so a failed or killed run leaves the old screenshot intact.
-    QSaveFile file(parser.value(shot_opt));
-    if (shot.isNull() || !file.open(QIODevice::WriteOnly) || !shot.save(&file, "PNG") ||
-        !file.commit()) {
-      print_error(QString("%1: cannot write the screenshot").arg(parser.value(shot_opt)));
-      return 1;
+    const QStringList shots = pattern ? tabs : QStringList{QString()};
+    for (const QString& tab : shots) {
+      if (!tab.isEmpty()) window->show_tab(tab);
+      settle(400);
+      const QPixmap shot = window->grab();
+      const QString path = QString(parser.value(shot_opt)).replace("{tab}", tab);
+      // Atomic like every file the tool writes: QSaveFile renames its temporary file over the
+      // target only on commit(), so a failed or killed run leaves the old screenshot intact.
+      QSaveFile file(path);
+      if (shot.isNull() || !file.open(QIODevice::WriteOnly) || !shot.save(&file, "PNG") ||
+          !file.commit()) {
+        print_error(QString("%1: cannot write the screenshot").arg(path));
+        return 1;
+      }
     }
     return 0;
   }

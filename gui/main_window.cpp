@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <string>
 
 #include <QAction>
@@ -155,8 +156,18 @@ void MainWindow::build_ui() {
 
   tabs_ = new QTabWidget(splitter);
   summary_ = new SummaryPanel();
-  breakdown_ = new ChartAdapter();
-  memory_ = new ChartAdapter();
+  // Breakdown: the step's breakdown by kind of time (both fidelities) over the DES's critical
+  // path by op category; memory: the footprint over each simulated GPU's peak.
+  auto* breakdown_page = new QSplitter(Qt::Vertical);
+  breakdown_ = new ChartAdapter(breakdown_page);
+  critical_path_ = new ChartAdapter(breakdown_page);
+  breakdown_page->addWidget(breakdown_);
+  breakdown_page->addWidget(critical_path_);
+  auto* memory_page = new QSplitter(Qt::Vertical);
+  memory_ = new ChartAdapter(memory_page);
+  gpu_memory_ = new ChartAdapter(memory_page);
+  memory_page->addWidget(memory_);
+  memory_page->addWidget(gpu_memory_);
   auto* scaling = new QWidget();
   auto* scaling_layout = new QVBoxLayout(scaling);
   scaling_days_ = new ChartAdapter(scaling);
@@ -176,13 +187,20 @@ void MainWindow::build_ui() {
   timeline_caption_->setWordWrap(true);
   timeline_caption_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* timeline_hint =
-      new QLabel(tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its task."),
+      new QLabel(tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its op."),
                  timeline_page);
   timeline_hint->setStyleSheet("color: #555;");
   timeline_layout->addWidget(timeline_, 1);
   timeline_layout->addWidget(timeline_caption_);
   timeline_layout->addWidget(timeline_hint);
-  traffic_ = new TrafficHeatmap();
+  // Traffic: the MoE token matrix over the DES's links.
+  auto* traffic_page = new QSplitter(Qt::Vertical);
+  traffic_ = new TrafficHeatmap(traffic_page);
+  links_ = new LinkTrafficView(traffic_page);
+  traffic_page->addWidget(traffic_);
+  traffic_page->addWidget(links_);
+  traffic_page->setStretchFactor(0, 1);
+  traffic_page->setStretchFactor(1, 1);
   auto* compare_page = new QWidget();
   auto* compare_layout = new QVBoxLayout(compare_page);
   compare_ = new ComparePanel(compare_page);
@@ -190,7 +208,8 @@ void MainWindow::build_ui() {
   compare_layout->addWidget(compare_, 1);
   compare_layout->addWidget(clear_pins, 0, Qt::AlignLeft);
 
-  QWidget* pages[] = {summary_, breakdown_, memory_, scaling, timeline_page, traffic_, compare_page};
+  QWidget* pages[] = {summary_,      breakdown_page, memory_page, scaling,
+                      timeline_page, traffic_page,   compare_page};
   for (int i = 0; i < 7; ++i) {
     pages[i]->setObjectName(kTabNames[i]);
     tabs_->addTab(pages[i], kTabNames[i]);
@@ -221,6 +240,8 @@ void MainWindow::build_ui() {
 
   breakdown_->clear(tr("Run a scenario to see where the step time goes"));
   memory_->clear(tr("Run a scenario to see the memory per GPU"));
+  critical_path_->clear(QString());
+  gpu_memory_->clear(QString());
   scaling_days_->clear(tr("Run a scenario to see how it scales"));
   scaling_cost_->clear(QString());
   traffic_->clear(tr("No result yet."));
@@ -474,6 +495,8 @@ void MainWindow::show_output(RunOutput out) {
       ReferenceLine{tr("HBM capacity (%1 GiB)").arg(qs(format_fixed(to_gib(m.capacity), 1))),
                     to_gib(m.capacity)});
 
+  show_des_results(r);
+
   std::vector<ChartSeries> days, cost;
   for (const auto& line : out.scaling) {
     ChartSeries d{qs(line.gpu), {}, {}}, c{qs(line.gpu), {}, {}};
@@ -520,12 +543,82 @@ void MainWindow::show_output(RunOutput out) {
                      qs(format_si(out.timeline.step_time_s))));
   timeline_caption_->setText(timeline_->caption());
   traffic_->show_traffic(r.step.moe);
+  // A dense model (or ep = 1) has no token matrix: the links get the whole tab.
+  traffic_->setVisible(traffic_->ranks() > 0);
+  links_->show_links(r.step);
   last_error_.clear();
   status_->setText(tr("Done: %1 s per step, %2 days, $%3")
                        .arg(qs(format_si(r.step.step_time.value)), qs(format_si(r.run.wall_days)),
                             qs(format_si(r.cost.total_usd))));
   update_run_state();
   emit run_finished(true);
+}
+
+void MainWindow::show_des_results(const Report& r) {
+  const StepResult& step = r.step;
+  const QString needs_des =
+      tr("needs the discrete-event simulation: this result uses the %1 step model (set "
+         "simulation.fidelity to \"des\")")
+          .arg(qs(step.fidelity));
+  // The critical path by op category, most time first (it adds up to the step time).
+  if (step.fidelity != "des" || step.critical_path.empty()) {
+    critical_path_->clear(step.fidelity != "des"
+                              ? tr("Critical path by op category %1").arg(needs_des)
+                              : tr("The DES recorded no critical path for this step"));
+  } else {
+    std::vector<PathShare> path = step.critical_path;
+    std::stable_sort(path.begin(), path.end(), [](const PathShare& a, const PathShare& b) {
+      return a.time.value > b.time.value;
+    });
+    std::vector<ChartSeries> sets;
+    for (const auto& p : path)
+      sets.push_back({tr("%1 (%2 s)").arg(qs(p.category), qs(format_si(p.time.value))), {}, {p.time.value}});
+    critical_path_->stacked_bar(
+        tr("Critical path of the simulated step by op category: %1 s (DES, %2 GPUs simulated)")
+            .arg(qs(format_si(step.step_time.value)))
+            .arg(step.simulated_gpus),
+        {tr("critical path")}, sets, tr("time per step (s)"));
+  }
+  // Each simulated GPU's peak: the static footprint plus the activations in flight at its
+  // simulated peak. Many GPUs (every rank simulated): the largest GPU of each stage.
+  if (step.fidelity != "des" || step.gpu_memory.empty()) {
+    gpu_memory_->clear(step.fidelity != "des" ? tr("Peak memory per simulated GPU %1").arg(needs_des)
+                                              : tr("The DES recorded no per-GPU memory"));
+    return;
+  }
+  constexpr std::size_t kMaxBars = 32;
+  std::vector<GpuMemoryPeak> shown;
+  const bool per_stage = step.gpu_memory.size() > kMaxBars;
+  if (!per_stage) {
+    shown = step.gpu_memory;
+  } else {
+    std::map<int, GpuMemoryPeak> largest;
+    for (const auto& g : step.gpu_memory) {
+      auto it = largest.find(g.stage);
+      if (it == largest.end() || g.total.value > it->second.total.value) largest[g.stage] = g;
+    }
+    for (const auto& [stage, g] : largest) shown.push_back(g);
+  }
+  QStringList categories;
+  ChartSeries fixed{tr("weights, gradients, optimizer state"), {}, {}};
+  ChartSeries acts{tr("activations at the simulated peak"), {}, {}};
+  double most = 0;
+  for (const auto& g : shown) {
+    categories << (per_stage ? tr("stage %1 (GPU %2)").arg(g.stage).arg(g.gpu)
+                             : tr("GPU %1 (stage %2)").arg(g.gpu).arg(g.stage));
+    fixed.y.push_back(to_gib(g.total - g.activations));
+    acts.y.push_back(to_gib(g.activations));
+    most = std::max(most, to_gib(g.total));
+  }
+  const double capacity = to_gib(step.memory.capacity);
+  gpu_memory_->stacked_bar(
+      per_stage ? tr("Peak memory of the simulated GPUs, largest of each stage: up to %1 GiB "
+                     "(%2 GPUs simulated)")
+                      .arg(qs(format_fixed(most, 1)))
+                      .arg(step.gpu_memory.size())
+                : tr("Peak memory per simulated GPU: up to %1 GiB (DES)").arg(qs(format_fixed(most, 1))),
+      categories, {fixed, acts}, tr("memory per GPU (GiB)"),
+      ReferenceLine{tr("HBM capacity (%1 GiB)").arg(qs(format_fixed(capacity, 1))), capacity});
 }
 
 bool MainWindow::pin_current(const QString& label) {

@@ -65,12 +65,16 @@ int main(int argc, char** argv) {
   QCommandLineOption size_opt("size",
                               "Window size for screenshots, WxH (default: sized to the screen).",
                               "WxH");
+  QCommandLineOption window_opt("timeline-window",
+                                "Zoom the timeline tab to seconds START to END of the step "
+                                "(blocks wide enough show their op's name).",
+                                "START:END");
   QCommandLineOption report_opt("report",
                                 "Report JSON or sweep results (JSON Lines) to export with --pdf.",
                                 "RESULTS");
   QCommandLineOption pdf_opt("pdf", "With --report: write the PDF report to FILE and exit.", "FILE");
   parser.addOptions({scenario_opt, run_opt, shot_opt, tab_opt, pin_opt, export_opt, size_opt,
-                     report_opt, pdf_opt});
+                     window_opt, report_opt, pdf_opt});
   parser.process(app);
 
   std::unique_ptr<clustercost::MainWindow> window;
@@ -144,6 +148,18 @@ int main(int argc, char** argv) {
     }
   }
   if (!parser.values(export_opt).isEmpty() && !parser.isSet(shot_opt)) return 0;
+  if (parser.isSet(window_opt)) {
+    settle(100);  // the view's size sets the zoom that fits the step
+    const QStringList w = parser.value(window_opt).split(':');
+    bool ok0 = false, ok1 = false;
+    const double t0 = w.size() == 2 ? w[0].toDouble(&ok0) : 0, t1 = w.size() == 2 ? w[1].toDouble(&ok1) : 0;
+    if (!ok0 || !ok1 || !window->timeline()->show_window(t0, t1)) {
+      print_error(QString("--timeline-window %1: expected START:END seconds within the simulated "
+                          "step (run the scenario first)")
+                      .arg(parser.value(window_opt)));
+      return 2;
+    }
+  }
   if (parser.isSet(shot_opt)) {
     const QStringList shots = pattern ? tabs : QStringList{QString()};
     for (const QString& tab : shots) {

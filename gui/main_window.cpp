@@ -160,14 +160,26 @@ void MainWindow::build_ui() {
   // path by op category; memory: the footprint over each simulated GPU's peak.
   auto* breakdown_page = new QSplitter(Qt::Vertical);
   breakdown_ = new ChartAdapter(breakdown_page);
-  critical_path_ = new ChartAdapter(breakdown_page);
+  auto* path_box = new QWidget(breakdown_page);
+  auto* path_layout = new QVBoxLayout(path_box);
+  path_layout->setContentsMargins(0, 0, 0, 0);
+  critical_path_ = new ChartAdapter(path_box);
+  // Every category with its seconds and share, readable however small its bar.
+  critical_path_note_ = new QLabel(path_box);
+  critical_path_note_->setWordWrap(true);
+  critical_path_note_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  critical_path_note_->setContentsMargins(10, 0, 10, 4);
+  path_layout->addWidget(critical_path_, 1);
+  path_layout->addWidget(critical_path_note_);
   breakdown_page->addWidget(breakdown_);
-  breakdown_page->addWidget(critical_path_);
+  breakdown_page->addWidget(path_box);
+  breakdown_page->setSizes({1000, 1000});  // halves, whatever the size hints
   auto* memory_page = new QSplitter(Qt::Vertical);
   memory_ = new ChartAdapter(memory_page);
   gpu_memory_ = new ChartAdapter(memory_page);
   memory_page->addWidget(memory_);
   memory_page->addWidget(gpu_memory_);
+  memory_page->setSizes({1000, 1000});
   auto* scaling = new QWidget();
   auto* scaling_layout = new QVBoxLayout(scaling);
   scaling_days_ = new ChartAdapter(scaling);
@@ -561,6 +573,7 @@ void MainWindow::show_des_results(const Report& r) {
          "simulation.fidelity to \"des\")")
           .arg(qs(step.fidelity));
   // The critical path by op category, most time first (it adds up to the step time).
+  critical_path_note_->clear();
   if (step.fidelity != "des" || step.critical_path.empty()) {
     critical_path_->clear(step.fidelity != "des"
                               ? tr("Critical path by op category %1").arg(needs_des)
@@ -570,14 +583,24 @@ void MainWindow::show_des_results(const Report& r) {
     std::stable_sort(path.begin(), path.end(), [](const PathShare& a, const PathShare& b) {
       return a.time.value > b.time.value;
     });
-    std::vector<ChartSeries> sets;
-    for (const auto& p : path)
-      sets.push_back({tr("%1 (%2 s)").arg(qs(p.category), qs(format_si(p.time.value))), {}, {p.time.value}});
-    critical_path_->stacked_bar(
+    QStringList categories, parts;
+    ChartSeries bars{tr("time on the critical path (s)"), {}, {}};
+    for (const auto& p : path) {
+      categories << qs(p.category);
+      bars.y.push_back(p.time.value);
+      parts << tr("%1 %2 s (%3 %)")
+                   .arg(qs(p.category), qs(format_si(p.time.value)),
+                        qs(format_fixed(100.0 * p.time.value / step.step_time.value, 1)));
+    }
+    critical_path_->bar_set(
         tr("Critical path of the simulated step by op category: %1 s (DES, %2 GPUs simulated)")
             .arg(qs(format_si(step.step_time.value)))
             .arg(step.simulated_gpus),
-        {tr("critical path")}, sets, tr("time per step (s)"));
+        categories, {bars}, tr("time per step (s)"));
+    critical_path_note_->setText(
+        tr("Critical path: %1. \"bubble\" is the critical rank waiting for work of other "
+           "ranks.")
+            .arg(parts.join(" · ")));
   }
   // Each simulated GPU's peak: the static footprint plus the activations in flight at its
   // simulated peak. Many GPUs (every rank simulated): the largest GPU of each stage.
@@ -603,9 +626,16 @@ void MainWindow::show_des_results(const Report& r) {
   ChartSeries fixed{tr("weights, gradients, optimizer state"), {}, {}};
   ChartSeries acts{tr("activations at the simulated peak"), {}, {}};
   double most = 0;
+  // Labels short enough for up to 32 bars: "stage s" when each stage has one bar, else the
+  // GPU id (with its stage when there is room).
+  std::map<int, int> bars_per_stage;
+  for (const auto& g : shown) ++bars_per_stage[g.stage];
+  bool one_per_stage = true;
+  for (const auto& [stage, n] : bars_per_stage) one_per_stage = one_per_stage && n == 1;
   for (const auto& g : shown) {
-    categories << (per_stage ? tr("stage %1 (GPU %2)").arg(g.stage).arg(g.gpu)
-                             : tr("GPU %1 (stage %2)").arg(g.gpu).arg(g.stage));
+    categories << (one_per_stage        ? tr("stage %1").arg(g.stage)
+                   : shown.size() <= 8 ? tr("GPU %1 (stage %2)").arg(g.gpu).arg(g.stage)
+                                       : QString::number(g.gpu));
     fixed.y.push_back(to_gib(g.total - g.activations));
     acts.y.push_back(to_gib(g.activations));
     most = std::max(most, to_gib(g.total));
@@ -616,7 +646,13 @@ void MainWindow::show_des_results(const Report& r) {
                      "(%2 GPUs simulated)")
                       .arg(qs(format_fixed(most, 1)))
                       .arg(step.gpu_memory.size())
-                : tr("Peak memory per simulated GPU: up to %1 GiB (DES)").arg(qs(format_fixed(most, 1))),
+      : one_per_stage
+          ? tr("Peak memory per simulated GPU (one per stage, GPUs %1 … %2): up to %3 GiB (DES)")
+                .arg(shown.front().gpu)
+                .arg(shown.back().gpu)
+                .arg(qs(format_fixed(most, 1)))
+          : tr("Peak memory per simulated GPU (by GPU id): up to %1 GiB (DES)")
+                .arg(qs(format_fixed(most, 1))),
       categories, {fixed, acts}, tr("memory per GPU (GiB)"),
       ReferenceLine{tr("HBM capacity (%1 GiB)").arg(qs(format_fixed(capacity, 1))), capacity});
 }

@@ -136,6 +136,8 @@ class MainWindow : public QMainWindow {
   /// The critical path of the DES by op category (breakdown tab), and each simulated GPU's
   /// peak memory (memory tab); both show a message for an analytical result.
   ChartAdapter* critical_path_chart() const { return critical_path_; }
+  /// Every category of the critical path with its seconds and share of the step.
+  QLabel* critical_path_note() const { return critical_path_note_; }
   ChartAdapter* gpu_memory_chart() const { return gpu_memory_; }
   ComparePanel* compare() const { return compare_; }
 
@@ -195,6 +197,7 @@ class MainWindow : public QMainWindow {
   TrafficHeatmap* traffic_ = nullptr;
   LinkTrafficView* links_ = nullptr;
   ChartAdapter* critical_path_ = nullptr;
+  QLabel* critical_path_note_ = nullptr;
   ChartAdapter* gpu_memory_ = nullptr;
   ComparePanel* compare_ = nullptr;
   QList<QAction*> result_actions_;

@@ -6,7 +6,9 @@
 #include <map>
 
 #include <QBrush>
+#include <QFontMetricsF>
 #include <QFrame>
+#include <QScrollBar>
 #include <QGraphicsRectItem>
 #include <QGraphicsScene>
 #include <QGraphicsSimpleTextItem>
@@ -183,6 +185,7 @@ constexpr double kLeft = 130;      // room for the stage and stream labels
 constexpr double kWidth = 1200;    // px for the whole step at zoom 1
 constexpr double kTop = 72;        // room for the title and two rows of legend
 constexpr double kStageGap = 6;    // between two stages' groups of rows
+constexpr int kPanelPx = 130;      // label panel of a zoomed view (viewport pixels)
 
 // A "nice" tick step (1, 2 or 5 × 10^k) giving about `n` ticks over `span`.
 double nice_step(double span, int n) {
@@ -290,10 +293,36 @@ class TimelineRow : public QGraphicsItem {
       const double dx1 = std::max(d1, std::floor(dx0) + 1.0);
       QColor c = color_of(r.kind);
       if (compute_ && r.micro_batch % 2 == 1 && r.kind != TaskKind::Optimizer) c = c.darker(120);
-      painter->fillRect(QRectF(dx0 / sx, y_, (dx1 - dx0) / sx, h_), c);
+      // Blocks wider than a few pixels keep a one-pixel gap before the next op.
+      const double gap = dx1 - dx0 > 4 ? 1.0 : 0.0;
+      const QRectF block(dx0 / sx, y_, (dx1 - dx0 - gap) / sx, h_);
+      painter->fillRect(block, c);
       painted_to = dx1;
       if (painted_) ++*painted_;
+      // Zoomed in far enough, the block carries its op's name.
+      if (dx1 - dx0 >= kLabelMinPx && h_ >= 10) label(painter, block, r, c);
     }
+  }
+
+  QString lane_label;   ///< the stream's name
+  QString group_label;  ///< on a GPU's first row: "GPU g · stage s"
+  static constexpr double kLabelMinPx = 48;  // narrowest block (device px) that gets a name
+
+  /// Draws the op name of `r` inside `block` (item coordinates) at the device's scale.
+  void label(QPainter* painter, const QRectF& block, const TaskRecord& r, const QColor& fill) const {
+    const std::string& op = t_->op_name(r);
+    if (op.empty()) return;
+    const QRectF device = painter->worldTransform().mapRect(block).adjusted(3, 0, -2, 0);
+    painter->save();
+    painter->resetTransform();
+    QFont f = painter->font();
+    f.setPointSizeF(7);
+    painter->setFont(f);
+    painter->setPen(fill.lightness() < 140 ? Qt::white : Qt::black);
+    const QFontMetricsF fm(f);
+    painter->drawText(device, Qt::AlignLeft | Qt::AlignVCenter,
+                      fm.elidedText(QString::fromStdString(op), Qt::ElideRight, device.width()));
+    painter->restore();
   }
 
   static constexpr double kLeftEdge = kLeft;
@@ -325,6 +354,7 @@ TimelineView::~TimelineView() = default;
 void TimelineView::clear(const QString& message) {
   // The rows point into timeline_: remove them first.
   rows_.clear();
+  ticks_.clear();
   where_.clear();
   legend_.clear();
   scene()->clear();
@@ -344,6 +374,71 @@ void TimelineView::zoom_by(double factor) {
   zoom_ = next;
   scale(applied, 1.0);
   place_legend();
+  // Zoomed in, drawForeground draws the axis for the visible seconds instead.
+  for (auto* item : ticks_) item->setVisible(zoom_ <= 1.0);
+}
+
+void TimelineView::drawForeground(QPainter* painter, const QRectF&) {
+  // Zoomed or panned away from the left edge: the stream labels and a time axis for the
+  // visible seconds, in viewport pixels (at zoom 1 the scene's own labels and axis show).
+  if (rows_.empty() || !(px_per_s_ > 0)) return;
+  const QPointF origin = mapToScene(QPoint(0, 0));
+  if (zoom_ <= 1.0 && origin.x() <= 1.0) return;
+  painter->save();
+  painter->resetTransform();
+  const int panel = kPanelPx;
+  const int vh = viewport()->height(), vw = viewport()->width();
+  painter->fillRect(QRect(0, 0, panel, vh), Qt::white);
+  // The legend, over the scrolled-away title.
+  const int top = std::max(0, mapFromScene(QPointF(origin.x(), kTop)).y() - 4);
+  painter->fillRect(QRect(0, 0, vw, top), Qt::white);
+  QFont f = font();
+  painter->setPen(Qt::black);
+  for (std::size_t i = 0; i < std::size(kGroups); ++i) {
+    const int x = 6 + 118 * static_cast<int>(i);
+    if (top < 24) break;
+    painter->fillRect(QRect(x, top - 20, 12, 12), kGroups[i].color);
+    painter->drawRect(QRect(x, top - 20, 12, 12));
+    painter->drawText(QPoint(x + 16, top - 10), qs(kGroups[i].name));
+  }
+  f.setPointSizeF(7.5);
+  painter->setFont(f);
+  for (const auto* row : rows_) {
+    const int y0 = mapFromScene(QPointF(origin.x(), row->y())).y();
+    const int h = std::max(1, static_cast<int>(std::lround(row->h())));
+    painter->drawText(QRect(64, y0, panel - 66, h), Qt::AlignLeft | Qt::AlignVCenter, row->lane_label);
+    if (!row->group_label.isEmpty())
+      painter->drawText(QRect(4, y0, 60, 2 * h), Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap,
+                        row->group_label);
+  }
+  // Axis: ticks at a "nice" step over the visible seconds.
+  const double t_lo = std::max(0.0, (origin.x() - kLeft) / px_per_s_);
+  const double t_hi = std::min(timeline_.step_time_s,
+                               (mapToScene(QPoint(vw, 0)).x() - kLeft) / px_per_s_);
+  const int ay = mapFromScene(QPointF(origin.x(), axis_y_)).y();
+  if (t_hi > t_lo && ay > 0 && ay < vh) {
+    const double step = nice_step(t_hi - t_lo, 8);
+    const int digits = std::max(0, static_cast<int>(std::ceil(-std::log10(step))));
+    painter->drawLine(panel, ay, vw, ay);
+    for (double tick = std::ceil(t_lo / step) * step; tick <= t_hi; tick += step) {
+      const int x = mapFromScene(QPointF(kLeft + tick * px_per_s_, axis_y_)).x();
+      if (x < panel) continue;
+      painter->drawLine(x, ay, x, ay + 5);
+      painter->drawText(QPoint(x - 8, ay + 18), QString::number(tick, 'f', digits));
+    }
+  }
+  painter->restore();
+}
+
+bool TimelineView::show_window(double t0, double t1) {
+  if (!(px_per_s_ > 0) || !(t1 > t0) || t0 < 0 || t0 >= timeline_.step_time_s) return false;
+  t1 = std::min(t1, timeline_.step_time_s);
+  zoom_by(timeline_.step_time_s / (t1 - t0) / zoom_);
+  // The window's start at the viewport's left edge.
+  // The window's start just right of the label panel drawForeground paints.
+  horizontalScrollBar()->setValue(
+      static_cast<int>(std::lround((kLeft + t0 * px_per_s_) * fit_ * zoom_)) - kPanelPx);
+  return true;
 }
 
 void TimelineView::wheelEvent(QWheelEvent* event) {
@@ -513,6 +608,7 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
       y += 16;
     }
     row_of[g].fill(-1);
+    bool first_row = true;
     const double group_top = y;
     for (StreamLane lane : kLanes) {
       const int li = static_cast<int>(lane);
@@ -526,6 +622,11 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
       row_of[g][static_cast<std::size_t>(li)] = static_cast<int>(rows_.size());
       rows_.push_back(row);
       if (lane_labels) text(qs(lane_name(lane)), 70, y + h / 2 - 7, 7.5);
+      row->lane_label = qs(lane_name(lane));
+      if (first_row)
+        row->group_label = groups[g].gpu >= 0 ? tr("GPU %1 · stage %2").arg(groups[g].gpu).arg(st)
+                                              : tr("stage %1").arg(st);
+      first_row = false;
       y += h + 1;
     }
     const QString name = groups[g].gpu >= 0 ? tr("GPU %1\nstage %2").arg(groups[g].gpu).arg(st)
@@ -565,11 +666,12 @@ void TimelineView::show_timeline(const PipelineTimeline& t, const QString& note)
 
   // Time axis in seconds.
   const double axis_y = y;
+  axis_y_ = axis_y;
   scene()->addLine(x_of(0), axis_y, x_of(timeline_.step_time_s), axis_y, axis_pen);
   const double step = nice_step(timeline_.step_time_s, 10);
   for (double tick = 0; tick <= timeline_.step_time_s * 1.0001; tick += step) {
-    scene()->addLine(x_of(tick), axis_y, x_of(tick), axis_y + 5, axis_pen);
-    text(QString::number(tick, 'g', 4), x_of(tick) - 8, axis_y + 7);
+    ticks_.push_back(scene()->addLine(x_of(tick), axis_y, x_of(tick), axis_y + 5, axis_pen));
+    ticks_.push_back(text(QString::number(tick, 'g', 4), x_of(tick) - 8, axis_y + 7));
   }
   text(tr("time within one step (s)"), x_of(timeline_.step_time_s / 2) - 60, axis_y + 24, 0, true);
   QStringList lines;
@@ -608,6 +710,7 @@ void TimelineView::fit_width() {
   fit_ = scene_w > 0 && view_w > 50 ? std::min(1.0, view_w / scene_w) : 1.0;
   setTransform(QTransform::fromScale(fit_ * zoom_, 1.0));
   place_legend();
+  for (auto* item : ticks_) item->setVisible(zoom_ <= 1.0);
 }
 
 void TimelineView::place_legend() {
@@ -638,11 +741,13 @@ QImage TimelineView::render_image() {
     legend_[i].first->setPos(6 + 118.0 * static_cast<double>(i), 30);
     legend_[i].second->setPos(22 + 118.0 * static_cast<double>(i), 28);
   }
+  for (auto* item : ticks_) item->setVisible(true);
   {
     QPainter painter(&image);
     painter.setRenderHint(QPainter::Antialiasing);
     scene()->render(&painter, QRectF(QPointF(0, 0), src.size()), src);
   }
+  for (auto* item : ticks_) item->setVisible(zoom_ <= 1.0);
   place_legend();
   return image;
 }

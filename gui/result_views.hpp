@@ -87,6 +87,10 @@ class TimelineView : public QGraphicsView {
   /// Rectangles the rows painted since the last call (level of detail: at most about two per
   /// device pixel of each row, however many tasks).
   std::size_t take_painted_rects();
+  /// Zooms the time axis so that [t0, t1] seconds of the step fill the view, t0 at its left
+  /// edge (blocks wide enough then show their op's name). False when nothing is drawn or the
+  /// window is empty or outside the step.
+  bool show_window(double t0, double t1);
   /// Horizontal zoom factor applied by the wheel (1 = fit).
   double zoom() const { return zoom_; }
   void zoom_by(double factor);
@@ -95,6 +99,7 @@ class TimelineView : public QGraphicsView {
   void wheelEvent(QWheelEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
   bool viewportEvent(QEvent* event) override;
+  void drawForeground(QPainter* painter, const QRectF& rect) override;
 
  private:
   void fit_width();
@@ -102,6 +107,8 @@ class TimelineView : public QGraphicsView {
   std::vector<std::pair<QGraphicsItem*, QGraphicsItem*>> legend_;  // swatch, label
   PipelineTimeline timeline_;
   std::vector<TimelineRow*> rows_;  // owned by the scene
+  std::vector<QGraphicsItem*> ticks_;  // the zoom-1 axis ticks and their labels
+  double axis_y_ = 0;
   std::vector<std::pair<int, std::size_t>> where_;  // per task: row index, position in the row
   std::size_t painted_rects_ = 0;
   QString caption_;

@@ -480,7 +480,9 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_TRUE(w.running());
   EXPECT_FALSE(w.run_button()->isEnabled());
   EXPECT_TRUE(w.cancel_button()->isEnabled());
-  ASSERT_TRUE(wait_for([&] { return !w.running(); }, 20000));
+  // A liveness bound, not a speed check: the worker runs the DES report, the DES timeline and
+  // the scaling sweep (about 50 DES steps of DeepSeek-V3), 21 s on a loaded 2-core machine.
+  ASSERT_TRUE(wait_for([&] { return !w.running(); }, 180000));
   ASSERT_NE(w.result(), nullptr);
   EXPECT_TRUE(w.run_button()->isEnabled());
   const double days = w.result()->run.wall_days;

@@ -81,21 +81,76 @@ std::vector<int> timeline_stages(int stages) {
   return out;
 }
 
+const std::string& PipelineTimeline::op_name(const TaskRecord& r) const {
+  static const std::string kNone;
+  return r.name >= 0 && static_cast<std::size_t>(r.name) < names.size()
+             ? names[static_cast<std::size_t>(r.name)]
+             : kNone;
+}
+
+std::vector<TimelineGpu> timeline_gpus(const std::vector<int>& gpus,
+                                       const std::vector<int>& gpu_stage,
+                                       const std::vector<int>& stage_gpu) {
+  const int stages = static_cast<int>(stage_gpu.size());
+  // Simulated GPUs by stage, increasing id; a run without GPU lists has the stage GPUs alone.
+  std::vector<std::vector<int>> by_stage(static_cast<std::size_t>(stages));
+  if (gpus.size() == gpu_stage.size() && !gpus.empty()) {
+    for (std::size_t k = 0; k < gpus.size(); ++k)
+      if (gpu_stage[k] >= 0 && gpu_stage[k] < stages)
+        by_stage[static_cast<std::size_t>(gpu_stage[k])].push_back(gpus[k]);
+  } else {
+    for (int st = 0; st < stages; ++st) by_stage[static_cast<std::size_t>(st)] = {stage_gpu[static_cast<std::size_t>(st)]};
+  }
+  std::size_t total = 0;
+  for (auto& v : by_stage) {
+    std::sort(v.begin(), v.end());
+    total += v.size();
+  }
+  const std::vector<int> shown = total <= kTimelineGpus ? [&] {
+    std::vector<int> all(static_cast<std::size_t>(stages));
+    for (int st = 0; st < stages; ++st) all[static_cast<std::size_t>(st)] = st;
+    return all;
+  }() : timeline_stages(stages);
+  const std::size_t per_stage =
+      total <= kTimelineGpus ? total : std::max<std::size_t>(1, kTimelineGpus / std::max<std::size_t>(1, shown.size()));
+  std::vector<TimelineGpu> out;
+  for (int st : shown) {
+    const auto& v = by_stage[static_cast<std::size_t>(st)];
+    const int first = stage_gpu[static_cast<std::size_t>(st)];
+    // The stage's rank-0 GPU first (the one the report's per-stage figures describe), then
+    // the stage's other GPUs by id.
+    std::vector<int> pick;
+    if (std::find(v.begin(), v.end(), first) != v.end() || v.empty()) pick.push_back(first);
+    for (int g : v)
+      if (pick.size() < per_stage && g != first) pick.push_back(g);
+    std::sort(pick.begin(), pick.end());
+    for (int g : pick) out.push_back({g, st});
+  }
+  return out;
+}
+
 PipelineTimeline pipeline_timeline(const DesStep& des, const Scenario& s) {
   PipelineTimeline t;
   t.stages = static_cast<int>(des.stage_gpu.size());
-  t.shown_stages = timeline_stages(t.stages);
+  t.gpus = timeline_gpus(des.run.gpus, des.run.gpu_stage, des.stage_gpu);
+  for (const auto& g : t.gpus)
+    if (t.shown_stages.empty() || t.shown_stages.back() != g.stage) t.shown_stages.push_back(g.stage);
+  t.simulated_gpus = des.run.gpus.empty() ? t.stages : static_cast<std::int64_t>(des.run.gpus.size());
   t.step_time_s = des.result.step_time.value;
   t.schedule = schedule_name(s.parallelism.schedule);
   t.micro_batches = s.micro_batches();
   t.total_tasks = des.run.task_records.size();
-  std::vector<bool> shown(static_cast<std::size_t>(std::max(t.stages, 0)), false);
-  for (int st : t.shown_stages) shown[static_cast<std::size_t>(st)] = true;
-  for (const auto& r : des.run.task_records)
-    if (r.stage >= 0 && r.stage < t.stages && shown[static_cast<std::size_t>(r.stage)] &&
-        // One row group per stage: its TP/CP/DP rank 0 (simulation.ranks "all" has them all).
-        (r.gpu < 0 || r.gpu == des.stage_gpu[static_cast<std::size_t>(r.stage)]))
-      t.tasks.push_back(r);
+  t.names = des.run.names;
+  std::vector<int> drawn;
+  for (const auto& g : t.gpus) drawn.push_back(g.gpu);
+  std::sort(drawn.begin(), drawn.end());
+  for (const auto& r : des.run.task_records) {
+    if (r.stage < 0 || r.stage >= t.stages) continue;
+    TaskRecord rec = r;
+    // -1: the stage's rank-0 GPU (op_sim.hpp).
+    if (rec.gpu < 0) rec.gpu = des.stage_gpu[static_cast<std::size_t>(r.stage)];
+    if (std::binary_search(drawn.begin(), drawn.end(), rec.gpu)) t.tasks.push_back(rec);
+  }
   return t;
 }
 
@@ -139,6 +194,18 @@ std::string lane_name(StreamLane lane) {
     case StreamLane::CommAsync: return "comm async";
   }
   return "other";
+}
+
+// ---- links ---------------------------------------------------------------------------------
+
+std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links) {
+  std::stable_sort(links.begin(), links.end(), [](const LinkUse& a, const LinkUse& b) {
+    if (a.peak_utilisation != b.peak_utilisation) return a.peak_utilisation > b.peak_utilisation;
+    if (a.mean_utilisation != b.mean_utilisation) return a.mean_utilisation > b.mean_utilisation;
+    if (a.bytes.value != b.bytes.value) return a.bytes.value > b.bytes.value;
+    return a.name < b.name;
+  });
+  return links;
 }
 
 // ---- compare -------------------------------------------------------------------------------

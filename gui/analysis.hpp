@@ -50,26 +50,49 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
 
 // ---- timeline ------------------------------------------------------------------------------
 
-/// The discrete-event simulation of one step (sim/workload/des_step.hpp) as the timeline tab
-/// draws it: the task records of pipeline replica 0 (TP/CP rank 0), one GPU per stage, each task
-/// on one of the stage's four streams.
+/// One GPU the timeline draws: a group of rows, one per stream it uses.
+struct TimelineGpu {
+  int gpu = -1;    ///< GPU id (-1: the stage's GPU, for timelines built without GPU ids)
+  int stage = 0;   ///< its pipeline stage
+};
+
+/// The op-level discrete-event simulation of one step (sim/workload/des_step.hpp) as the
+/// timeline tab draws it: the task records of the drawn GPUs (timeline_gpus), each task one op
+/// of the op program on one of its GPU's streams, named by `names`.
 struct PipelineTimeline {
   int stages = 0;                   ///< pipeline stages simulated
-  std::vector<int> shown_stages;    ///< stages drawn, increasing (timeline_stages)
+  std::vector<int> shown_stages;    ///< stages with a drawn GPU, increasing (timeline_stages)
+  std::vector<TimelineGpu> gpus;    ///< drawn GPUs in row order (by stage, then GPU id)
+  std::int64_t simulated_gpus = 0;  ///< GPUs the DES simulated (run.gpus)
   double step_time_s = 0;           ///< DES makespan (its step time)
   std::string schedule;             ///< schedule_name of the scenario
   std::int64_t micro_batches = 0;   ///< per pipeline per step
-  std::size_t total_tasks = 0;      ///< task records of every stage
-  std::vector<TaskRecord> tasks;    ///< the records of the shown stages, in task-id order
+  std::size_t total_tasks = 0;      ///< task records of every simulated GPU
+  /// The records of the drawn GPUs, in task-id order; `gpu` is filled in (never -1) when the
+  /// timeline comes from pipeline_timeline.
+  std::vector<TaskRecord> tasks;
+  std::vector<std::string> names;   ///< op names, indexed by TaskRecord::name
   std::string error;                ///< why there is no timeline (the DES threw); else empty
+
+  /// The op name of `r` ("" when it has none).
+  const std::string& op_name(const TaskRecord& r) const;
 };
 
 /// Stages the timeline draws: all of them up to 16, else the first 8 and the last 8 (the ends
 /// of the pipeline, where warm-up and cool-down bubbles are, stay readable at ~60 rows).
 std::vector<int> timeline_stages(int stages);
 
+/// GPUs the timeline draws, from the simulated GPUs `gpus` (with their stages `gpu_stage`) and
+/// each stage's rank-0 GPU `stage_gpu`: every simulated GPU when there are at most
+/// kTimelineGpus; else, for each stage of timeline_stages, its rank-0 GPU and the next GPUs of
+/// that stage by id, at most max(1, kTimelineGpus / shown stages) per stage. By stage, then id.
+inline constexpr std::size_t kTimelineGpus = 16;
+std::vector<TimelineGpu> timeline_gpus(const std::vector<int>& gpus,
+                                       const std::vector<int>& gpu_stage,
+                                       const std::vector<int>& stage_gpu);
+
 /// The timeline of a finished DES run (`des.run.task_records` filled), keeping the records of
-/// timeline_stages.
+/// timeline_gpus.
 PipelineTimeline pipeline_timeline(const DesStep& des, const Scenario& s);
 
 /// Runs the DES of `s` with task records, whatever `s.simulation.fidelity` says, and returns its
@@ -82,6 +105,13 @@ PipelineTimeline pipeline_timeline(const Scenario& s);
 std::string task_group(TaskKind kind);
 /// Row name of a stream ("compute", "send fwd", "send bwd", "DP").
 std::string lane_name(StreamLane lane);
+
+// ---- links ---------------------------------------------------------------------------------
+
+/// The DES's links (StepResult::link_use) as the traffic tab lists them: highest peak
+/// utilisation first, ties by mean utilisation, then bytes (both decreasing), then name, so the
+/// first is the hottest link.
+std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links);
 
 // ---- compare -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <string>
 
 #include <QAction>
@@ -155,8 +156,30 @@ void MainWindow::build_ui() {
 
   tabs_ = new QTabWidget(splitter);
   summary_ = new SummaryPanel();
-  breakdown_ = new ChartAdapter();
-  memory_ = new ChartAdapter();
+  // Breakdown: the step's breakdown by kind of time (both fidelities) over the DES's critical
+  // path by op category; memory: the footprint over each simulated GPU's peak.
+  auto* breakdown_page = new QSplitter(Qt::Vertical);
+  breakdown_ = new ChartAdapter(breakdown_page);
+  auto* path_box = new QWidget(breakdown_page);
+  auto* path_layout = new QVBoxLayout(path_box);
+  path_layout->setContentsMargins(0, 0, 0, 0);
+  critical_path_ = new ChartAdapter(path_box);
+  // Every category with its seconds and share, readable however small its bar.
+  critical_path_note_ = new QLabel(path_box);
+  critical_path_note_->setWordWrap(true);
+  critical_path_note_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  critical_path_note_->setContentsMargins(10, 0, 10, 4);
+  path_layout->addWidget(critical_path_, 1);
+  path_layout->addWidget(critical_path_note_);
+  breakdown_page->addWidget(breakdown_);
+  breakdown_page->addWidget(path_box);
+  breakdown_page->setSizes({1000, 1000});  // halves, whatever the size hints
+  auto* memory_page = new QSplitter(Qt::Vertical);
+  memory_ = new ChartAdapter(memory_page);
+  gpu_memory_ = new ChartAdapter(memory_page);
+  memory_page->addWidget(memory_);
+  memory_page->addWidget(gpu_memory_);
+  memory_page->setSizes({1000, 1000});
   auto* scaling = new QWidget();
   auto* scaling_layout = new QVBoxLayout(scaling);
   scaling_days_ = new ChartAdapter(scaling);
@@ -176,13 +199,20 @@ void MainWindow::build_ui() {
   timeline_caption_->setWordWrap(true);
   timeline_caption_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* timeline_hint =
-      new QLabel(tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its task."),
+      new QLabel(tr("Mouse wheel: zoom the time axis; drag: pan; hover a block for its op."),
                  timeline_page);
   timeline_hint->setStyleSheet("color: #555;");
   timeline_layout->addWidget(timeline_, 1);
   timeline_layout->addWidget(timeline_caption_);
   timeline_layout->addWidget(timeline_hint);
-  traffic_ = new TrafficHeatmap();
+  // Traffic: the MoE token matrix over the DES's links.
+  auto* traffic_page = new QSplitter(Qt::Vertical);
+  traffic_ = new TrafficHeatmap(traffic_page);
+  links_ = new LinkTrafficView(traffic_page);
+  traffic_page->addWidget(traffic_);
+  traffic_page->addWidget(links_);
+  traffic_page->setStretchFactor(0, 1);
+  traffic_page->setStretchFactor(1, 1);
   auto* compare_page = new QWidget();
   auto* compare_layout = new QVBoxLayout(compare_page);
   compare_ = new ComparePanel(compare_page);
@@ -190,7 +220,8 @@ void MainWindow::build_ui() {
   compare_layout->addWidget(compare_, 1);
   compare_layout->addWidget(clear_pins, 0, Qt::AlignLeft);
 
-  QWidget* pages[] = {summary_, breakdown_, memory_, scaling, timeline_page, traffic_, compare_page};
+  QWidget* pages[] = {summary_,      breakdown_page, memory_page, scaling,
+                      timeline_page, traffic_page,   compare_page};
   for (int i = 0; i < 7; ++i) {
     pages[i]->setObjectName(kTabNames[i]);
     tabs_->addTab(pages[i], kTabNames[i]);
@@ -221,6 +252,8 @@ void MainWindow::build_ui() {
 
   breakdown_->clear(tr("Run a scenario to see where the step time goes"));
   memory_->clear(tr("Run a scenario to see the memory per GPU"));
+  critical_path_->clear(QString());
+  gpu_memory_->clear(QString());
   scaling_days_->clear(tr("Run a scenario to see how it scales"));
   scaling_cost_->clear(QString());
   traffic_->clear(tr("No result yet."));
@@ -474,6 +507,8 @@ void MainWindow::show_output(RunOutput out) {
       ReferenceLine{tr("HBM capacity (%1 GiB)").arg(qs(format_fixed(to_gib(m.capacity), 1))),
                     to_gib(m.capacity)});
 
+  show_des_results(r);
+
   std::vector<ChartSeries> days, cost;
   for (const auto& line : out.scaling) {
     ChartSeries d{qs(line.gpu), {}, {}}, c{qs(line.gpu), {}, {}};
@@ -520,12 +555,106 @@ void MainWindow::show_output(RunOutput out) {
                      qs(format_si(out.timeline.step_time_s))));
   timeline_caption_->setText(timeline_->caption());
   traffic_->show_traffic(r.step.moe);
+  // A dense model (or ep = 1) has no token matrix: the links get the whole tab.
+  traffic_->setVisible(traffic_->ranks() > 0);
+  links_->show_links(r.step);
   last_error_.clear();
   status_->setText(tr("Done: %1 s per step, %2 days, $%3")
                        .arg(qs(format_si(r.step.step_time.value)), qs(format_si(r.run.wall_days)),
                             qs(format_si(r.cost.total_usd))));
   update_run_state();
   emit run_finished(true);
+}
+
+void MainWindow::show_des_results(const Report& r) {
+  const StepResult& step = r.step;
+  const QString needs_des =
+      tr("needs the discrete-event simulation: this result uses the %1 step model (set "
+         "simulation.fidelity to \"des\")")
+          .arg(qs(step.fidelity));
+  // The critical path by op category, most time first (it adds up to the step time).
+  critical_path_note_->clear();
+  if (step.fidelity != "des" || step.critical_path.empty()) {
+    critical_path_->clear(step.fidelity != "des"
+                              ? tr("Critical path by op category %1").arg(needs_des)
+                              : tr("The DES recorded no critical path for this step"));
+  } else {
+    std::vector<PathShare> path = step.critical_path;
+    std::stable_sort(path.begin(), path.end(), [](const PathShare& a, const PathShare& b) {
+      return a.time.value > b.time.value;
+    });
+    QStringList categories, parts;
+    ChartSeries bars{tr("time on the critical path (s)"), {}, {}};
+    for (const auto& p : path) {
+      categories << qs(p.category);
+      bars.y.push_back(p.time.value);
+      parts << tr("%1 %2 s (%3 %)")
+                   .arg(qs(p.category), qs(format_si(p.time.value)),
+                        qs(format_fixed(100.0 * p.time.value / step.step_time.value, 1)));
+    }
+    critical_path_->bar_set(
+        tr("Critical path of the simulated step by op category: %1 s (DES, %2 GPUs simulated)")
+            .arg(qs(format_si(step.step_time.value)))
+            .arg(step.simulated_gpus),
+        categories, {bars}, tr("time per step (s)"));
+    critical_path_note_->setText(
+        tr("Critical path: %1. \"bubble\" is the critical rank waiting for work of other "
+           "ranks.")
+            .arg(parts.join(" · ")));
+  }
+  // Each simulated GPU's peak: the static footprint plus the activations in flight at its
+  // simulated peak. Many GPUs (every rank simulated): the largest GPU of each stage.
+  if (step.fidelity != "des" || step.gpu_memory.empty()) {
+    gpu_memory_->clear(step.fidelity != "des" ? tr("Peak memory per simulated GPU %1").arg(needs_des)
+                                              : tr("The DES recorded no per-GPU memory"));
+    return;
+  }
+  constexpr std::size_t kMaxBars = 32;
+  std::vector<GpuMemoryPeak> shown;
+  const bool per_stage = step.gpu_memory.size() > kMaxBars;
+  if (!per_stage) {
+    shown = step.gpu_memory;
+  } else {
+    std::map<int, GpuMemoryPeak> largest;
+    for (const auto& g : step.gpu_memory) {
+      auto it = largest.find(g.stage);
+      if (it == largest.end() || g.total.value > it->second.total.value) largest[g.stage] = g;
+    }
+    for (const auto& [stage, g] : largest) shown.push_back(g);
+  }
+  QStringList categories;
+  ChartSeries fixed{tr("weights, gradients, optimizer state"), {}, {}};
+  ChartSeries acts{tr("activations at the simulated peak"), {}, {}};
+  double most = 0;
+  // Labels short enough for up to 32 bars: "stage s" when each stage has one bar, else the
+  // GPU id (with its stage when there is room).
+  std::map<int, int> bars_per_stage;
+  for (const auto& g : shown) ++bars_per_stage[g.stage];
+  bool one_per_stage = true;
+  for (const auto& [stage, n] : bars_per_stage) one_per_stage = one_per_stage && n == 1;
+  for (const auto& g : shown) {
+    categories << (one_per_stage        ? tr("stage %1").arg(g.stage)
+                   : shown.size() <= 8 ? tr("GPU %1 (stage %2)").arg(g.gpu).arg(g.stage)
+                                       : QString::number(g.gpu));
+    fixed.y.push_back(to_gib(g.total - g.activations));
+    acts.y.push_back(to_gib(g.activations));
+    most = std::max(most, to_gib(g.total));
+  }
+  const double capacity = to_gib(step.memory.capacity);
+  gpu_memory_->stacked_bar(
+      per_stage ? tr("Peak memory of the simulated GPUs, largest of each stage: up to %1 GiB "
+                     "(%2 GPUs simulated)")
+                      .arg(qs(format_fixed(most, 1)))
+                      .arg(step.gpu_memory.size())
+      : one_per_stage
+          ? tr("Peak memory per simulated GPU (one per stage, GPUs %1 … %2): up to %3 GiB (DES)")
+                .arg(shown.front().gpu)
+                .arg(shown.back().gpu)
+                .arg(qs(format_fixed(most, 1)))
+          : tr("Peak memory per simulated GPU (by GPU id): up to %1 GiB (DES)")
+                .arg(qs(format_fixed(most, 1))),
+      categories, {fixed, acts}, tr("memory per GPU (GiB)"),
+      ReferenceLine{tr("HBM capacity (%1 GiB)").arg(qs(format_fixed(capacity, 1))), capacity});
 }
 
 bool MainWindow::pin_current(const QString& label) {

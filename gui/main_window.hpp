@@ -132,6 +132,13 @@ class MainWindow : public QMainWindow {
   TimelineView* timeline() const { return timeline_; }
   QLabel* timeline_caption() const { return timeline_caption_; }
   TrafficHeatmap* traffic() const { return traffic_; }
+  LinkTrafficView* links() const { return links_; }
+  /// The critical path of the DES by op category (breakdown tab), and each simulated GPU's
+  /// peak memory (memory tab); both show a message for an analytical result.
+  ChartAdapter* critical_path_chart() const { return critical_path_; }
+  /// Every category of the critical path with its seconds and share of the step.
+  QLabel* critical_path_note() const { return critical_path_note_; }
+  ChartAdapter* gpu_memory_chart() const { return gpu_memory_; }
   ComparePanel* compare() const { return compare_; }
 
  signals:
@@ -148,6 +155,8 @@ class MainWindow : public QMainWindow {
   void build_menu();
   void update_run_state();
   void show_output(RunOutput out);
+  /// The DES's critical path by category and per-GPU peak memory (messages when analytical).
+  void show_des_results(const Report& r);
   void finish_async(std::uint64_t generation, std::shared_ptr<RunOutput> out);
   void on_open();
   void on_export(const QString& kind);
@@ -186,6 +195,10 @@ class MainWindow : public QMainWindow {
   TimelineView* timeline_ = nullptr;
   QLabel* timeline_caption_ = nullptr;
   TrafficHeatmap* traffic_ = nullptr;
+  LinkTrafficView* links_ = nullptr;
+  ChartAdapter* critical_path_ = nullptr;
+  QLabel* critical_path_note_ = nullptr;
+  ChartAdapter* gpu_memory_ = nullptr;
   ComparePanel* compare_ = nullptr;
   QList<QAction*> result_actions_;
 };

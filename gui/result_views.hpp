@@ -2,6 +2,7 @@
 /// The result tabs that are not a single chart: summary cards, the DES Gantt of one step,
 /// and the compare table of pinned results.
 
+#include <cstdint>
 #include <map>
 #include <vector>
 
@@ -44,28 +45,52 @@ class SummaryPanel : public QWidget {
   QLabel* notes_ = nullptr;
 };
 
-/// A Gantt of one step from the discrete-event simulation: for each shown stage one row per
-/// stream in use (compute, forward send, backward send, data-parallel), one block per task
-/// record coloured by kind, idle time as the grey row background, a time axis in seconds. The
-/// mouse wheel zooms the time axis, dragging pans; hovering a block names the task.
+class TimelineRow;
+
+/// A Gantt of one step from the op-level discrete-event simulation: for each drawn GPU
+/// (PipelineTimeline::gpus) one row per stream it uses (compute, wgrad, comm, comm async, PP
+/// sends, DP), one block per task record (an op of the op program) coloured by kind, idle time
+/// as the grey row background, a time axis in seconds. The mouse wheel zooms the time axis,
+/// dragging pans; hovering a block names its op, micro-batch, stream and duration.
+///
+/// Each row is one scene item that paints only the tasks in the exposed area and at most about
+/// two rectangles per device pixel (tasks narrower than a pixel that fall in a pixel already
+/// painted are skipped), so a step of hundreds of thousands of ops draws as fast as a few
+/// thousand; zooming in shows them all.
 class TimelineView : public QGraphicsView {
   Q_OBJECT
  public:
   explicit TimelineView(QWidget* parent = nullptr);
+  ~TimelineView() override;
   /// Draws `t`; `note` (may be empty) is appended to the caption.
   void show_timeline(const PipelineTimeline& t, const QString& note = QString());
   void clear(const QString& message);
   const PipelineTimeline& timeline() const { return timeline_; }
-  /// Blocks drawn (one per task record of the shown stages).
-  int block_count() const { return static_cast<int>(blocks_.size()); }
-  /// The right edge of the rightmost drawn block, in seconds, read back from the scene (0 when
+  /// Task records placed in rows (every record of a drawn GPU).
+  int block_count() const;
+  /// Rows drawn (drawn GPUs × streams each uses).
+  int row_count() const { return static_cast<int>(rows_.size()); }
+  /// The right edge of the rightmost placed block, in seconds, read back from the rows (0 when
   /// nothing is drawn).
   double right_edge_s() const;
+  /// The task under scene point `scene_pos` (what hovering it describes), or -1.
+  std::int64_t task_at(const QPointF& scene_pos) const;
+  /// Scene point in the middle of task `task`'s block (tests, tooltips).
+  QPointF task_center(std::size_t task) const;
+  /// The hover text of task `task` (index into timeline().tasks).
+  QString describe(std::size_t task) const;
   /// What is drawn and the source of the timings (shown under the view by the window, and
   /// printed in the PDF; the mouse hints are not part of it).
   QString caption() const { return caption_; }
   /// The whole scene at zoom 1, on white, for the PDF.
   QImage render_image();
+  /// Rectangles the rows painted since the last call (level of detail: at most about two per
+  /// device pixel of each row, however many tasks).
+  std::size_t take_painted_rects();
+  /// Zooms the time axis so that [t0, t1] seconds of the step fill the view, t0 at its left
+  /// edge (blocks wide enough then show their op's name). False when nothing is drawn or the
+  /// window is empty or outside the step.
+  bool show_window(double t0, double t1);
   /// Horizontal zoom factor applied by the wheel (1 = fit).
   double zoom() const { return zoom_; }
   void zoom_by(double factor);
@@ -74,14 +99,18 @@ class TimelineView : public QGraphicsView {
   void wheelEvent(QWheelEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
   bool viewportEvent(QEvent* event) override;
+  void drawForeground(QPainter* painter, const QRectF& rect) override;
 
  private:
   void fit_width();
   void place_legend();
-  QString describe(std::size_t task) const;
   std::vector<std::pair<QGraphicsItem*, QGraphicsItem*>> legend_;  // swatch, label
   PipelineTimeline timeline_;
-  std::vector<QGraphicsRectItem*> blocks_;  // data(0) of each: its index in timeline_.tasks
+  std::vector<TimelineRow*> rows_;  // owned by the scene
+  std::vector<QGraphicsItem*> ticks_;  // the zoom-1 axis ticks and their labels
+  double axis_y_ = 0;
+  std::vector<std::pair<int, std::size_t>> where_;  // per task: row index, position in the row
+  std::size_t painted_rects_ = 0;
   QString caption_;
   double px_per_s_ = 0;
   double zoom_ = 1.0;

@@ -4,7 +4,12 @@
 #include <cmath>
 
 #include <QFontMetrics>
+#include <QHeaderView>
 #include <QPainter>
+#include <QStyledItemDelegate>
+#include <QVBoxLayout>
+
+#include "gui/analysis.hpp"
 
 namespace clustercost {
 
@@ -103,6 +108,156 @@ void TrafficHeatmap::paintEvent(QPaintEvent*) {
   p.drawRect(QRect(lx, top, 16, lh));
   p.drawText(QPoint(lx + 22, top + line), tr("%1 MB").arg(max_ / 1e6, 0, 'f', 2));
   p.drawText(QPoint(lx + 22, top + lh), tr("0 MB"));
+}
+
+// ---- links ---------------------------------------------------------------------------------
+
+namespace {
+
+/// Paints a utilisation cell as a bar (0–100 % of the cell's width) under its text.
+class UtilisationDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  void paint(QPainter* painter, const QStyleOptionViewItem& option,
+             const QModelIndex& index) const override {
+    const double f = std::clamp(index.data(Qt::UserRole).toDouble(), 0.0, 1.0);
+    QRectF bar = QRectF(option.rect).adjusted(2, 3, -2, -3);
+    bar.setWidth(bar.width() * f);
+    painter->fillRect(bar, shade(0.25 + 0.6 * f));
+    QStyleOptionViewItem text_option(option);
+    if (f > 0.6) text_option.palette.setColor(QPalette::Text, Qt::white);
+    QStyledItemDelegate::paint(painter, text_option, index);
+  }
+};
+
+QString percent(double f) { return QString::number(100.0 * f, 'f', 1) + " %"; }
+
+}  // namespace
+
+LinkTableModel::LinkTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void LinkTableModel::set_links(std::vector<LinkUse> links) {
+  beginResetModel();
+  links_ = links_by_utilisation(std::move(links));
+  endResetModel();
+}
+
+int LinkTableModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(links_.size());
+}
+
+int LinkTableModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : kColumns;
+}
+
+QVariant LinkTableModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() < 0 || index.row() >= rowCount()) return {};
+  const LinkUse& l = links_[static_cast<std::size_t>(index.row())];
+  if (role == Qt::DisplayRole) {
+    switch (index.column()) {
+      case kLink: return QString::fromStdString(l.name);
+      case kBytes: return QString::number(l.bytes.value / 1e9, 'f', 3);
+      case kPeak: return percent(l.peak_utilisation);
+      case kMean: return percent(l.mean_utilisation);
+      default: return {};
+    }
+  }
+  if (role == Qt::UserRole) {
+    switch (index.column()) {
+      case kLink: return QString::fromStdString(l.name);
+      case kBytes: return l.bytes.value;
+      case kPeak: return l.peak_utilisation;
+      case kMean: return l.mean_utilisation;
+      default: return {};
+    }
+  }
+  if (role == Qt::TextAlignmentRole && index.column() != kLink)
+    return QVariant::fromValue(Qt::Alignment(Qt::AlignRight | Qt::AlignVCenter));
+  if (role == Qt::ToolTipRole)
+    return tr("%1\n%2 GB in the step · peak %3 · mean %4 of capacity")
+        .arg(QString::fromStdString(l.name))
+        .arg(l.bytes.value / 1e9, 0, 'f', 3)
+        .arg(percent(l.peak_utilisation), percent(l.mean_utilisation));
+  return {};
+}
+
+QVariant LinkTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (role != Qt::DisplayRole) return {};
+  if (orientation == Qt::Vertical) return section + 1;
+  switch (section) {
+    case kLink: return tr("link");
+    case kBytes: return tr("GB in the step");
+    case kPeak: return tr("peak utilisation");
+    case kMean: return tr("mean utilisation");
+    default: return {};
+  }
+}
+
+LinkTrafficView::LinkTrafficView(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(10, 4, 10, 4);
+  caption_ = new QLabel(this);
+  caption_->setWordWrap(true);
+  caption_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  model_ = new LinkTableModel(this);
+  table_ = new QTableView(this);
+  table_->setModel(model_);
+  table_->setItemDelegateForColumn(LinkTableModel::kPeak, new UtilisationDelegate(table_));
+  table_->setItemDelegateForColumn(LinkTableModel::kMean, new UtilisationDelegate(table_));
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setAlternatingRowColors(true);
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+  table_->horizontalHeader()->setSectionResizeMode(LinkTableModel::kLink, QHeaderView::Stretch);
+  for (int c = LinkTableModel::kBytes; c < LinkTableModel::kColumns; ++c)
+    table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+  layout->addWidget(caption_);
+  layout->addWidget(table_, 1);
+  clear(tr("No result yet."));
+}
+
+void LinkTrafficView::clear(const QString& message) {
+  model_->set_links({});
+  caption_->setText(message);
+  table_->setVisible(false);
+}
+
+void LinkTrafficView::show_links(const StepResult& step) {
+  if (step.fidelity != "des") {
+    clear(tr("Per-link traffic needs the discrete-event simulation: this result uses the %1 "
+             "step model, which simulates no link. Set simulation.fidelity to \"des\" and run "
+             "to see every link's bytes and utilisation.")
+              .arg(QString::fromStdString(step.fidelity)));
+    return;
+  }
+  if (step.link_use.empty()) {
+    clear(tr("The discrete-event simulation of this step sent nothing over the network (one "
+             "GPU, or no collective crossed a link)."));
+    return;
+  }
+  model_->set_links(step.link_use);
+  const LinkUse& hot = model_->links().front();
+  // The report lists links by bytes (step.simulation.links); name the busiest by bytes too
+  // when it is another link.
+  const LinkUse* most = &step.link_use.front();
+  for (const LinkUse& l : step.link_use)
+    if (l.bytes.value > most->bytes.value) most = &l;
+  QString text =
+      tr("Links of the simulated step (DES, %1 GPUs simulated): %2 links carried traffic, "
+         "sorted by peak utilisation. Hottest link: %3, peak %4, mean %5, %6 GB.")
+          .arg(step.simulated_gpus)
+          .arg(step.link_use.size())
+          .arg(QString::fromStdString(hot.name), percent(hot.peak_utilisation),
+               percent(hot.mean_utilisation))
+          .arg(hot.bytes.value / 1e9, 0, 'f', 2);
+  if (most->name != hot.name)
+    text += tr(" Most bytes: %1, %2 GB (peak %3).")
+                .arg(QString::fromStdString(most->name))
+                .arg(most->bytes.value / 1e9, 0, 'f', 2)
+                .arg(percent(most->peak_utilisation));
+  text += tr(" Mean utilisation is over the whole step; peak is the largest share of the link's "
+             "capacity the flows held at any time.");
+  caption_->setText(text);
+  table_->setVisible(true);
 }
 
 }  // namespace clustercost

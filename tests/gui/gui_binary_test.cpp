@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +77,33 @@ TEST(GuiBinary, ScreenshotReplacesTheOldFileAtomically) {
   EXPECT_NE(slurp(log).find("cannot write the screenshot"), std::string::npos) << slurp(log);
   EXPECT_FALSE(fs::exists(missing));
   EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"shot.png"});
+  fs::remove(log);
+}
+
+// A {tab} pattern grabs one PNG per named tab from one start; an unknown tab writes nothing.
+TEST(GuiBinary, ScreenshotPatternWritesOnePngPerTab) {
+  TempDir dir;
+  const fs::path log = dir.path.parent_path() / (dir.path.filename().string() + ".log");
+  const std::string scenario =
+      (clustercost::test::data_root() / "scenarios" / "llama3-70b-h100.json").string();
+  const std::string pattern = (dir.path / "{tab}.png").string();
+  ASSERT_EQ(run_gui("--scenario " + scenario + " --size 800x600 --screenshot '" + pattern +
+                        "' --tab summary --tab traffic",
+                    log),
+            0)
+      << slurp(log);
+  auto names = names_in(dir.path);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"summary.png", "traffic.png"}));
+  for (const auto& n : names) EXPECT_EQ(slurp(dir.path / n).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  fs::remove(dir.path / "summary.png");
+  fs::remove(dir.path / "traffic.png");
+  EXPECT_EQ(run_gui("--scenario " + scenario + " --screenshot '" + pattern +
+                        "' --tab summary --tab nope",
+                    log),
+            2);
+  EXPECT_NE(slurp(log).find("unknown tab \"nope\""), std::string::npos) << slurp(log);
+  EXPECT_TRUE(names_in(dir.path).empty());
   fs::remove(log);
 }
 

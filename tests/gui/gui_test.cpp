@@ -204,8 +204,9 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
       // Every rank sends mean_rank_tokens copies on average: bytes ≈ copies × token bytes.
       EXPECT_GT(total, j["moe"]["mean_rank_tokens"].get<double>() * w.traffic()->ranks() * 1000.0);
     }
-    // Timeline: the DES of the same scenario, run here without the GUI, drawn block for block
-    // (every task record of the shown stages), its last block ending at the DES step time.
+    // Timeline: the op-level DES of the same scenario, run here without the GUI, drawn block
+    // for block (every task record of the drawn GPUs), its last block ending at the DES step
+    // time; hovering a block names its op as the op program does.
     {
       const DataDirs dirs = test_dirs();
       const Catalog catalog = Catalog::load(dirs.catalog());
@@ -214,21 +215,97 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
       options.record_tasks = true;
       const DesStep des = simulate_step_des_detailed(sc, options);
       const int pp = sc.parallelism.pp;
-      const std::vector<int> shown = timeline_stages(pp);
-      const std::set<int> shown_set(shown.begin(), shown.end());
+      const std::vector<TimelineGpu> drawn_gpus =
+          timeline_gpus(des.run.gpus, des.run.gpu_stage, des.stage_gpu);
+      std::set<int> drawn;
+      for (const auto& g : drawn_gpus) drawn.insert(g.gpu);
       std::size_t expected = 0;
-      for (const auto& rec : des.run.task_records) expected += shown_set.count(rec.stage);
+      for (const auto& rec : des.run.task_records)
+        expected += drawn.count(rec.gpu >= 0 ? rec.gpu : des.stage_gpu.at(static_cast<std::size_t>(rec.stage)));
       const TimelineView* view = w.timeline();
       EXPECT_EQ(view->timeline().stages, pp);
-      EXPECT_EQ(view->timeline().shown_stages, shown);
+      EXPECT_EQ(view->timeline().gpus.size(), drawn_gpus.size());
+      EXPECT_EQ(view->timeline().simulated_gpus, static_cast<std::int64_t>(des.run.gpus.size()));
       EXPECT_EQ(view->timeline().total_tasks, des.run.task_records.size());
       ASSERT_GT(expected, 0u);
       EXPECT_EQ(static_cast<std::size_t>(view->block_count()), expected);
+      EXPECT_GE(view->row_count(), static_cast<int>(drawn_gpus.size()));
       EXPECT_NEAR(view->right_edge_s(), des.result.step_time.value, 1e-6);
-      EXPECT_TRUE(view->caption().contains("pipeline replica 0"));
+      EXPECT_TRUE(view->caption().contains("Op-level discrete-event simulation"));
       EXPECT_EQ(view->caption().contains("step model"), j["step"]["fidelity"] != "des");
+      // The longest named op of the first drawn GPU: the hover text has its name, micro-batch
+      // and duration.
+      const auto& tasks = view->timeline().tasks;
+      std::size_t longest = tasks.size();
+      for (std::size_t k = 0; k < tasks.size(); ++k)
+        if (tasks[k].name >= 0 && tasks[k].micro_batch >= 0 &&
+            (longest == tasks.size() ||
+             tasks[k].end - tasks[k].start > tasks[longest].end - tasks[longest].start))
+          longest = k;
+      ASSERT_LT(longest, tasks.size());
+      EXPECT_EQ(view->task_at(view->task_center(longest)), static_cast<std::int64_t>(longest));
+      const QString hover = view->describe(longest);
+      EXPECT_TRUE(hover.contains(QString::fromStdString(view->timeline().op_name(tasks[longest]))))
+          << hover.toStdString();
+      EXPECT_TRUE(hover.contains(QString("micro-batch %1").arg(tasks[longest].micro_batch)));
+      EXPECT_TRUE(hover.contains("duration")) << hover.toStdString();
       if (pp > 16) {
         EXPECT_LT(expected, des.run.task_records.size());
+      }
+    }
+
+    // DES results: the critical path by category adds up to the step time and matches the
+    // report; the link table has every link of the report, hottest (peak utilisation) first;
+    // one bar per simulated GPU's peak memory.
+    if (j["step"]["fidelity"] == "des") {
+      const Json& sim = j["step"]["simulation"];
+      double path = 0;
+      const QStringList& categories = w.critical_path_chart()->categories();
+      ASSERT_EQ(w.critical_path_chart()->series().size(), 1u);
+      const auto& bars = w.critical_path_chart()->series().front().y;
+      ASSERT_EQ(static_cast<std::size_t>(categories.size()), sim["critical_path_s"].size());
+      ASSERT_EQ(bars.size(), sim["critical_path_s"].size());
+      for (const auto& [category, seconds] : sim["critical_path_s"].items()) {
+        const auto at = categories.indexOf(QString::fromStdString(category));
+        ASSERT_GE(at, 0) << category;
+        expect_close6(bars[static_cast<std::size_t>(at)], seconds.get<double>(), category);
+        EXPECT_TRUE(w.critical_path_note()->text().contains(QString::fromStdString(category) + " "));
+        path += seconds.get<double>();
+      }
+      // Most time first.
+      for (std::size_t k = 1; k < bars.size(); ++k) EXPECT_GE(bars[k - 1], bars[k]);
+      EXPECT_NEAR(path, j["step"]["time_s"].get<double>(), 1e-4 * j["step"]["time_s"].get<double>());
+
+      const LinkTableModel* links = w.links()->model();
+      ASSERT_EQ(static_cast<std::size_t>(links->rowCount()), sim["links"].size());
+      std::set<std::string> names;
+      double top_peak = 0;
+      for (const auto& l : sim["links"]) {
+        names.insert(l["link"].get<std::string>());
+        top_peak = std::max(top_peak, l["peak_utilisation"].get<double>());
+      }
+      for (int row = 0; row < links->rowCount(); ++row) {
+        EXPECT_EQ(names.count(links->data(links->index(row, LinkTableModel::kLink)).toString().toStdString()), 1u);
+        if (row > 0) {
+          EXPECT_GE(links->data(links->index(row - 1, LinkTableModel::kPeak), Qt::UserRole).toDouble(),
+                    links->data(links->index(row, LinkTableModel::kPeak), Qt::UserRole).toDouble());
+        }
+      }
+      if (links->rowCount() > 0) {
+        expect_close6(links->data(links->index(0, LinkTableModel::kPeak), Qt::UserRole).toDouble(),
+                      top_peak, "hottest link peak");
+        EXPECT_TRUE(w.links()->caption().contains(
+            "Hottest link: " + links->data(links->index(0, LinkTableModel::kLink)).toString()));
+      }
+
+      const auto& mem = sim["gpu_peak_memory"];
+      if (mem.size() <= 32) {
+        EXPECT_EQ(static_cast<std::size_t>(w.gpu_memory_chart()->categories().size()), mem.size());
+        const auto& stacks = w.gpu_memory_chart()->series();
+        ASSERT_EQ(stacks.size(), 3u);  // static, activations, HBM line
+        for (std::size_t k = 0; k < mem.size(); ++k)
+          expect_close6(stacks[0].y.at(k) + stacks[1].y.at(k), mem[k]["peak_gib"].get<double>(),
+                        "gpu peak");
       }
     }
 
@@ -403,8 +480,8 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_TRUE(w.running());
   EXPECT_FALSE(w.run_button()->isEnabled());
   EXPECT_TRUE(w.cancel_button()->isEnabled());
-  // A deadline for "never finishes", not a speed target (bench has those): generous, as CI
-  // machines may be loaded.
+  // A liveness bound, not a speed check: the worker runs the DES report, the DES timeline and
+  // the scaling sweep (about 50 DES steps of DeepSeek-V3), 21 s on a loaded 2-core machine.
   ASSERT_TRUE(wait_for([&] { return !w.running(); }, 180000));
   ASSERT_NE(w.result(), nullptr);
   EXPECT_TRUE(w.run_button()->isEnabled());
@@ -500,6 +577,210 @@ TEST(GuiTimeline, WheelZooms) {
   EXPECT_NEAR(view.zoom(), 1.25, 1e-12);
   view.zoom_by(0.01);  // never below the fitted view
   EXPECT_DOUBLE_EQ(view.zoom(), 1.0);
+}
+
+TEST(GuiTimeline, GpuFilterKeepsEveryGpuUpTo16ElseEachStagesFirst) {
+  // 8 GPUs over 4 stages: all of them, by stage then id.
+  const std::vector<int> g8 = {0, 1, 2, 3, 4, 5, 6, 7}, s8 = {0, 0, 1, 1, 2, 2, 3, 3};
+  const auto all = timeline_gpus(g8, s8, {0, 2, 4, 6});
+  ASSERT_EQ(all.size(), 8u);
+  EXPECT_EQ(all[3].gpu, 3);
+  EXPECT_EQ(all[3].stage, 1);
+  // 64 GPUs over 4 stages (16 each, stage GPU = 16 × stage + 5): 4 per stage, the stage's
+  // rank-0 GPU among them.
+  std::vector<int> g64, s64;
+  for (int g = 0; g < 64; ++g) {
+    g64.push_back(g);
+    s64.push_back(g / 16);
+  }
+  const auto some = timeline_gpus(g64, s64, {5, 21, 37, 53});
+  ASSERT_EQ(some.size(), 16u);
+  for (int st = 0; st < 4; ++st) {
+    int n = 0;
+    bool first = false;
+    for (const auto& g : some)
+      if (g.stage == st) {
+        ++n;
+        first = first || g.gpu == 16 * st + 5;
+        EXPECT_EQ(g.gpu / 16, st);
+      }
+    EXPECT_EQ(n, 4);
+    EXPECT_TRUE(first) << st;
+  }
+  // 32 stages of one GPU: the first and last 8 stages.
+  std::vector<int> g32, s32, first32;
+  for (int g = 0; g < 32; ++g) {
+    g32.push_back(g);
+    s32.push_back(g);
+    first32.push_back(g);
+  }
+  const auto ends = timeline_gpus(g32, s32, first32);
+  ASSERT_EQ(ends.size(), 16u);
+  EXPECT_EQ(ends[7].stage, 7);
+  EXPECT_EQ(ends[8].stage, 24);
+}
+
+// One GPU per stage with op names, as pipeline_timeline makes it.
+PipelineTimeline named_timeline() {
+  PipelineTimeline t = small_timeline();
+  t.gpus = {{0, 0}, {8, 1}};
+  t.simulated_gpus = 2;
+  t.names = {"layer0.attn.qkv_gemm", "layer0.mlp.fc2_dgrad", "pp.send"};
+  for (auto& r : t.tasks) r.gpu = r.stage == 0 ? 0 : 8;
+  t.tasks[0].name = 0;
+  t.tasks[1].name = 2;
+  t.tasks[3].name = 1;
+  return t;
+}
+
+TEST(GuiTimeline, OneRowGroupPerGpuAndHoverNamesTheOp) {
+  TimelineView view;
+  view.resize(900, 400);
+  view.show_timeline(named_timeline());
+  EXPECT_EQ(view.block_count(), 8);
+  // GPU 0: compute, send fwd, DP; GPU 8: compute, send bwd.
+  EXPECT_EQ(view.row_count(), 5);
+  for (std::size_t k = 0; k < view.timeline().tasks.size(); ++k)
+    EXPECT_EQ(view.task_at(view.task_center(k)), static_cast<std::int64_t>(k)) << k;
+  const QString qkv = view.describe(0);
+  EXPECT_TRUE(qkv.contains("layer0.attn.qkv_gemm")) << qkv.toStdString();
+  EXPECT_TRUE(qkv.contains("GPU 0, stage 0, compute stream, micro-batch 0"));
+  EXPECT_TRUE(qkv.contains("duration 0.001 ms")) << qkv.toStdString();
+  const QString dgrad = view.describe(3);
+  EXPECT_TRUE(dgrad.contains("layer0.mlp.fc2_dgrad"));
+  EXPECT_TRUE(dgrad.contains("GPU 8, stage 1"));
+  EXPECT_TRUE(dgrad.contains("duration 0.002 ms"));
+  // Outside every row, and in a gap: nothing.
+  EXPECT_EQ(view.task_at(QPointF(5, 5)), -1);
+  EXPECT_TRUE(view.caption().contains("2 of 2 simulated GPUs drawn"));
+}
+
+TEST(GuiTimeline, WindowZoomsToTheGivenSeconds) {
+  TimelineView view;
+  view.resize(900, 400);
+  view.show();
+  view.show_timeline(named_timeline());
+  // 8 µs step: 2 µs of it fill the view, so the zoom is 4 and GPU 8's backward
+  // (2.5–4.5 µs, "layer0.mlp.fc2_dgrad") spans most of it.
+  ASSERT_TRUE(view.show_window(2.5e-6, 4.5e-6));
+  EXPECT_NEAR(view.zoom(), 4.0, 1e-9);
+  const QPointF left = view.mapToScene(QPoint(130, 0));  // right of the label panel
+  EXPECT_NEAR((left.x() - 130) / (1200 / 8e-6), 2.5e-6, 0.05e-6);  // kLeft, kWidth per step
+  EXPECT_EQ(view.task_at(view.task_center(3)), 3);
+  QApplication::processEvents();
+  EXPECT_FALSE(view.viewport()->grab().isNull());  // paints the op names of wide blocks
+  // Outside the step, or empty: refused.
+  EXPECT_FALSE(view.show_window(9e-6, 10e-6));
+  EXPECT_FALSE(view.show_window(3e-6, 3e-6));
+}
+
+TEST(GuiTimeline, LevelOfDetailBoundsThePaintedRectangles) {
+  // 200 000 back-to-back 1 µs ops on one stream: at zoom 1 they span 1 200 scene pixels, so
+  // the row paints a few thousand rectangles at most, yet every op is placed and hoverable.
+  PipelineTimeline t;
+  t.stages = 1;
+  t.shown_stages = {0};
+  t.gpus = {{0, 0}};
+  t.simulated_gpus = 1;
+  t.schedule = "1f1b";
+  t.micro_batches = 1;
+  t.names = {"op"};
+  constexpr int kOps = 200000;
+  for (int k = 0; k < kOps; ++k) {
+    TaskRecord r = task(0, StreamLane::Compute, TaskKind::Forward, 1000LL * k, 1000LL * (k + 1), k % 7);
+    r.gpu = 0;
+    r.name = 0;
+    t.tasks.push_back(r);
+  }
+  t.total_tasks = t.tasks.size();
+  t.step_time_s = kOps * 1e-6;
+  TimelineView view;
+  view.resize(1000, 300);
+  view.show_timeline(t);
+  EXPECT_EQ(view.block_count(), kOps);
+  view.take_painted_rects();
+  const QImage image = view.render_image();
+  const std::size_t painted = view.take_painted_rects();
+  EXPECT_GT(painted, 0u);
+  // The PDF image is 2× the scene width (about 2 700 device pixels).
+  EXPECT_LE(painted, static_cast<std::size_t>(2 * image.width()));
+  EXPECT_EQ(view.task_at(view.task_center(123456)), 123456);
+  EXPECT_NEAR(view.right_edge_s(), t.step_time_s, 1e-12);
+}
+
+// ---- the DES's links, critical path and per-GPU memory ----------------------------------------
+
+LinkUse link(const std::string& name, double gb, double peak, double mean) {
+  LinkUse l;
+  l.name = name;
+  l.bytes = Bytes(gb * 1e9);
+  l.peak_utilisation = peak;
+  l.mean_utilisation = mean;
+  return l;
+}
+
+TEST(GuiLinks, TableIsSortedByPeakUtilisationWithTheHottestFirstAndNamed) {
+  StepResult step;
+  step.fidelity = "des";
+  step.simulated_gpus = 16;
+  // As the DES hands them over: most bytes first.
+  step.link_use = {link("gpu 0 → nvswitch 0 (nvlink)", 40.0, 0.50, 0.20),
+                   link("nic 3 → leaf 0 (ib)", 12.0, 1.00, 0.31),
+                   link("nic 1 → leaf 0 (ib)", 11.0, 1.00, 0.35),
+                   link("leaf 0 → spine 1 (ib)", 3.0, 0.25, 0.02)};
+  LinkTrafficView view;
+  view.show_links(step);
+  const LinkTableModel* m = view.model();
+  ASSERT_EQ(m->rowCount(), 4);
+  EXPECT_EQ(m->columnCount(), 4);
+  const auto name = [&](int row) {
+    return m->data(m->index(row, LinkTableModel::kLink)).toString().toStdString();
+  };
+  // Peak first; the two saturated links by mean utilisation.
+  EXPECT_EQ(name(0), "nic 1 → leaf 0 (ib)");
+  EXPECT_EQ(name(1), "nic 3 → leaf 0 (ib)");
+  EXPECT_EQ(name(2), "gpu 0 → nvswitch 0 (nvlink)");
+  EXPECT_EQ(name(3), "leaf 0 → spine 1 (ib)");
+  EXPECT_EQ(m->data(m->index(0, LinkTableModel::kPeak)).toString(), "100.0 %");
+  EXPECT_EQ(m->data(m->index(0, LinkTableModel::kMean)).toString(), "35.0 %");
+  EXPECT_EQ(m->data(m->index(2, LinkTableModel::kBytes)).toString(), "40.000");
+  EXPECT_DOUBLE_EQ(m->data(m->index(2, LinkTableModel::kBytes), Qt::UserRole).toDouble(), 40e9);
+  EXPECT_TRUE(view.caption().contains("Hottest link: nic 1 → leaf 0 (ib), peak 100.0 %"))
+      << view.caption().toStdString();
+  // The link with the most bytes is another one: named too.
+  EXPECT_TRUE(view.caption().contains("Most bytes: gpu 0 → nvswitch 0 (nvlink), 40.00 GB"));
+  EXPECT_TRUE(view.caption().contains("4 links"));
+  EXPECT_FALSE(view.table()->isHidden());
+
+  // A DES step with no link (one GPU): a message, no rows.
+  step.link_use.clear();
+  view.show_links(step);
+  EXPECT_EQ(m->rowCount(), 0);
+  EXPECT_TRUE(view.table()->isHidden());
+}
+
+TEST(GuiLinks, AnalyticalResultSaysTheDesResultsNeedTheDes) {
+  MainWindow w(test_dirs());
+  ASSERT_TRUE(w.open_scenario(QString::fromStdString(
+      (test_dirs().scenarios() / "llama3-70b-h100.json").string())));
+  ASSERT_TRUE(w.document().set_value("simulation.fidelity", "analytical"));
+  ASSERT_TRUE(w.run_blocking()) << w.last_error().toStdString();
+  ASSERT_EQ(w.result()->step.fidelity, "analytical");
+  EXPECT_EQ(w.links()->model()->rowCount(), 0);
+  EXPECT_TRUE(w.links()->table()->isHidden());
+  EXPECT_TRUE(w.links()->caption().contains("needs the discrete-event simulation"))
+      << w.links()->caption().toStdString();
+  EXPECT_TRUE(w.links()->caption().contains("analytical"));
+  EXPECT_TRUE(w.critical_path_chart()->series().empty());
+  EXPECT_TRUE(w.critical_path_chart()->title().contains("needs the discrete-event simulation"));
+  EXPECT_TRUE(w.critical_path_note()->text().isEmpty());
+  EXPECT_TRUE(w.gpu_memory_chart()->series().empty());
+  EXPECT_TRUE(w.gpu_memory_chart()->title().contains("needs the discrete-event simulation"));
+  // The timeline still shows the DES (run for it) and says the report's model differs.
+  EXPECT_GT(w.timeline()->block_count(), 0);
+  EXPECT_TRUE(w.timeline()->caption().contains("analytical step model"));
+
+  // (The DES side of these views: GuiScenarios, for every shipped scenario.)
 }
 
 TEST(GuiFormat, SiAndFixed) {

@@ -1416,8 +1416,11 @@ PipelineRun OpSim::run() {
       crit_slot = slot;
     }
   }
-  // Critical path by category: the tasks of the GPU holding most of the path by their kind;
-  // the path's time on other GPUs is that GPU waiting for them (pipeline fill and drain: bubble).
+  // Critical path by category: each task of the path by its kind, except that the path's time
+  // on other GPUs while the GPU holding most of the path had nothing on its compute stream is
+  // that GPU waiting for them (pipeline fill and drain: bubble). Under DualPipe the path hops
+  // between the two stages of a pair all the time while both GPUs compute: charging all of it
+  // to the bubble would call a busy step idle.
   {
     (void)crit_slot;
     const std::vector<TaskId> cpath = exec.critical_path();
@@ -1427,10 +1430,30 @@ PipelineRun OpSim::run() {
     std::vector<double> by(path_names_.size(), 0.0);
     const std::int32_t bubble = intern_path("bubble");
     by.resize(path_names_.size(), 0.0);
+    // The owner's compute stream's busy intervals, in time order (stream order).
+    std::vector<std::pair<SimTime, SimTime>> busy;
+    for (TaskId t : compute_tasks_[owner]) {
+      const SimTime s0 = exec.start_time(t), s1 = exec.end_time(t);
+      if (s1 > s0) busy.emplace_back(s0, s1);
+    }
+    auto busy_within = [&](SimTime a, SimTime b) {  // owner's busy time inside [a, b)
+      auto it = std::lower_bound(busy.begin(), busy.end(), a,
+                                 [](const auto& iv, SimTime x) { return iv.second <= x; });
+      std::int64_t ns = 0;
+      for (; it != busy.end() && it->first < b; ++it) ns += overlap(a, b, it->first, it->second).ns;
+      return static_cast<double>(ns) * 1e-9;
+    };
     for (TaskId t : cpath) {
-      const double d = (exec.end_time(t) - exec.start_time(t)).seconds().value;
+      const SimTime a = exec.start_time(t), b = exec.end_time(t);
+      const double d = (b - a).seconds().value;
       if (d <= 0) continue;
-      by[static_cast<std::size_t>(slot_of_[t] == owner ? pcat_[t] : bubble)] += d;
+      if (slot_of_[t] == owner) {
+        by[static_cast<std::size_t>(pcat_[t])] += d;
+        continue;
+      }
+      const double own_busy = std::min(d, busy_within(a, b));
+      by[static_cast<std::size_t>(pcat_[t])] += own_busy;
+      by[static_cast<std::size_t>(bubble)] += d - own_busy;
     }
     for (std::size_t i = 0; i < by.size(); ++i)
       if (by[i] > 0) r.critical_path.push_back({path_names_[i], Seconds(by[i])});

@@ -273,6 +273,8 @@ class OpSim {
              const std::string* name, std::span<const TaskId> deps = {});
   TaskId add_external(StreamId st, std::uint64_t tag, Cat c, std::int32_t path_cat,
                       const Label& l, const std::string* name, std::span<const TaskId> deps);
+  /// The per-task state every task gets (category, path category, GPU, record).
+  void note_task(Cat c, std::int32_t path_cat, const Label& l, const std::string* name);
   std::int32_t intern_path(const std::string& c);
   std::int32_t intern_name(const std::string& n);
   void build_gpu(int slot);
@@ -668,41 +670,31 @@ void OpSim::compute_shares() {
 TaskId OpSim::add(StreamId st, SimTime d, Cat c, std::int32_t path_cat, const Label& l,
                   const std::string* name, std::span<const TaskId> deps) {
   const TaskId t = g_.add_task(st, d, deps);
-  cat_.push_back(c);
-  pcat_.push_back(path_cat);
-  slot_of_.push_back(static_cast<std::uint32_t>(l.slot));
-  if (sp_.record_tasks) {
-    TaskRecord r;
-    r.gpu = gpus_[static_cast<std::size_t>(l.slot)];
-    r.stage = layout_.coord(r.gpu).pp;
-    r.micro_batch = l.micro_batch;
-    r.chunk = l.chunk;
-    r.kind = l.kind;
-    r.lane = l.lane;
-    r.name = name ? intern_name(*name) : -1;
-    rec_.push_back(r);
-  }
+  note_task(c, path_cat, l, name);
   return t;
 }
 
 TaskId OpSim::add_external(StreamId st, std::uint64_t tag, Cat c, std::int32_t path_cat,
                            const Label& l, const std::string* name, std::span<const TaskId> deps) {
   const TaskId t = g_.add_external_task(st, tag, deps);
+  note_task(c, path_cat, l, name);
+  return t;
+}
+
+void OpSim::note_task(Cat c, std::int32_t path_cat, const Label& l, const std::string* name) {
   cat_.push_back(c);
   pcat_.push_back(path_cat);
   slot_of_.push_back(static_cast<std::uint32_t>(l.slot));
-  if (sp_.record_tasks) {
-    TaskRecord r;
-    r.gpu = gpus_[static_cast<std::size_t>(l.slot)];
-    r.stage = layout_.coord(r.gpu).pp;
-    r.micro_batch = l.micro_batch;
-    r.chunk = l.chunk;
-    r.kind = l.kind;
-    r.lane = l.lane;
-    r.name = name ? intern_name(*name) : -1;
-    rec_.push_back(r);
-  }
-  return t;
+  if (!sp_.record_tasks) return;
+  TaskRecord r;
+  r.gpu = gpus_[static_cast<std::size_t>(l.slot)];
+  r.stage = layout_.coord(r.gpu).pp;
+  r.micro_batch = l.micro_batch;
+  r.chunk = l.chunk;
+  r.kind = l.kind;
+  r.lane = l.lane;
+  r.name = name ? intern_name(*name) : -1;
+  rec_.push_back(r);
 }
 
 /// One pass being emitted on one GPU: the state its next op depends on.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli_test_util.hpp"
+#include "tests/common/sanitizer.hpp"
 
 using namespace cli_test;
 using Json = nlohmann::ordered_json;
@@ -107,6 +108,9 @@ TEST(CliScenarioLoop, CalibrateFitsEveryKernelClassAndRecordsTheMeasurementHash)
 }
 
 TEST(CliScenarioLoop, ValidatePrintsPerOpRowsLayerTotalsAndTheRepredictedStep) {
+  // Under ASan the instrumented CPU kernels are so slow that the step re-predicted from them
+  // puts the scenario's campaign over the 100-year horizon, which validate rightly refuses.
+  if (clustercost::test::kSanitizedBuild) GTEST_SKIP() << "CPU timings are not meaningful under ASan";
   const Loop& l = loop();
   ASSERT_EQ(l.probe.code, 0) << l.probe.err;
   ASSERT_EQ(l.calibrate.code, 0) << l.calibrate.err;

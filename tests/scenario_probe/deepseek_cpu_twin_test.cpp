@@ -16,6 +16,7 @@
 #include "hardware/probe/scenario_ops.hpp"
 #include "sim/program/probe_plan.hpp"
 #include "tests/common/shipped_data.hpp"
+#include "tests/scenario_probe/run_cpu_plan.hpp"
 
 using namespace clustercost;
 
@@ -31,20 +32,10 @@ probe::ScenarioProbePlan quick_cpu_plan(const Scenario& s) {
 
 Measurements run_plan(const probe::ScenarioProbePlan& plan, const std::string& tag,
                       std::string* log_out) {
-  ProbeOptions o;
-  o.device = "cpu";
-  o.quick = true;
-  o.threads = 1;
-  o.output_path = (std::filesystem::temp_directory_path() /
-                   ("cc-dsv3-twin-" + std::to_string(::getpid()) + "-" + tag + ".json"))
-                      .string();
-  std::ostringstream log;
-  const int rc = run_scenario_probe(o, plan, log);
-  if (log_out) *log_out = log.str();
-  EXPECT_EQ(rc, kProbeOk) << log.str();
-  Measurements m = load_measurements(o.output_path);
-  std::filesystem::remove(o.output_path);
-  return m;
+  return test::run_cpu_plan(plan,
+                            std::filesystem::temp_directory_path() /
+                                ("cc-dsv3-twin-" + std::to_string(::getpid()) + "-" + tag + ".json"),
+                            log_out);
 }
 
 /// The records of scenario ops whose implementation names `impl` (the CPU twin's kernel name).

@@ -18,6 +18,7 @@
 #include "sim/program/probe_plan.hpp"
 #include "tests/common/sanitizer.hpp"
 #include "tests/common/shipped_data.hpp"
+#include "tests/scenario_probe/run_cpu_plan.hpp"
 #include "tests/common/test_gpus.hpp"
 
 using namespace clustercost;
@@ -58,18 +59,7 @@ Measurements probe_cpu(const Scenario& s, const std::string& tag, std::string* l
   po.quick = true;
   po.scenario_file = s.file;
   const probe::ScenarioProbePlan plan = scenario_probe_plan(s, po);
-  ProbeOptions o;
-  o.device = "cpu";
-  o.quick = true;
-  o.threads = 1;
-  o.output_path = temp_file(tag + ".json").string();
-  std::ostringstream log;
-  const int rc = run_scenario_probe(o, plan, log);
-  if (log_out) *log_out = log.str();
-  EXPECT_EQ(rc, kProbeOk) << log.str();
-  Measurements m = load_measurements(o.output_path);
-  std::filesystem::remove(o.output_path);
-  return m;
+  return test::run_cpu_plan(plan, temp_file(tag + ".json"), log_out);
 }
 
 }  // namespace

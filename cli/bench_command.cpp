@@ -73,6 +73,7 @@ double thread_cpu_now() {
 
 struct BenchOptions {
   std::string format = "text";
+  bool all_ranks = false;
 };
 
 /// Peak resident set of this process so far, MiB (Linux reports ru_maxrss in KiB).
@@ -255,6 +256,10 @@ Action add_bench_command(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "Measure the simulator's own speed on fixed cases");
   sub->add_option("--format", opt->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}));
+  sub->add_flag("--all-ranks", opt->all_ranks,
+                "Also simulate DeepSeek-V3 with every one of its 2,048 GPUs (simulation.ranks "
+                "\"all\"): about a minute and several GiB, so not by default; run last, so its "
+                "peak RSS is the process's");
   return [opt]() {
     DataDirs dirs = data_dirs();
     // Start-up first, while this process holds no more than a start does (see the top). A small
@@ -288,6 +293,11 @@ Action add_bench_command(CLI::App& app) {
     cases.push_back(run_case("deepseek-v3-h800 (2048 H800)", deepseek));
     cases.push_back(run_case("llama3-405b (16384 H100, TP8 PP16 1F1B)", llama));
     cases.push_back(run_case("llama3-70b (64 H100, ranks all)", llama_all));
+    if (opt->all_ranks) {
+      Scenario all = deepseek;
+      all.simulation.ranks = "all";
+      cases.push_back(run_case("deepseek-v3-h800 (2048 H800, ranks all)", all));
+    }
 
     // Engine hold model: 10^4 pending events, 10^6 executed.
     constexpr std::uint64_t kHold = 10'000, kEvents = 1'000'000;

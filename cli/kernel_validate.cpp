@@ -46,10 +46,11 @@ std::map<std::string, LayerTotals> layer_totals(const std::vector<KernelPredicti
   return out;
 }
 
-/// The scenario's step predicted with its own profile and with the calibrated one (expected-value
-/// model only: no Monte Carlo replicas).
+/// The scenario's step predicted with its own profile and with the calibrated one, at the
+/// scenario's fidelity. The step only: the campaign (its horizon, failures) is not run, so a
+/// profile measured on a slow device still gives its step.
 struct StepPrediction {
-  std::string scenario;
+  std::string scenario, fidelity;
   double default_s = 0, calibrated_s = 0;
   std::string note;
 };
@@ -69,13 +70,14 @@ std::optional<StepPrediction> repredict_step(const Measurements& m, const Effici
   Scenario s = load_scenario(file, {"reliability.replicas=0"}, catalog, dirs);
   StepPrediction out;
   out.scenario = file.string();
-  out.default_s = run_scenario(s).step.step_time.value;
+  out.fidelity = s.simulation.fidelity;
+  out.default_s = simulate_step(s).step_time.value;
   EfficiencyProfile p = cal;
   // A profile fitted on another device keeps the scenario's network efficiencies unless the
   // probe measured collectives (fit.network).
   if (!cal.fit.is_object() || !cal.fit.contains("network")) p.network = s.profile.network;
   s.profile = p;
-  out.calibrated_s = run_scenario(s).step.step_time.value;
+  out.calibrated_s = simulate_step(s).step_time.value;
   if (m.device.kind != "cuda" || m.scenario->gpu.empty() ||
       device_spec_from(m, &catalog).name != s.gpu.name)
     out.note = "the calibrated profile was measured on " + m.device.name + " (" + m.device.kind +
@@ -144,7 +146,7 @@ int validate_measurements(const std::string& measurements, const std::string& pr
                          {"backward_calibrated_s", t.bwd_calibrated}};
       if (!totals.empty()) j["layers"] = layers;
       if (step)
-        j["step"] = {{"scenario", step->scenario}, {"default_s", step->default_s},
+        j["step"] = {{"scenario", step->scenario}, {"fidelity", step->fidelity}, {"default_s", step->default_s},
                      {"calibrated_s", step->calibrated_s}, {"note", step->note}};
       j["skipped"] = m.skipped;
       j["mape_default"] = k.default_profile;
@@ -214,7 +216,7 @@ int validate_measurements(const std::string& measurements, const std::string& pr
     o << "\nMAPE over " << k.kernels << " kernels: default " << fmt("%.1f%%", k.default_profile * 100)
       << ", calibrated " << fmt("%.1f%%", k.calibrated * 100) << "\n";
     if (step) {
-      o << "\nStep of " << step->scenario << " (expected-value model)\n"
+      o << "\nStep of " << step->scenario << " (" << step->fidelity << ")\n"
         << "  default profile:    " << fmt("%.4f s", step->default_s) << "\n"
         << "  calibrated profile: " << fmt("%.4f s", step->calibrated_s) << "\n";
       if (!step->note.empty()) o << "  note: " << step->note << "\n";

@@ -113,6 +113,7 @@ EfficiencyProfile parse_efficiency_profile(const Json& j, const std::string& fil
   if (auto n = r.optional_object("network")) {
     p.network.scale_up = fraction(*n, "scale_up", 0.8);
     p.network.scale_out = fraction(*n, "scale_out", 0.95);
+    if (n->find("nvls")) p.network.nvls = fraction(*n, "nvls", 0.0);
     p.network.source = n->string_or("source", "");
     n->finish();
   }
@@ -159,6 +160,7 @@ Json efficiency_profile_to_json(const EfficiencyProfile& p) {
   }
   j["network"] = {{"scale_up", p.network.scale_up}, {"scale_out", p.network.scale_out},
                   {"source", p.network.source}};
+  if (p.network.nvls > 0) j["network"]["nvls"] = p.network.nvls;
   j["launch_overhead_us"] = p.launch_overhead_us;
   if (!p.launch_source.empty()) j["launch_source"] = p.launch_source;
   if (!p.fit.is_null()) j["fit"] = p.fit;

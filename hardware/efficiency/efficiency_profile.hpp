@@ -94,6 +94,10 @@ struct MemoryEfficiency {
 struct NetworkEfficiency {
   double scale_up = 0.8;
   double scale_out = 0.95;
+  /// NVLink SHARP collectives (NCCL's NVLS): bytes each GPU moves per direction / (line rate ×
+  /// time) for messages large enough to reach the peak. 0: not measured, and NVLS is not
+  /// offered to the algorithm choice even where the switches could reduce.
+  double nvls = 0.0;
   std::string source;
 };
 

@@ -91,6 +91,22 @@ std::vector<std::string> read_aliases(ObjectReader& r, const std::string& name) 
   return out;
 }
 
+Capability read_capability(ObjectReader& parent, std::string_view key) {
+  Capability c;
+  auto o = parent.optional_object(key);
+  if (!o) return c;
+  c.value = o->boolean("value");
+  c.source = o->string("source");
+  if (blank(c.source)) o->fail("source", "must say where the statement comes from");
+  c.flag = o->string("flag");
+  if (!is_valid_flag(c.flag))
+    o->fail("flag", "\"" + c.flag +
+                        "\" is not a flag: use V, P, S, E, D or U, combined with '/' (e.g. \"S/E\")");
+  c.note = o->string_or("note", "");
+  o->finish();
+  return c;
+}
+
 ScaleUpFabric read_scale_up(ObjectReader& parent) {
   ObjectReader s = parent.object("scale_up");
   ScaleUpFabric f;
@@ -101,6 +117,9 @@ ScaleUpFabric read_scale_up(ObjectReader& parent) {
   if (domain > kMaxDomainSize) s.fail("domain_size", "is implausibly large");
   f.domain_size = static_cast<int>(domain);
   f.latency_us = read_figure(s, "latency_us", ValueRule::kRequired);
+  f.in_switch_reduction = read_capability(s, "in_switch_reduction");
+  if (f.in_switch_reduction.value && f.topology != "switch")
+    s.fail("in_switch_reduction", "needs topology \"switch\": a full mesh has no switch to reduce in");
   if (f.topology == "full-mesh") {
     if (f.domain_size < 2) s.fail("domain_size", "a full mesh needs at least 2 devices");
     f.per_pair_gbs_uni = read_figure(s, "per_pair_gbs_uni", ValueRule::kRequired);
@@ -324,6 +343,12 @@ Json gpu_spec_to_json(const GpuSpec& g) {
     s["per_pair_gbs_uni"] = figure_to_json(g.scale_up.per_pair_gbs_uni);
   s["domain_size"] = g.scale_up.domain_size;
   s["latency_us"] = figure_to_json(g.scale_up.latency_us);
+  if (!g.scale_up.in_switch_reduction.source.empty()) {
+    const Capability& c = g.scale_up.in_switch_reduction;
+    Json cj = {{"value", c.value}, {"source", c.source}, {"flag", c.flag}};
+    put_optional(cj, "note", c.note);
+    s["in_switch_reduction"] = std::move(cj);
+  }
   j["scale_up"] = std::move(s);
   j["nic_gbps"] = figure_to_json(g.nic_gbps);
   j["nic_latency_us"] = figure_to_json(g.nic_latency_us);

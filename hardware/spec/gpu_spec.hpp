@@ -22,6 +22,14 @@ struct Figure {
   double get() const { return value.value_or(0.0); }
 };
 
+/// A yes/no property of the hardware with its source, like a Figure.
+struct Capability {
+  bool value = false;
+  std::string source;
+  std::string flag;  // as Figure::flag
+  std::string note;
+};
+
 /// Scale-up fabric (NVLink/NVSwitch, HCCS full mesh, UB, Infinity Fabric).
 struct ScaleUpFabric {
   std::string name;           // "NVLink 4 / NVSwitch gen3"
@@ -30,6 +38,9 @@ struct ScaleUpFabric {
   Figure per_pair_gbs_uni;    // full mesh only: the per-peer-link limit, GB/s per direction
   int domain_size = 8;        // GPUs in one scale-up domain
   Figure latency_us;          // small-message latency
+  /// The switches reduce and multicast in the network (NVLink SHARP, "NVLS" in NCCL): NVSwitch
+  /// gen3 and later with H100-class GPUs. Absent in the file: false.
+  Capability in_switch_reduction;
 };
 
 struct Price {

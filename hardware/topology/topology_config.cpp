@@ -225,6 +225,7 @@ NetworkOverrides read_network_overrides(ObjectReader& r) {
   }
   if (r.has("cross_rail"))
     n.cross_rail_via_scale_up = r.one_of("cross_rail", {"scale-up", "spine"}) == "scale-up";
+  if (r.has("in_switch_reduction")) n.in_switch_reduction = r.boolean("in_switch_reduction");
   r.finish();
   return n;
 }
@@ -266,6 +267,10 @@ TopologyConfig topology_config_from(const GpuSpec& gpu, const NodeSpec* node, in
   }
   // NVLink 64 B latency 3.33 µs (arXiv 2505.09343 Table 5) when the catalogue has none.
   u.latency_us = gpu.scale_up.latency_us.value.value_or(3.33);
+  u.in_switch_reduction = net.in_switch_reduction.value_or(gpu.scale_up.in_switch_reduction.value);
+  if (u.in_switch_reduction && u.topology != ScaleUpTopology::Switch)
+    throw InputError(net.source, "cluster.network.in_switch_reduction",
+                     "the " + gpu.name + "'s scale-up fabric is a full mesh: there is no switch to reduce in");
 
   ScaleOutConfig& o = c.scale_out;
   o.nics_per_node = node ? node->nics_per_node : c.gpus_per_node;

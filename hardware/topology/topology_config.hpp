@@ -67,6 +67,9 @@ struct ScaleUpConfig {
   int domain_size = 8;
   /// Small-message latency across the fabric; NVLink 64 B: 3.33 µs (arXiv 2505.09343 Table 5).
   double latency_us = 3.33;
+  /// The domain's switches reduce and multicast (NVLink SHARP): NCCL's NVLS algorithm is
+  /// available to collectives inside one domain (sim/network/collective_runs.hpp).
+  bool in_switch_reduction = false;
   bool operator==(const ScaleUpConfig&) const = default;
 };
 
@@ -148,13 +151,15 @@ struct NetworkOverrides {
   /// Scale-up GB/s per GPU per direction (what-if "halve NVLink"); a full mesh scales its
   /// per-pair links in proportion.
   std::optional<double> scale_up_gbs_uni;
+  /// In-switch reduction (NVLink SHARP) on or off (what-if "no NVLS"); default: the catalogue's.
+  std::optional<bool> in_switch_reduction;
   /// The file the overrides came from (the scenario), named in validation errors.
   std::string source;
 };
 
 /// Reads `cluster.network`: keys "topology" ("fat-tree" | "rail-optimized" | "multi-plane"),
 /// "tiers" (2 | 3), "oversubscription" (≥ 1), "scale_out_gbps_per_gpu" (> 0), "scale_up_gbs_uni"
-/// (> 0), "leaf_radix" (even, ≥ 4), "cross_rail" ("scale-up" | "spine"). Calls r.finish():
+/// (> 0), "leaf_radix" (even, ≥ 4), "cross_rail" ("scale-up" | "spine"), "in_switch_reduction" (bool). Calls r.finish():
 /// unknown keys are errors. The scenario loader reads `cluster.network` with it.
 NetworkOverrides read_network_overrides(ObjectReader& r);
 

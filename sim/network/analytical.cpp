@@ -141,6 +141,8 @@ void check(const FabricEfficiency& eff) {
   if (!finite_positive(eff.scale_up) || !finite_positive(eff.scale_out) ||
       !finite_positive(eff.pcie))
     throw std::invalid_argument("fabric efficiencies must be finite and > 0");
+  if (!std::isfinite(eff.nvls) || eff.nvls < 0.0 || eff.nvls > 1.0)
+    throw std::invalid_argument("the NVLS efficiency must be in [0, 1]");
   if (!std::isfinite(eff.step_overhead.value) || eff.step_overhead.value < 0.0)
     throw std::invalid_argument("the per-step overhead must be finite and >= 0");
 }
@@ -231,6 +233,52 @@ CollectiveCost ring_all_gather_cost(const Topology& topo, std::span<const int> g
   const RingCost r = ring_cost(topo, group, eff);
   const int n = static_cast<int>(group.size());
   return ring_steps(CollectiveKind::AllGather, n, size, r, n - 1, size / n);
+}
+
+bool nvls_available(const Topology& topo, std::span<const int> group, const FabricEfficiency& eff) {
+  if (group.size() < 2 || eff.nvls <= 0.0) return false;
+  const ScaleUpConfig& u = topo.config().scale_up;
+  if (!u.in_switch_reduction || u.topology != ScaleUpTopology::Switch) return false;
+  for (int g : group)
+    if (!topo.same_domain(g, group.front())) return false;
+  return true;
+}
+
+Bytes nvls_bytes_per_gpu(CollectiveKind kind, int ranks, Bytes size) {
+  switch (kind) {
+    case CollectiveKind::AllReduce: return size * (static_cast<double>(ranks + 1) / ranks);
+    case CollectiveKind::ReduceScatter:
+    case CollectiveKind::AllGather: return size;
+    default:
+      throw std::invalid_argument(std::string("NVLS runs all-reduce, reduce-scatter and all-gather, not ") +
+                                  to_string(kind));
+  }
+}
+
+CollectiveCost nvls_cost(const Topology& topo, CollectiveKind kind, std::span<const int> group,
+                         Bytes size, const FabricEfficiency& eff) {
+  check_size(size);
+  check(eff);
+  check_members(topo, group);
+  if (!nvls_available(topo, group, eff))
+    throw std::invalid_argument("NVLS is not available to this group (one switched scale-up "
+                                "domain that reduces, and a measured NVLS efficiency, needed)");
+  const int n = static_cast<int>(group.size());
+  const Bytes bytes = nvls_bytes_per_gpu(kind, n, size);
+  const int steps = kind == CollectiveKind::AllReduce ? 2 : 1;
+  // α of the GPU → switch → GPU route; the line rate of the slowest member's first hop (its
+  // link into the switch).
+  Seconds alpha(0.0);
+  double line = kInf;
+  for (int g : group) {
+    const int peer = g == group.front() ? group[1] : group.front();
+    const std::vector<LinkId> r = topo.route(g, peer, 0);
+    alpha = std::max(alpha, topo.latency(r).seconds() + eff.step_overhead);
+    if (!r.empty()) line = std::min(line, topo.link(r.front()).bytes_per_s);
+  }
+  const double rate = line * eff.nvls;
+  return finish(kind, n, size, alpha, rate, steps, alpha * static_cast<double>(steps),
+                Seconds(bytes.value / rate));
 }
 
 CollectiveCost tree_all_reduce_cost(const Topology& topo, std::span<const int> group, Bytes size,

@@ -48,6 +48,9 @@ struct FabricEfficiency {
   double scale_up = 1.0;       ///< NVLink / HCCS / Infinity Fabric / UB links
   double scale_out = 1.0;      ///< NIC ↔ leaf and switch-to-switch links
   double pcie = 1.0;           ///< GPU ↔ NIC
+  /// NVLink SHARP collectives (NVLS): bytes per GPU per direction / (line rate × time); 0 where
+  /// not measured, and then NVLS is not a candidate (collective_runs.hpp).
+  double nvls = 0.0;
   Seconds step_overhead{0.0};  ///< added to α at every step
 };
 
@@ -102,6 +105,26 @@ CollectiveCost ring_all_gather_cost(const Topology& topo, std::span<const int> g
 /// Double binary tree, pipelined: 2·height·α + max per-rank sent bytes / B.
 CollectiveCost tree_all_reduce_cost(const Topology& topo, std::span<const int> group, Bytes size,
                                     const FabricEfficiency& eff = {});
+/// NVLink SHARP (NCCL's NVLS) inside one switched scale-up domain whose switches reduce
+/// (Topology config scale_up.in_switch_reduction) and where `eff.nvls` is measured; see
+/// nvls_available(). The switch reads and sums each shard from every member (multimem
+/// ld_reduce) and multicasts results (multimem st), so each GPU moves, per direction:
+///  - all-reduce: size·(n+1)/n (its whole buffer up for the reduction plus its reduced shard
+///    up for the multicast; the mirror image down), in 2 steps;
+///  - reduce-scatter and all-gather: size (the reduction reads, or the multicast writes, every
+///    shard over each GPU's own link), in 1 step.
+/// time = steps·α + bytes / (line rate of the slowest member's scale-up link × eff.nvls).
+/// eff.nvls is fitted on the all-reduce peak (docs/reference/published-runs.md C5), so the
+/// efficiency covers NVLS's protocol overheads. Throws std::invalid_argument when NVLS is not
+/// available to the group or `kind` is not one of the three.
+CollectiveCost nvls_cost(const Topology& topo, CollectiveKind kind, std::span<const int> group,
+                         Bytes size, const FabricEfficiency& eff);
+/// Bytes each member moves per direction under NVLS (rules of nvls_cost).
+Bytes nvls_bytes_per_gpu(CollectiveKind kind, int ranks, Bytes size);
+/// Whether NVLS can run `group`: at least 2 members, all in one scale-up domain with a switch
+/// that reduces, and a measured eff.nvls.
+bool nvls_available(const Topology& topo, std::span<const int> group, const FabricEfficiency& eff);
+
 /// Intra-local ring reduce-scatter + m concurrent inter-local ring all-reduces of size/m (their
 /// bandwidth divided by the number of them that share a NIC when they cross domains) +
 /// intra-local all-gather. local_size = 0 takes the topology's gpus_per_node.

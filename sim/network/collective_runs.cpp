@@ -14,6 +14,7 @@ const char* to_string(CollectiveAlgorithm a) {
   switch (a) {
     case CollectiveAlgorithm::Ring: return "ring";
     case CollectiveAlgorithm::Tree: return "tree";
+    case CollectiveAlgorithm::Nvls: return "nvls";
   }
   return "?";
 }
@@ -31,18 +32,26 @@ AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::s
       } else {
         c.cost = ring;
       }
-      return c;
+      break;
     }
     case CollectiveKind::ReduceScatter:
       c.cost = ring_reduce_scatter_cost(topo, group, size, eff);
-      return c;
+      break;
     case CollectiveKind::AllGather:
       c.cost = ring_all_gather_cost(topo, group, size, eff);
-      return c;
+      break;
     default:
       throw std::invalid_argument(std::string("nccl_algorithm: no algorithm choice for ") +
                                   to_string(kind));
   }
+  if (nvls_available(topo, group, eff)) {
+    const CollectiveCost nvls = nvls_cost(topo, kind, group, size, eff);
+    if (nvls.time < c.cost.time) {
+      c.algorithm = CollectiveAlgorithm::Nvls;
+      c.cost = nvls;
+    }
+  }
+  return c;
 }
 
 int nccl_collective_sms(const Topology& topo, std::span<const int> group,
@@ -59,8 +68,26 @@ int nccl_p2p_sms(const Topology& topo, int src, int dst) {
   return topo.same_domain(src, dst) ? kNcclScaleUpChannels : kNcclNetChannelsPerPeer;
 }
 
+namespace {
+
+/// NVLS as its load on the links (collective_dag's rule): one transfer per member to its ring
+/// successor.
+TransferDag nvls_load(CollectiveKind kind, std::span<const int> group, Bytes size) {
+  TransferDag dag;
+  const std::vector<int> ring = ring_order(group);
+  const int n = static_cast<int>(ring.size());
+  if (n < 2) return dag;
+  const Bytes bytes = nvls_bytes_per_gpu(kind, n, size);
+  for (int k = 0; k < n; ++k) dag.transfers.push_back({ring[k], ring[(k + 1) % n], bytes, 0, {}});
+  dag.steps = kind == CollectiveKind::AllReduce ? 2 : 1;
+  return dag;
+}
+
+}  // namespace
+
 TransferDag collective_dag(CollectiveKind kind, CollectiveAlgorithm algorithm,
                            std::span<const int> group, Bytes size) {
+  if (algorithm == CollectiveAlgorithm::Nvls) return nvls_load(kind, group, size);
   switch (kind) {
     case CollectiveKind::AllReduce:
       return algorithm == CollectiveAlgorithm::Tree ? tree_all_reduce(group, size)

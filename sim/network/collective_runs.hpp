@@ -7,8 +7,14 @@
 ///
 /// Algorithm choice (NCCL's tuner, src/graph/tuning.cc, picks the algorithm with the lowest
 /// modelled time per size; we model the times with the α-β rules of analytical.hpp): all-reduce
-/// takes the cheaper of ring and double binary tree; reduce-scatter and all-gather are rings
-/// (NCCL has only ring — and NVLS/CollNet, which the topology does not describe — for them).
+/// takes the cheapest of ring, double binary tree and NVLS; reduce-scatter and all-gather the
+/// cheaper of ring and NVLS. NVLS (NVLink SHARP) is a candidate only for a group inside one
+/// scale-up domain whose switches reduce (H100-class NVSwitch, catalogue
+/// scale_up.in_switch_reduction) with a measured NVLS efficiency (profile network.nvls). With
+/// the published H100 figures NVLS wins all-reduce at every size (2 steps instead of 2(n−1);
+/// 9/8 of the buffer per direction instead of 7/4) and loses reduce-scatter and all-gather to
+/// the ring (the whole buffer over each link at NVLS's lower efficiency). NCCL's NVLS-Tree
+/// across nodes and CollNet (in-network reduction on the scale-out switches) are not modelled.
 
 #include <cstdint>
 #include <span>
@@ -21,7 +27,7 @@
 
 namespace clustercost {
 
-enum class CollectiveAlgorithm : std::uint8_t { Ring, Tree };
+enum class CollectiveAlgorithm : std::uint8_t { Ring, Tree, Nvls };
 const char* to_string(CollectiveAlgorithm a);
 
 /// The algorithm for `kind` over `group` with nccl-tests size `size`, and its α-β cost.
@@ -34,7 +40,12 @@ AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::s
                                Bytes size, const FabricEfficiency& eff);
 
 /// The transfers of the chosen algorithm (ring_all_reduce / tree_all_reduce / ring_reduce_scatter
-/// / ring_all_gather of collectives.hpp).
+/// / ring_all_gather of collectives.hpp). NVLS, whose traffic goes through the switch (reduced
+/// or multicast there), is given as its load on the GPUs' links: each member sends its
+/// nvls_bytes_per_gpu to its ring successor, which puts exactly NVLS's bytes on every GPU's link
+/// into and out of the switch; `steps` is NVLS's (2 for all-reduce, else 1). Its rate is NVLS's,
+/// not the scale-up efficiency: price it with nvls_cost, or cap its flows at nvls_cost's
+/// bytes_per_s.
 TransferDag collective_dag(CollectiveKind kind, CollectiveAlgorithm algorithm,
                            std::span<const int> group, Bytes size);
 

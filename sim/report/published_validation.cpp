@@ -11,6 +11,7 @@
 #include "sim/report/report.hpp"
 #include "sim/program/op_program.hpp"
 #include "sim/step/analytical_step.hpp"
+#include "sim/step/fabric_efficiency.hpp"
 #include "sim/workload/des_step.hpp"
 
 namespace clustercost {
@@ -125,9 +126,7 @@ double deepep_metric(const Scenario& s, const std::string& metric) {
   b.hidden = s.model.hidden;
   b.dispatch_dtype = s.moe_routing.dispatch_dtype;
   b.combine_dtype = s.moe_routing.combine_dtype;
-  FabricEfficiency eff;
-  eff.scale_up = s.profile.network.scale_up;
-  eff.scale_out = s.profile.network.scale_out;
+  const FabricEfficiency eff = fabric_efficiency(s);
   const DeepEpBandwidth bw = deepep_bandwidth(topo, gpus, b, eff);
   return metric == "deepep_dispatch_gbs" ? bw.dispatch_gbs : bw.combine_gbs;
 }
@@ -192,8 +191,7 @@ std::vector<ValidationRow> validate_published(const std::vector<PublishedCase>& 
         row.predicted = profile_category_ms(s, c.category);
       } else if (c.metric != "gpu_hours" && c.metric != "wall_days") {
         // Step-level metrics need the step only (not the campaign's Monte Carlo).
-        const StepResult st = s.simulation.fidelity == "analytical" ? simulate_step_analytical(s)
-                                                                     : simulate_step_des(s);
+        const StepResult st = simulate_step(s);
         row.predicted = step_metric(s, st, c.metric);
       } else {
         Report r = run_scenario(s);

@@ -19,14 +19,16 @@ namespace clustercost {
 
 std::string clustercost_version() { return CLUSTERCOST_VERSION; }
 
+StepResult simulate_step(const Scenario& s, StepCache* cache) {
+  if (s.simulation.fidelity == "des") return simulate_step_des(s);
+  return cache ? simulate_step_analytical(s, *cache) : simulate_step_analytical(s);
+}
+
 Report run_scenario(const Scenario& s) { return run_scenario(s, nullptr); }
 
 Report run_scenario(const Scenario& s, StepCache* cache) {
   // One step model call; the analytical one reuses the cache's topology and routing samples.
-  const auto step_of = [cache](const Scenario& sc) {
-    if (sc.simulation.fidelity == "des") return simulate_step_des(sc);
-    return cache ? simulate_step_analytical(sc, *cache) : simulate_step_analytical(sc);
-  };
+  const auto step_of = [cache](const Scenario& sc) { return simulate_step(sc, cache); };
   Report r;
   r.scenario = s;
   r.version = clustercost_version();

@@ -24,8 +24,12 @@ struct Report {
   std::string version;
 };
 
-/// scenario → step (at the scenario's fidelity) → run → cost. "des" falls back to the
-/// analytical model (with a warning) until the discrete-event step simulator is built in.
+/// One step at the scenario's fidelity ("des": the op-level DES; "analytical": the closed form,
+/// reusing `cache`'s topology and routing samples where given). The one place that dispatches
+/// on `simulation.fidelity`.
+StepResult simulate_step(const Scenario& s, StepCache* cache = nullptr);
+
+/// scenario → step (at the scenario's fidelity) → run → cost.
 Report run_scenario(const Scenario& s);
 /// As above; analytical steps keep their topology and routing samples in `cache` (null: none)
 /// for the next calls (sweeps, plan): the report is the same.

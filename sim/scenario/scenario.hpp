@@ -42,6 +42,7 @@ struct NetworkConfig {
   double oversubscription = 1.0;         // leaf down:up bandwidth ratio (1 = non-blocking)
   double scale_out_gbps_per_gpu = 0;     // Gb/s per GPU; default: the GPU's NIC
   double scale_up_gbs_uni = 0;           // GB/s per GPU per direction; default: the GPU's fabric
+  bool in_switch_reduction = false;      // NVLink SHARP (NCCL's NVLS); default: the GPU's fabric
 };
 
 struct GpuPool {

@@ -22,7 +22,8 @@ Json scenario_to_json(const Scenario& s) {
                         {"tiers", c.network.tiers},
                         {"oversubscription", c.network.oversubscription},
                         {"scale_out_gbps_per_gpu", c.network.scale_out_gbps_per_gpu},
-                        {"scale_up_gbs_uni", c.network.scale_up_gbs_uni}};
+                        {"scale_up_gbs_uni", c.network.scale_up_gbs_uni},
+                        {"in_switch_reduction", c.network.in_switch_reduction}};
   if (c.network_overrides.leaf_radix) cluster["network"]["leaf_radix"] = *c.network_overrides.leaf_radix;
   if (c.network_overrides.cross_rail_via_scale_up)
     cluster["network"]["cross_rail"] = *c.network_overrides.cross_rail_via_scale_up ? "scale-up" : "spine";

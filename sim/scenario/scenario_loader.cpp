@@ -175,6 +175,7 @@ void parse_cluster(ObjectReader r, Scenario& s, const Catalog& catalog, const Da
   net.oversubscription = ov.oversubscription.value_or(1.0);
   net.scale_out_gbps_per_gpu = ov.scale_out_gbps_per_gpu.value_or(gpu->nic_gbps.get());
   net.scale_up_gbs_uni = ov.scale_up_gbs_uni.value_or(gpu->scale_up.gbs_uni_per_gpu.get());
+  net.in_switch_reduction = fabric.scale_up.in_switch_reduction;
 
   c.profile = r.string_or("profile", "");
   if (c.profile.empty()) {

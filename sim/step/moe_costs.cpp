@@ -8,6 +8,7 @@
 #include "sim/common/input_error.hpp"
 #include "sim/moe/routing.hpp"
 #include "sim/network/all_to_all.hpp"
+#include "sim/step/fabric_efficiency.hpp"
 
 namespace clustercost {
 
@@ -124,8 +125,7 @@ MoeCosts moe_costs(const Scenario& s, const Topology& topo, bool flow_level, Ste
   const bool hier = s.moe_routing.all_to_all == "hierarchical";
   AllToAllOptions opt;
   opt.algorithm = hier ? AllToAllAlgorithm::Hierarchical : AllToAllAlgorithm::Direct;
-  opt.efficiency.scale_up = s.profile.network.scale_up;
-  opt.efficiency.scale_out = s.profile.network.scale_out;
+  opt.efficiency = fabric_efficiency(s);
   opt.share = ep_link_share(s, topo, hier);
 
   const double disp_tok = token_bytes(s.model.hidden, s.moe_routing.dispatch_dtype);

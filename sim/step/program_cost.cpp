@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "hardware/efficiency/grouped_gemm.hpp"
+#include "sim/step/fabric_efficiency.hpp"
 #include "sim/network/analytical.hpp"
 #include "sim/network/collective_runs.hpp"
 #include "sim/workload/rank_layout.hpp"
@@ -40,8 +41,7 @@ class CollectivePricer {
  public:
   CollectivePricer(const Scenario& s, const Topology& topo, const MoeCosts* moe, Groups g)
       : s_(s), topo_(topo), moe_(moe), g_(std::move(g)) {
-    eff_.scale_up = s.profile.network.scale_up;
-    eff_.scale_out = s.profile.network.scale_out;
+    eff_ = fabric_efficiency(s);
   }
 
   Seconds time(const Op& op, int moe_index) {
@@ -66,15 +66,15 @@ class CollectivePricer {
     if (it != memo_.end()) return it->second;
     Seconds t(0);
     switch (op.collective) {
+      // NCCL picks ring, tree or NVLS by size (sim/network/collective_runs.hpp owns the choice).
       case OpCollective::AllReduce:
-        // NCCL picks ring or tree by size (sim/network/collective_runs.hpp owns the choice).
         t = nccl_algorithm(topo_, CollectiveKind::AllReduce, *group, op.comm_bytes, eff_).cost.time;
         break;
       case OpCollective::ReduceScatter:
-        t = ring_reduce_scatter_cost(topo_, *group, op.comm_bytes, eff_).time;
+        t = nccl_algorithm(topo_, CollectiveKind::ReduceScatter, *group, op.comm_bytes, eff_).cost.time;
         break;
       case OpCollective::AllGather:
-        t = ring_all_gather_cost(topo_, *group, op.comm_bytes, eff_).time;
+        t = nccl_algorithm(topo_, CollectiveKind::AllGather, *group, op.comm_bytes, eff_).cost.time;
         break;
       case OpCollective::RingExchange: {
         // Each rank passes its K/V chunk around the ring: the traffic of an all-gather of

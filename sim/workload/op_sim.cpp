@@ -17,6 +17,7 @@
 #include "sim/network/all_to_all.hpp"
 #include "sim/network/collective_runs.hpp"
 #include "sim/network/flow_model.hpp"
+#include "sim/step/fabric_efficiency.hpp"
 #include "sim/step/program_cost.hpp"
 #include "sim/workload/rank_layout.hpp"
 
@@ -72,6 +73,8 @@ struct Instance {
 struct FlowSet {
   std::vector<std::pair<std::uint32_t, Bytes>> flows;  ///< (path index, bytes)
   SimTime tail{0};
+  /// Per-flow rate cap, bytes/s: NVLS runs below the scale-up links' ring efficiency.
+  double cap = FlowModel::kNoRateCap;
 };
 
 /// External-task tags of compute ops: this bit, then the op's index in OpSim's kind table.
@@ -179,7 +182,7 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
     const FlowSet& fs = sets_[static_cast<std::size_t>(in.flowset)];
     if (fs.flows.empty()) return finish(static_cast<std::uint32_t>(tag));
     in.flows_left = static_cast<std::uint32_t>(fs.flows.size());
-    for (const auto& [path, bytes] : fs.flows) flows_.start_flow(bytes, paths_[path], this, tag);
+    for (const auto& [path, bytes] : fs.flows) flows_.start_flow(bytes, paths_[path], this, tag, fs.cap);
   }
   void on_complete(std::uint64_t token, Engine&) override {
     Instance& in = inst_[token];
@@ -523,7 +526,11 @@ std::uint32_t OpSim::collective_instance(std::uint64_t site, const std::vector<i
         if (!scale_up_link(topo_.link(l).kind)) alone = false;
     }
     is_alone_.emplace(rkey, alone);
-    if (alone) alone_.emplace(rkey, ticks(simulate_dag_alone(topo_, dag, eff_)));
+    // NVLS alone is its α-β cost: its DAG is only its load on the links, at NVLS's own rate.
+    if (alone)
+      alone_.emplace(rkey, ticks(choice.algorithm == CollectiveAlgorithm::Nvls
+                                     ? choice.cost.time
+                                     : simulate_dag_alone(topo_, dag, eff_)));
   } else {
     alone = ai->second;
   }
@@ -537,6 +544,7 @@ std::uint32_t OpSim::collective_instance(std::uint64_t site, const std::vector<i
     const CoalescedFlows cf = coalesce(topo_, collective_dag(kind, choice.algorithm, group, size));
     FlowSet fs;
     fs.tail = cf.tail;
+    if (choice.algorithm == CollectiveAlgorithm::Nvls) fs.cap = choice.cost.bytes_per_s;
     const int q = choice.algorithm == CollectiveAlgorithm::Ring ? ring_cost(topo_, group, eff_).channels : 1;
     if (q > 1 && !cf.pairs.empty()) {
       // A ring leaving the scale-up domain runs as q channels, each leaving every node through
@@ -1204,8 +1212,7 @@ PipelineRun OpSim::run() {
   chunks_ = dual_ ? 2 : sp_.vpp;
   V_ = dual_ ? p_ : p_ * sp_.vpp;
   cf_ = program_compute_fraction(s_);
-  eff_.scale_up = s_.profile.network.scale_up;
-  eff_.scale_out = s_.profile.network.scale_out;
+  eff_ = fabric_efficiency(s_);
   if (prog_.stages.size() != static_cast<std::size_t>(p_))
     throw std::invalid_argument("simulate_op_program: one stage program per pipeline stage expected");
 

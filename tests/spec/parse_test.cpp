@@ -194,6 +194,31 @@ TEST(ParseGpu, ScaleUpTopologyRules) {
   expect_gpu_error(j, "scale_up.domain_size", "positive");
 }
 
+TEST(ParseGpu, InSwitchReductionIsASourcedYesOrNo) {
+  // H800 ships an explicit "no" (NCCL logs 0 NVLS channels); a "yes" parses; optional.
+  Json j = h800_json();
+  EXPECT_FALSE(parse_gpu_spec(j, "H800-SXM.json").scale_up.in_switch_reduction.value);
+  EXPECT_FALSE(parse_gpu_spec(j, "H800-SXM.json").scale_up.in_switch_reduction.source.empty());
+  j["scale_up"]["in_switch_reduction"]["value"] = true;
+  EXPECT_TRUE(parse_gpu_spec(j, "H800-SXM.json").scale_up.in_switch_reduction.value);
+  j["scale_up"].erase("in_switch_reduction");
+  EXPECT_FALSE(parse_gpu_spec(j, "H800-SXM.json").scale_up.in_switch_reduction.value);
+
+  j = h800_json();
+  j["scale_up"]["in_switch_reduction"]["value"] = "yes";
+  expect_gpu_error(j, "scale_up.in_switch_reduction.value", "");
+  j = h800_json();
+  j["scale_up"]["in_switch_reduction"]["source"] = " ";
+  expect_gpu_error(j, "scale_up.in_switch_reduction.source", "where");
+  j = h800_json();
+  j["scale_up"]["in_switch_reduction"]["flag"] = "Q";
+  expect_gpu_error(j, "scale_up.in_switch_reduction.flag", "not a flag");
+  // A full mesh has no switch.
+  j = mi300x_json();
+  j["scale_up"]["in_switch_reduction"] = {{"value", true}, {"source", "test"}, {"flag", "E"}};
+  expect_gpu_error(j, "scale_up.in_switch_reduction", "full mesh");
+}
+
 TEST(ParseGpu, UsableMemoryCannotExceedMarketed) {
   Json j = h800_json();
   j["hbm_usable_gib"]["value"] = 81;

@@ -12,8 +12,10 @@
 #include "sim/network/collective_runs.hpp"
 #include "sim/program/op_program.hpp"
 #include "sim/program/schedule.hpp"
-#include "sim/step/program_cost.hpp"
+#include "sim/scenario/scenario_topology.hpp"
 #include "sim/step/analytical_step.hpp"
+#include "sim/step/fabric_efficiency.hpp"
+#include "sim/step/program_cost.hpp"
 #include "sim/workload/des_step.hpp"
 #include "sim/workload/trace.hpp"
 #include "tests/common/shipped_data.hpp"
@@ -451,4 +453,55 @@ TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
     EXPECT_GT(f, 1.0 + 0.8 * (share - 1.0)) << k;
     EXPECT_LE(f, share + 1e-9) << k;
   }
+}
+
+TEST(OpDes, NvlsCarriesTensorParallelAllReducesOnH100) {
+  // Llama 3 70B on 64 H100 without sequence parallelism: every layer all-reduces its TP8
+  // outputs inside the node. H100's NVSwitch reduces in the switch (catalogue), so NCCL's NVLS
+  // is chosen (collective_runs.hpp); the what-if `cluster.network.in_switch_reduction=false`
+  // puts them back on the ring. Both fidelities see the same gain, and the DES runs each
+  // all-reduce in exactly its α-β NVLS time (nothing else on those links).
+  const auto sets = [](bool nvls) {
+    return llama64({"parallelism.sequence_parallel=false",
+                    std::string("cluster.network.in_switch_reduction=") + (nvls ? "true" : "false")});
+  };
+  const Scenario on = load("llama3-70b-h100.json", sets(true));
+  const Scenario off = load("llama3-70b-h100.json", sets(false));
+  ASSERT_TRUE(on.cluster.network.in_switch_reduction);
+  ASSERT_FALSE(off.cluster.network.in_switch_reduction);
+  const double a_on = simulate_step_analytical(on).step_time.value;
+  const double a_off = simulate_step_analytical(off).step_time.value;
+  DesOptions o;
+  o.record_tasks = true;
+  const DesStep d_on = simulate_step_des_detailed(on, o);
+  const double des_on = d_on.result.step_time.value;
+  const double des_off = simulate_step_des(off).step_time.value;
+  std::printf("Llama 70B / 64 H100, TP8 all-reduces: analytical %.3f s (ring %.3f), DES %.3f s (ring %.3f)\n",
+              a_on, a_off, des_on, des_off);
+  EXPECT_LT(a_on, a_off);
+  EXPECT_LT(des_on, des_off);
+  EXPECT_NEAR(des_on / a_on, des_off / a_off, 0.01) << "both fidelities price NVLS alike";
+  // The layer-output all-reduce in the DES: its time from the last member's arrival is the NVLS
+  // α-β time; members arriving earlier wait, so no record is shorter.
+  const StepProgram prog = build_step_program(on);
+  const Op* ar = nullptr;
+  for (const auto& lp : prog.layers)
+    for (const Op& op : lp.ops)
+      if (!ar && op.collective == OpCollective::AllReduce && op.group == ParallelGroup::Tp) ar = &op;
+  ASSERT_NE(ar, nullptr);
+  const Topology topo = build_topology(on);
+  std::vector<int> tp;
+  for (int g = 0; g < on.parallelism.tp; ++g) tp.push_back(g);
+  const AlgorithmChoice c = nccl_algorithm(topo, CollectiveKind::AllReduce, tp, ar->comm_bytes,
+                                           fabric_efficiency(on));
+  ASSERT_EQ(c.algorithm, CollectiveAlgorithm::Nvls);
+  double shortest = 1e9;
+  int seen = 0;
+  for (const TaskRecord& r : d_on.run.task_records) {
+    if (r.name < 0 || d_on.run.names[static_cast<std::size_t>(r.name)] != ar->name) continue;
+    ++seen;
+    shortest = std::min(shortest, (r.end - r.start).seconds().value);
+  }
+  ASSERT_GT(seen, 0) << ar->name;
+  EXPECT_NEAR(shortest, c.cost.time.value, 2e-9) << ar->name;
 }

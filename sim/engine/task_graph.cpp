@@ -11,13 +11,13 @@ namespace {
 constexpr SimTime kUnset{-1};
 
 /// Builds CSR adjacency (offsets of size n+1) from (from, to) pairs, keeping insertion order.
-void build_csr(std::size_t n, const std::vector<std::pair<TaskId, TaskId>>& edges,
-               std::vector<std::uint32_t>& offset, std::vector<TaskId>& targets) {
+template <class Edges, class Offsets, class Targets>
+void build_csr(std::size_t n, const Edges& edges, Offsets& offset, Targets& targets) {
   offset.assign(n + 1, 0);
   for (const auto& [from, to] : edges) ++offset[from + 1];
   for (std::size_t i = 0; i < n; ++i) offset[i + 1] += offset[i];
   targets.assign(edges.size(), 0);
-  std::vector<std::uint32_t> fill(offset.begin(), offset.end() - 1);
+  LargeVector<std::uint32_t> fill(offset.begin(), offset.end() - 1);
   for (const auto& [from, to] : edges) targets[fill[from]++] = to;
 }
 
@@ -41,9 +41,14 @@ TaskId TaskGraph::add(StreamId stream, SimTime duration, bool external, std::uin
   for (TaskId d : deps) {
     if (d >= id) throw std::invalid_argument("TaskGraph: unknown dependency " + std::to_string(d));
   }
-  tasks_.push_back(Task{duration, tag, stream, external});
+  tasks_.push_back(Task{external ? static_cast<std::int64_t>(tag) : duration.ns, stream, external});
   for (TaskId d : deps) edges_.emplace_back(d, id);
   return id;
+}
+
+void TaskGraph::reserve(std::size_t tasks, std::size_t dependencies) {
+  tasks_.reserve(tasks);
+  edges_.reserve(dependencies);
 }
 
 TaskId TaskGraph::add_task(StreamId stream, SimTime duration, std::span<const TaskId> deps) {
@@ -67,20 +72,27 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
 }
 
 void TaskGraph::validate() const {
-  // Kahn's algorithm over the dependency edges plus the implicit edges of stream order.
+  // Kahn's algorithm over the dependency edges plus the implicit edges of stream order (each
+  // task's successor on its stream, kept as one array rather than as copied edges: the graphs
+  // of every-rank simulations hold 10^8 tasks).
   const std::size_t n = tasks_.size();
-  std::vector<std::pair<TaskId, TaskId>> all = edges_;
-  std::vector<TaskId> last_on_stream(stream_names_.size(), kNoTask);
-  for (TaskId t = 0; t < n; ++t) {
-    TaskId& last = last_on_stream[tasks_[t].stream];
-    if (last != kNoTask) all.emplace_back(last, t);
-    last = t;
+  LargeVector<std::uint32_t> offset;
+  LargeVector<TaskId> succ;
+  build_csr(n, edges_, offset, succ);
+  LargeVector<std::uint32_t> indegree(n, 0);
+  LargeVector<TaskId> next_on_stream(n, kNoTask);
+  {
+    std::vector<TaskId> last_on_stream(stream_names_.size(), kNoTask);
+    for (TaskId t = 0; t < n; ++t) {
+      TaskId& last = last_on_stream[tasks_[t].stream];
+      if (last != kNoTask) {
+        next_on_stream[last] = t;
+        ++indegree[t];
+      }
+      last = t;
+    }
   }
-  std::vector<std::uint32_t> offset;
-  std::vector<TaskId> succ;
-  build_csr(n, all, offset, succ);
-  std::vector<std::uint32_t> indegree(n, 0);
-  for (const auto& e : all) ++indegree[e.second];
+  for (const auto& e : edges_) ++indegree[e.second];
   std::vector<TaskId> ready;
   for (TaskId t = 0; t < n; ++t) {
     if (indegree[t] == 0) ready.push_back(t);
@@ -93,6 +105,7 @@ void TaskGraph::validate() const {
     for (std::uint32_t i = offset[t]; i < offset[t + 1]; ++i) {
       if (--indegree[succ[i]] == 0) ready.push_back(succ[i]);
     }
+    if (const TaskId s = next_on_stream[t]; s != kNoTask && --indegree[s] == 0) ready.push_back(s);
   }
   if (seen == n) return;
   TaskId blocked = 0;
@@ -111,7 +124,7 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
   const std::size_t n = graph.task_count();
   build_csr(n, graph.dependencies(), succ_offset_, succ_);
 
-  std::vector<std::pair<TaskId, TaskId>> membership;  // (stream, task) in program order
+  LargeVector<std::pair<TaskId, TaskId>> membership;  // (stream, task) in program order
   membership.reserve(n);
   for (TaskId t = 0; t < n; ++t) membership.emplace_back(graph.stream(t), t);
   build_csr(graph.stream_count(), membership, stream_offset_, stream_tasks_);

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/common/large_array.hpp"
 #include "sim/common/units.hpp"
 #include "sim/engine/engine.hpp"
 #include "sim/engine/event.hpp"
@@ -54,32 +55,42 @@ class TaskGraph {
   /// `after` starts only once `before` has completed. Both must exist and differ.
   void add_dependency(TaskId before, TaskId after);
 
+  /// Room for `tasks` tasks and `dependencies` dependencies, so that a large graph built in
+  /// one go does not hold two copies of its arrays while they grow.
+  void reserve(std::size_t tasks, std::size_t dependencies);
   std::size_t task_count() const { return tasks_.size(); }
   std::size_t stream_count() const { return stream_names_.size(); }
   StreamId stream(TaskId task) const { return tasks_.at(task).stream; }
-  SimTime duration(TaskId task) const { return tasks_.at(task).duration; }
+  SimTime duration(TaskId task) const {
+    const Task& t = tasks_.at(task);
+    return t.external ? SimTime::zero() : SimTime{t.value};
+  }
   bool is_external(TaskId task) const { return tasks_.at(task).external; }
-  std::uint64_t tag(TaskId task) const { return tasks_.at(task).tag; }
+  std::uint64_t tag(TaskId task) const {
+    const Task& t = tasks_.at(task);
+    return t.external ? static_cast<std::uint64_t>(t.value) : 0;
+  }
   const std::string& stream_name(StreamId stream) const { return stream_names_.at(stream); }
   /// Every edge (before, after), in insertion order.
-  const std::vector<std::pair<TaskId, TaskId>>& dependencies() const { return edges_; }
+  const LargeVector<std::pair<TaskId, TaskId>>& dependencies() const { return edges_; }
 
   /// Throws std::invalid_argument, naming a task, when dependencies and stream order form a
   /// cycle, i.e. when execution would deadlock (a task waiting for one queued behind it).
   void validate() const;
 
  private:
+  /// 16 bytes: a task is timed (duration) or external (tag), never both; graphs of 10^8 tasks
+  /// are built for every-rank simulations.
   struct Task {
-    SimTime duration;
-    std::uint64_t tag = 0;
+    std::int64_t value = 0;  ///< duration in ns, or the external task's tag (as its bits)
     StreamId stream = 0;
     bool external = false;
   };
   TaskId add(StreamId stream, SimTime duration, bool external, std::uint64_t tag,
              std::span<const TaskId> deps);
 
-  std::vector<Task> tasks_;
-  std::vector<std::pair<TaskId, TaskId>> edges_;
+  LargeVector<Task> tasks_;
+  LargeVector<std::pair<TaskId, TaskId>> edges_;
   std::vector<std::string> stream_names_;
 };
 
@@ -150,22 +161,22 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   bool started_ = false;
 
   // Successors in CSR form.
-  std::vector<std::uint32_t> succ_offset_;
-  std::vector<TaskId> succ_;
+  LargeVector<std::uint32_t> succ_offset_;
+  LargeVector<TaskId> succ_;
   // Tasks of each stream in program order, CSR form, and the index of each stream's head.
-  std::vector<std::uint32_t> stream_offset_;
-  std::vector<TaskId> stream_tasks_;
+  LargeVector<std::uint32_t> stream_offset_;
+  LargeVector<TaskId> stream_tasks_;
   std::vector<std::uint32_t> stream_head_;
   std::vector<bool> stream_busy_;
   // Per task.
-  std::vector<std::uint32_t> deps_left_;
-  std::vector<TaskState> state_;
-  std::vector<SimTime> start_;
-  std::vector<SimTime> end_;
+  LargeVector<std::uint32_t> deps_left_;
+  LargeVector<TaskState> state_;
+  LargeVector<SimTime> start_;
+  LargeVector<SimTime> end_;
   /// The dependency that ended last (kNoTask if none yet).
-  std::vector<TaskId> last_dep_;
+  LargeVector<TaskId> last_dep_;
   /// The constraint that released the task (kNoTask for tasks released by start()).
-  std::vector<TaskId> released_by_;
+  LargeVector<TaskId> released_by_;
   std::size_t done_count_ = 0;
   TaskId last_finished_ = kNoTask;
 

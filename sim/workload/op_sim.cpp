@@ -152,9 +152,9 @@ class SmShare final : public EventHandler {
 /// to the collective's end.
 class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink, public EventHandler {
  public:
-  CollectiveRunner(Engine& engine, FlowModel& flows, std::vector<Instance>& inst,
+  CollectiveRunner(Engine& engine, FlowModel& flows, LargeVector<Instance>& inst,
                    const std::vector<FlowSet>& sets, const std::vector<std::vector<LinkId>>& paths,
-                   SmShare& share, const std::vector<std::uint32_t>& slot_of)
+                   SmShare& share, const LargeVector<std::uint32_t>& slot_of)
       : engine_(engine), flows_(flows), inst_(inst), sets_(sets), paths_(paths), share_(share),
         slot_of_(slot_of) {
     kind_ = engine.register_handler(*this, "collectives");
@@ -209,11 +209,11 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
   }
   Engine& engine_;
   FlowModel& flows_;
-  std::vector<Instance>& inst_;
+  LargeVector<Instance>& inst_;
   const std::vector<FlowSet>& sets_;
   const std::vector<std::vector<LinkId>>& paths_;
   SmShare& share_;
-  const std::vector<std::uint32_t>& slot_of_;
+  const LargeVector<std::uint32_t>& slot_of_;
   TaskExecutor* exec_ = nullptr;
   EventKind kind_;
 };
@@ -296,9 +296,10 @@ class OpSim {
   std::unique_ptr<Engine> engine_ = std::make_unique<Engine>();
   std::unique_ptr<FlowModel> flows_;
   TaskGraph g_;
-  std::vector<Cat> cat_;
-  std::vector<std::int32_t> pcat_;
-  std::vector<std::uint32_t> slot_of_;
+  double est_tasks_ = 0;
+  LargeVector<Cat> cat_;
+  LargeVector<std::int32_t> pcat_;
+  LargeVector<std::uint32_t> slot_of_;
   std::vector<TaskRecord> rec_;
   std::vector<std::string> names_;
   std::unordered_map<std::string, std::int32_t> name_index_;
@@ -339,8 +340,11 @@ class OpSim {
   std::map<std::tuple<int, double, std::vector<int>>, std::int32_t> set_of_;
   std::map<std::tuple<int, double, std::vector<int>>, SimTime> alone_;  // scale-up-only groups
   std::map<std::tuple<int, double, std::vector<int>>, bool> is_alone_;
-  std::vector<Instance> inst_;
-  std::unordered_map<InstanceKey, std::uint32_t, InstanceKeyHash> inst_of_;
+  LargeVector<Instance> inst_;
+  /// Instances some members have not yet joined: (instance, members still to join). An entry
+  /// is dropped when the last member joins, so the map holds the groups in construction, not
+  /// every collective of the step.
+  std::unordered_map<InstanceKey, std::pair<std::uint32_t, std::uint32_t>, InstanceKeyHash> inst_of_;
 
   // Compute times per (layer, op), before the GPU's speed factor.
   std::vector<std::vector<SimTime>> op_time_;
@@ -484,12 +488,14 @@ std::uint32_t OpSim::new_instance(std::uint64_t site, std::int64_t leader, std::
                                   bool* fresh) {
   *fresh = true;
   if (expected > 1) {
-    auto [it, inserted] = inst_of_.try_emplace(InstanceKey{site, leader}, 0);
+    auto [it, inserted] = inst_of_.try_emplace(InstanceKey{site, leader});
     if (!inserted) {
       *fresh = false;
-      return it->second;
+      const std::uint32_t i = it->second.first;
+      if (--it->second.second == 0) inst_of_.erase(it);
+      return i;
     }
-    it->second = static_cast<std::uint32_t>(inst_.size());
+    it->second = {static_cast<std::uint32_t>(inst_.size()), expected - 1};
   }
   inst_.emplace_back();
   inst_.back().expected = expected;
@@ -1259,6 +1265,7 @@ PipelineRun OpSim::run() {
     for (const LayerProgram& lp : prog_.layers) ops += static_cast<double>(lp.ops.size());
     const double per_gpu = static_cast<double>(m_) * (ops / p_ + 4.0 * chunks_);
     const double est = per_gpu * static_cast<double>(gpus_.size());
+    est_tasks_ = est;
     if (static_cast<double>(V_) * static_cast<double>(m_) > static_cast<double>(kMaxPasses) ||
         est > static_cast<double>(sp_.max_tasks))
       throw SimulationBudgetError(
@@ -1266,6 +1273,16 @@ PipelineRun OpSim::run() {
           " tasks for " + std::to_string(V_) + " model stages x " + std::to_string(m_) +
           " micro-batches on " + std::to_string(gpus_.size()) + " simulated GPUs) exceeds the budget of " +
           std::to_string(sp_.max_tasks) + " tasks (reduce global_batch, raise micro_batch or simulate fewer ranks)");
+  }
+  // The estimate is within a few per cent of the count (the program gives it): reserving it
+  // keeps growing arrays from holding two copies at once, which set the peak memory of
+  // every-rank simulations.
+  {
+    const auto n = static_cast<std::size_t>(est_tasks_ * 1.02) + 1024;
+    g_.reserve(n, 0);
+    cat_.reserve(n);
+    pcat_.reserve(n);
+    slot_of_.reserve(n);
   }
   for (std::size_t k = 0; k < gpus_.size(); ++k) build_gpu(static_cast<int>(k));
 

@@ -132,13 +132,8 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
   for (StreamId s = 0; s < graph.stream_count(); ++s) stream_head_[s] = stream_offset_[s];
   stream_busy_.assign(graph.stream_count(), false);
 
-  deps_left_.assign(n, 0);
-  for (const auto& e : graph.dependencies()) ++deps_left_[e.second];
-  state_.assign(n, TaskState::kWaiting);
-  start_.assign(n, kUnset);
-  end_.assign(n, kUnset);
-  last_dep_.assign(n, kNoTask);
-  released_by_.assign(n, kNoTask);
+  slot_.assign(n, Slot{});
+  for (const auto& e : graph.dependencies()) ++slot_[e.second].deps_left;
   kind_ = engine.register_handler(*this, "task_complete");
 }
 
@@ -161,23 +156,23 @@ void TaskExecutor::start() {
 void TaskExecutor::try_start_head(StreamId stream) {
   if (stream_busy_[stream] || stream_head_[stream] == stream_offset_[stream + 1]) return;
   const TaskId t = stream_tasks_[stream_head_[stream]];
-  if (deps_left_[t] == 0) start_task(t);
+  if (slot_[t].deps_left == 0) start_task(t);
 }
 
 void TaskExecutor::start_task(TaskId t) {
   const StreamId stream = graph_.stream(t);
   stream_busy_[stream] = true;
-  state_[t] = TaskState::kRunning;
-  start_[t] = engine_.now();
+  slot_[t].state = TaskState::kRunning;
+  slot_[t].start = engine_.now();
   // Which constraint released the task: the later of its last dependency and its stream
   // predecessor (the dependency on a tie).
-  const TaskId dep = last_dep_[t];
+  const TaskId dep = slot_[t].last_dep;
   const std::uint32_t pos = stream_head_[stream];
   const TaskId prev = pos > stream_offset_[stream] ? stream_tasks_[pos - 1] : kNoTask;
-  if (dep != kNoTask && (prev == kNoTask || end_[dep] >= end_[prev])) {
-    released_by_[t] = dep;
+  if (dep != kNoTask && (prev == kNoTask || slot_[dep].end >= slot_[prev].end)) {
+    slot_[t].released_by = dep;
   } else {
-    released_by_[t] = prev;
+    slot_[t].released_by = prev;
   }
   if (graph_.is_external(t)) {
     if (runner_ != nullptr) runner_->start_external(t, graph_.tag(t), *this, engine_);
@@ -192,8 +187,8 @@ void TaskExecutor::start_task(TaskId t) {
 }
 
 void TaskExecutor::finish(TaskId t) {
-  state_[t] = TaskState::kDone;
-  end_[t] = engine_.now();
+  slot_[t].state = TaskState::kDone;
+  slot_[t].end = engine_.now();
   ++done_count_;
   last_finished_ = t;  // completions are processed in time order
   const StreamId stream = graph_.stream(t);
@@ -201,15 +196,15 @@ void TaskExecutor::finish(TaskId t) {
   ++stream_head_[stream];
   for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) {
     const TaskId s = succ_[i];
-    --deps_left_[s];
-    const TaskId prev = last_dep_[s];
+    --slot_[s].deps_left;
+    const TaskId prev = slot_[s].last_dep;
     // Ends arrive in time order, so the newest is the latest; on equal ends keep the smallest id.
-    if (prev == kNoTask || end_[prev] < end_[t] || t < prev) last_dep_[s] = t;
+    if (prev == kNoTask || slot_[prev].end < slot_[t].end || t < prev) slot_[s].last_dep = t;
   }
   try_start_head(stream);
   for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) {
     const TaskId s = succ_[i];
-    if (deps_left_[s] == 0 && state_[s] == TaskState::kWaiting) try_start_head(graph_.stream(s));
+    if (slot_[s].deps_left == 0 && slot_[s].state == TaskState::kWaiting) try_start_head(graph_.stream(s));
   }
 }
 
@@ -229,14 +224,14 @@ void TaskExecutor::drain() {
 
 void TaskExecutor::complete(TaskId task) {
   if (task >= graph_.task_count() || !graph_.is_external(task) ||
-      state_[task] != TaskState::kRunning) {
+      slot_[task].state != TaskState::kRunning) {
     throw std::logic_error("TaskExecutor: complete(" + std::to_string(task) +
                            ") on a task that is not a running external task");
   }
-  if (end_[task] != kUnset) {  // completed earlier in this cascade, not yet processed
+  if (slot_[task].end != kUnset) {  // completed earlier in this cascade, not yet processed
     throw std::logic_error("TaskExecutor: task " + std::to_string(task) + " completed twice");
   }
-  end_[task] = engine_.now();
+  slot_[task].end = engine_.now();
   pending_done_.push_back(task);
   drain();
 }
@@ -256,14 +251,14 @@ void TaskExecutor::on_complete(std::uint64_t token, Engine& /*engine*/) {
 SimTime TaskExecutor::makespan() const {
   SimTime last = origin_;
   for (TaskId t = 0; t < graph_.task_count(); ++t) {
-    if (state_[t] == TaskState::kDone && end_[t] > last) last = end_[t];
+    if (slot_[t].state == TaskState::kDone && slot_[t].end > last) last = slot_[t].end;
   }
   return last - origin_;
 }
 
 std::vector<TaskId> TaskExecutor::critical_path() const {
   std::vector<TaskId> path;
-  for (TaskId t = last_finished_; t != kNoTask; t = released_by_[t]) path.push_back(t);
+  for (TaskId t = last_finished_; t != kNoTask; t = slot_[t].released_by) path.push_back(t);
   std::reverse(path.begin(), path.end());
   return path;
 }
@@ -272,7 +267,7 @@ SimTime TaskExecutor::stream_busy_time(StreamId stream) const {
   SimTime busy = SimTime::zero();
   for (std::uint32_t i = stream_offset_.at(stream); i < stream_offset_.at(stream + 1); ++i) {
     const TaskId t = stream_tasks_[i];
-    if (state_[t] == TaskState::kDone) busy += end_[t] - start_[t];
+    if (slot_[t].state == TaskState::kDone) busy += slot_[t].end - slot_[t].start;
   }
   return busy;
 }

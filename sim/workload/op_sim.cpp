@@ -1492,6 +1492,7 @@ PipelineRun OpSim::run() {
     r.gpu_peak_activations.push_back(Bytes(peak));
   }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  r.loop_seconds = ran.wall_seconds;
   return r;
 }
 

@@ -424,6 +424,7 @@ PipelineRun simulate_pipeline(const PipelineSpec& spec, const PipelineNetwork* n
     r.stage_breakdown.push_back(bd);
   }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  r.loop_seconds = ran.wall_seconds;
   return r;
 }
 

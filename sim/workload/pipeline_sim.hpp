@@ -141,7 +141,10 @@ struct PipelineRun {
   int critical_stage = 0;
   std::uint64_t events = 0;
   std::uint64_t fingerprint = 0;
+  /// Real time of the whole simulation (building the task graph, the event loop, results).
   double wall_seconds = 0;
+  /// Real time of the event loop alone (Engine::run).
+  double loop_seconds = 0;
   std::size_t tasks = 0;
   std::size_t transfers = 0;
   /// Links the transfers used (each topology link enters the flow model once).

@@ -36,6 +36,21 @@ TEST(CliBench, PrintsEventRatesForTheReferenceCases) {
   EXPECT_NE(r.out.find("llama3-405b"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("events/s"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("probe --device cpu --quick: "), std::string::npos) << r.out;
+  // JSON: the event loop is a part of the simulation, which is a part of the whole call, and
+  // events/s is over the loop alone.
+  Result j = run("bench --format json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const Json doc = Json::parse(j.out);
+  ASSERT_GE(doc["des"].size(), 3u);
+  for (const Json& c : doc["des"]) {
+    const double loop = c["loop_s"], sim = c["sim_wall_s"], whole = c["step_wall_s"];
+    EXPECT_GT(loop, 0.0) << c["name"];
+    EXPECT_LE(loop, sim) << c["name"];
+    EXPECT_LE(sim, whole) << c["name"];
+    EXPECT_NEAR(c["events_per_s"].get<double>(), c["events"].get<double>() / loop,
+                1e-6 * c["events_per_s"].get<double>())
+        << c["name"];
+  }
 }
 
 TEST(CliCalibration, ProbeCalibrateValidateRoundTrip) {

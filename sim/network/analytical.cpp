@@ -255,6 +255,8 @@ Bytes nvls_bytes_per_gpu(CollectiveKind kind, int ranks, Bytes size) {
   }
 }
 
+int nvls_steps(CollectiveKind kind) { return kind == CollectiveKind::AllReduce ? 2 : 1; }
+
 CollectiveCost nvls_cost(const Topology& topo, CollectiveKind kind, std::span<const int> group,
                          Bytes size, const FabricEfficiency& eff) {
   check_size(size);
@@ -265,7 +267,7 @@ CollectiveCost nvls_cost(const Topology& topo, CollectiveKind kind, std::span<co
                                 "domain that reduces, and a measured NVLS efficiency, needed)");
   const int n = static_cast<int>(group.size());
   const Bytes bytes = nvls_bytes_per_gpu(kind, n, size);
-  const int steps = kind == CollectiveKind::AllReduce ? 2 : 1;
+  const int steps = nvls_steps(kind);
   // α of the GPU → switch → GPU route; the line rate of the slowest member's first hop (its
   // link into the switch).
   Seconds alpha(0.0);

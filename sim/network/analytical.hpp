@@ -121,6 +121,8 @@ CollectiveCost nvls_cost(const Topology& topo, CollectiveKind kind, std::span<co
                          Bytes size, const FabricEfficiency& eff);
 /// Bytes each member moves per direction under NVLS (rules of nvls_cost).
 Bytes nvls_bytes_per_gpu(CollectiveKind kind, int ranks, Bytes size);
+/// Lock-step phases of NVLS (rules of nvls_cost): 2 for all-reduce, else 1.
+int nvls_steps(CollectiveKind kind);
 /// Whether NVLS can run `group`: at least 2 members, all in one scale-up domain with a switch
 /// that reduces, and a measured eff.nvls.
 bool nvls_available(const Topology& topo, std::span<const int> group, const FabricEfficiency& eff);

@@ -79,7 +79,7 @@ TransferDag nvls_load(CollectiveKind kind, std::span<const int> group, Bytes siz
   if (n < 2) return dag;
   const Bytes bytes = nvls_bytes_per_gpu(kind, n, size);
   for (int k = 0; k < n; ++k) dag.transfers.push_back({ring[k], ring[(k + 1) % n], bytes, 0, {}});
-  dag.steps = kind == CollectiveKind::AllReduce ? 2 : 1;
+  dag.steps = nvls_steps(kind);
   return dag;
 }
 

@@ -79,6 +79,9 @@ class TaskGraph {
   void validate() const;
 
  private:
+  // The executor reads tasks by id on its hot path, without at()'s bounds check (its ids come
+  // from the graph itself).
+  friend class TaskExecutor;
   /// 16 bytes: a task is timed (duration) or external (tag), never both; graphs of 10^8 tasks
   /// are built for every-rank simulations.
   struct Task {
@@ -129,7 +132,7 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   /// Every task has completed.
   bool finished() const { return done_count_ == graph_.task_count(); }
   std::size_t completed_count() const { return done_count_; }
-  TaskState state(TaskId task) const { return slot_.at(task).state; }
+  TaskState state(TaskId task) const { return slot_.at(task).state(); }
   /// Start / end of a task (SimTime{-1} while it has not started / ended).
   SimTime start_time(TaskId task) const { return slot_.at(task).start; }
   SimTime end_time(TaskId task) const { return slot_.at(task).end; }
@@ -163,13 +166,22 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   // Successors in CSR form.
   LargeVector<std::uint32_t> succ_offset_;
   LargeVector<TaskId> succ_;
-  // Tasks of each stream in program order, CSR form, and the index of each stream's head.
+  // Tasks of each stream in program order, CSR form.
   LargeVector<std::uint32_t> stream_offset_;
   LargeVector<TaskId> stream_tasks_;
-  std::vector<std::uint32_t> stream_head_;
-  std::vector<bool> stream_busy_;
+  /// Per stream, where its queue stands: the position of its head in stream_tasks_, the end of
+  /// its range there, and whether a task of it runs. One small record per stream, read on every
+  /// start and end, so that a stream's state is one load, not three arrays.
+  struct StreamCursor {
+    std::uint32_t head = 0;
+    std::uint32_t end = 0;
+    bool busy = false;
+  };
+  std::vector<StreamCursor> cursor_;
   /// Per task, one 32-byte record: the executor reads and writes these fields together, and
   /// with 10^8 tasks (every-rank simulations) an array per field cost a cache miss per field.
+  /// The task's stream is copied here from the graph for the same reason; its state shares a
+  /// word with the count of dependencies left (below 2^30, checked at construction).
   struct Slot {
     SimTime start{-1};  ///< -1: not started
     SimTime end{-1};    ///< -1: not ended
@@ -177,9 +189,17 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
     TaskId last_dep = kNoTask;
     /// The constraint that released the task (kNoTask for tasks released by start()).
     TaskId released_by = kNoTask;
-    std::uint32_t deps_left = 0;
-    TaskState state = TaskState::kWaiting;
+    std::uint32_t deps_and_state = 0;  ///< dependencies left (low 30 bits), TaskState (top 2)
+    StreamId stream = 0;
+
+    static constexpr std::uint32_t kDepsMask = (std::uint32_t{1} << 30) - 1;
+    std::uint32_t deps_left() const { return deps_and_state & kDepsMask; }
+    TaskState state() const { return static_cast<TaskState>(deps_and_state >> 30); }
+    void set_state(TaskState s) {
+      deps_and_state = (deps_and_state & kDepsMask) | (static_cast<std::uint32_t>(s) << 30);
+    }
   };
+  static_assert(sizeof(Slot) == 32);
   LargeVector<Slot> slot_;
   std::size_t done_count_ = 0;
   TaskId last_finished_ = kNoTask;

@@ -95,8 +95,7 @@ FlowId FlowModel::start_flow(Bytes bytes, std::span<const LinkId> path, Completi
   flow.sink = sink;
   flow.token = token;
   flow.joined = false;
-  flow.hops.clear();
-  for (LinkId l : path) flow.hops.push_back(Hop{l, 0});
+  flow.hops.assign(path);
   flow.state = FlowState::kLatency;
   ++active_;
   ++stats_.flows_started;

@@ -29,6 +29,7 @@
 ///
 /// Per link: bytes carried, busy time, peak and time-weighted mean utilisation.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -136,6 +137,34 @@ class FlowModel final : public EventHandler {
     LinkId link;
     std::uint32_t pos;
   };
+  /// A flow's hops, held in the flow's own record up to kInline of them (every path of the
+  /// shipped topologies: GPU, NIC, leaf, spine and back is at most 6 links), on the heap beyond:
+  /// the recomputation visits the hops of every flow it solves, and a separate allocation per
+  /// flow was a cache miss per flow.
+  class HopList {
+   public:
+    static constexpr std::uint32_t kInline = 6;
+    std::uint32_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    Hop* begin() { return size_ <= kInline ? inline_.data() : overflow_.data(); }
+    Hop* end() { return begin() + size_; }
+    const Hop* begin() const { return size_ <= kInline ? inline_.data() : overflow_.data(); }
+    const Hop* end() const { return begin() + size_; }
+    Hop& operator[](std::uint32_t i) { return begin()[i]; }
+    const Hop& operator[](std::uint32_t i) const { return begin()[i]; }
+    void assign(std::span<const LinkId> path) {
+      size_ = static_cast<std::uint32_t>(path.size());
+      overflow_.clear();
+      if (size_ > kInline) overflow_.resize(size_);
+      Hop* h = begin();
+      for (std::uint32_t i = 0; i < size_; ++i) h[i] = Hop{path[i], 0};
+    }
+
+   private:
+    std::array<Hop, kInline> inline_{};
+    std::uint32_t size_ = 0;
+    std::vector<Hop> overflow_;
+  };
   /// A link's record of one member flow: which hop of the flow it is, and a copy of the flow's
   /// rate (+inf until its first solve), so scanning a link's members needs no access to the
   /// flows themselves: most members are frozen, and those scans dominate a recomputation.
@@ -156,7 +185,7 @@ class FlowModel final : public EventHandler {
     EventHandle completion;
     CompletionSink* sink = nullptr;
     std::uint64_t token = 0;
-    std::vector<Hop> hops;
+    HopList hops;
     std::uint32_t stamp = 0;
     FlowState state = FlowState::kDone;
     /// Started transmitting since the last recomputation: must be solved.

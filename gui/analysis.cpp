@@ -24,7 +24,8 @@ void erase_key(Json& doc, const std::string& section, const std::string& key) {
 std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& dirs,
                                        const std::string& file, const Json& doc,
                                        const Scenario& base, const std::vector<double>& factors,
-                                       const std::atomic<bool>* cancel) {
+                                       const std::atomic<bool>* cancel,
+                                       const std::string& fidelity) {
   std::vector<std::int64_t> counts;
   for (double f : factors) {
     const auto g = static_cast<std::int64_t>(std::llround(static_cast<double>(base.cluster.gpus) * f));
@@ -44,6 +45,11 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
     // dp follows from the GPU count; a given dp would contradict every other count.
     erase_key(variant, "parallelism", "dp");
     erase_key(variant, "cluster", "pools");
+    if (!fidelity.empty()) {
+      if (!variant.contains("simulation") || !variant["simulation"].is_object())
+        variant["simulation"] = Json::object();
+      variant["simulation"]["fidelity"] = fidelity;
+    }
     if (gpu.name != base.gpu.name) {
       variant["cluster"]["gpu"] = gpu.name;
       // These name or describe the scenario's own GPU; the new type takes its defaults.
@@ -61,7 +67,7 @@ std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& d
         const Report r = run_scenario(s, &cache);
         if (!std::isfinite(r.run.wall_days) || !std::isfinite(r.cost.total_usd)) continue;
         line.points.push_back({g, r.run.wall_days, r.cost.total_usd, r.cost.gpu_hour_usd,
-                               r.step.memory.fits()});
+                               r.step.step_time.value, r.step.memory.fits()});
       } catch (const std::exception&) {
         // Layouts that do not divide, precisions the GPU lacks, infeasible runs: not a point.
       }
@@ -194,18 +200,6 @@ std::string lane_name(StreamLane lane) {
     case StreamLane::CommAsync: return "comm async";
   }
   return "other";
-}
-
-// ---- links ---------------------------------------------------------------------------------
-
-std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links) {
-  std::stable_sort(links.begin(), links.end(), [](const LinkUse& a, const LinkUse& b) {
-    if (a.peak_utilisation != b.peak_utilisation) return a.peak_utilisation > b.peak_utilisation;
-    if (a.mean_utilisation != b.mean_utilisation) return a.mean_utilisation > b.mean_utilisation;
-    if (a.bytes.value != b.bytes.value) return a.bytes.value > b.bytes.value;
-    return a.name < b.name;
-  });
-  return links;
 }
 
 // ---- compare -------------------------------------------------------------------------------

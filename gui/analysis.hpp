@@ -22,7 +22,8 @@ struct ScalingPoint {
   double wall_days = 0;
   double total_usd = 0;
   double gpu_hour_usd = 0;
-  bool fits = true;  // memory fits in HBM
+  double step_s = 0;  // step time at the sweep's fidelity (the note compares it with the DES's)
+  bool fits = true;   // memory fits in HBM
 };
 
 /// One GPU type's points, in increasing GPU count.
@@ -41,12 +42,21 @@ std::vector<double> default_scaling_factors();
 /// other than the scenario's own, GPU-specific keys (profile, node, scale-up bandwidth, pools)
 /// are dropped and the price is the catalogue's rental price. Stops early (returning what it
 /// has) when `cancel` becomes true. Only reads its arguments, so it may run on a worker thread
-/// while the GUI keeps editing its own copy of the document.
+/// while the GUI keeps editing its own copy of the document. `fidelity` ("analytical" or "des")
+/// sets `simulation.fidelity` of every point; empty keeps the scenario's own. The points share
+/// one StepCache (topology and routing samples).
 std::vector<ScalingLine> scaling_sweep(const Catalog& catalog, const DataDirs& dirs,
                                        const std::string& file, const Json& doc,
                                        const Scenario& base,
                                        const std::vector<double>& factors,
-                                       const std::atomic<bool>* cancel = nullptr);
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       const std::string& fidelity = {});
+
+/// The fidelity the GUI's scaling tab runs its points at: the analytical step model. The tab is
+/// a what-if chart of ~50 points (every catalogue GPU type × 5 counts); the DES takes up to a
+/// second per point on large scenarios, the analytical model milliseconds, and the tab says
+/// which model it shows next to the scenario's own DES step.
+inline constexpr const char* kScalingFidelity = "analytical";
 
 // ---- timeline ------------------------------------------------------------------------------
 
@@ -108,10 +118,8 @@ std::string lane_name(StreamLane lane);
 
 // ---- links ---------------------------------------------------------------------------------
 
-/// The DES's links (StepResult::link_use) as the traffic tab lists them: highest peak
-/// utilisation first, ties by mean utilisation, then bytes (both decreasing), then name, so the
-/// first is the hottest link.
-std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links);
+// links_by_utilisation (sim/report/report.hpp) orders the traffic tab's links, as the
+// reports list them.
 
 // ---- compare -------------------------------------------------------------------------------
 

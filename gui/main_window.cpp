@@ -55,25 +55,69 @@ bool write_text(const QString& path, const std::string& content, QString* error)
   }
 }
 
+// Which step model the scaling points use, and, when it is not the report's, what that model
+// gives at the scenario's own point next to the summary's figures, so that the 1× point of the
+// scenario's GPU does not silently differ from the summary.
+QString scaling_fidelity_note(const Report& r, const std::vector<ScalingLine>& lines) {
+  const Scenario& s = r.scenario;
+  if (s.simulation.fidelity == kScalingFidelity)
+    return QObject::tr("Every point uses the %1 step model, as this scenario does.")
+        .arg(kScalingFidelity);
+  const ScalingPoint* own = nullptr;
+  for (const auto& line : lines)
+    if (line.gpu == s.gpu.name)
+      for (const auto& p : line.points)
+        if (p.gpus == s.cluster.gpus) own = &p;
+  const QString model =
+      QObject::tr("Every point uses the %1 step model (a %2 run per point would take up to "
+                  "a second each); the summary uses the %3.")
+          .arg(kScalingFidelity, qs(s.simulation.fidelity), qs(r.step.fidelity));
+  const QString summary = QObject::tr("this scenario's %1 step is %2 s (%3 days)")
+                              .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
+                                   qs(format_si(r.run.wall_days)));
+  if (!own) return QObject::tr("%1 Here %2.").arg(model, summary);
+  return QObject::tr("%1 At %2 × %3 the %4 model gives %5 s per step (%6 days); %7.")
+      .arg(model)
+      .arg(s.cluster.gpus)
+      .arg(qs(s.gpu.name), kScalingFidelity, qs(format_si(own->step_s)),
+           qs(format_si(own->wall_days)), summary);
+}
+
 }  // namespace
 
-RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::string& file,
-                      const Json& doc, const Scenario& scenario,
+RunOutput compute_run(const Json& doc, const Scenario& scenario,
                       const std::atomic<bool>* cancel) {
   RunOutput out;
   out.doc = doc;
   try {
+    if (scenario.simulation.fidelity == "des") {
+      // The report's step and the timeline's task records from one DES run: the DES is most
+      // of the wait, and simulating the step twice doubled it.
+      DesOptions options;
+      options.record_tasks = true;
+      const DesStep des = simulate_step_des_detailed(scenario, options);
+      out.timeline = pipeline_timeline(des, scenario);
+      out.report = run_scenario_with_step(scenario, des.result);
+      return out;
+    }
     out.report = run_scenario(scenario);
   } catch (const std::exception& e) {
+    out.report.reset();
     out.error = e.what();
     return out;
   }
   if (cancel && cancel->load()) return out;
+  // The timeline always shows the DES, whatever the report's fidelity.
   out.timeline = pipeline_timeline(scenario);
-  if (cancel && cancel->load()) return out;
-  out.scaling = scaling_sweep(catalog, dirs, file, doc, scenario, default_scaling_factors(),
-                              cancel);
   return out;
+}
+
+std::vector<ScalingLine> compute_scaling(const Catalog& catalog, const DataDirs& dirs,
+                                         const std::string& file, const Json& doc,
+                                         const Scenario& scenario,
+                                         const std::atomic<bool>* cancel) {
+  return scaling_sweep(catalog, dirs, file, doc, scenario, default_scaling_factors(), cancel,
+                       kScalingFidelity);
 }
 
 MainWindow::MainWindow(DataDirs dirs, QWidget* parent)
@@ -321,12 +365,16 @@ void MainWindow::update_run_state() {
   for (const Json& d : pinned_docs_) pinned = pinned || (current && d == result_doc_);
   run_button_->setEnabled(document_.valid() && !busy);
   run_action_->setEnabled(document_.valid() && !busy);
-  cancel_button_->setEnabled(busy);
+  // Cancel also stops a scaling sweep; Run stays on during one (a new run stops it).
+  cancel_button_->setEnabled(busy || scaling_pending());
+  cancel_button_->setToolTip(busy ? tr("Stop waiting for this run")
+                             : scaling_pending() ? tr("Stop the scaling sweep")
+                                                 : QString());
   pin_button_->setEnabled(current && !busy && !pinned);
   pin_button_->setToolTip(pinned    ? tr("This result is pinned already")
                           : current ? tr("Add the shown result to the compare tab")
                                     : tr("Run first: the form does not match the shown result"));
-  progress_->setVisible(busy);
+  progress_->setVisible(busy || scaling_pending());
   for (QAction* a : result_actions_) a->setEnabled(result_.has_value());
   // The banner: the shown result is not what the form describes.
   if (result_ && !current) {
@@ -398,15 +446,27 @@ bool MainWindow::run_blocking() {
     last_error_ = qs(document_.error());
     return false;
   }
-  RunOutput out = compute_run(document_.catalog(), document_.dirs(), document_.file(),
-                              document_.json(), *document_.scenario());
+  // A sweep still running for an earlier asynchronous run would overwrite this result's tab.
+  stop_scaling(tr("Scaling sweep stopped: a new run started."));
+  const Json doc = document_.json();
+  const Scenario scenario = *document_.scenario();
+  RunOutput out = compute_run(doc, scenario);
   const bool ok = out.report.has_value();
+  const std::uint64_t generation = next_generation_++;
+  if (ok) scaling_generation_ = generation;
   show_output(std::move(out));
+  if (ok)
+    finish_scaling(generation, std::make_shared<std::vector<ScalingLine>>(compute_scaling(
+                                   document_.catalog(), document_.dirs(), document_.file(), doc,
+                                   scenario)));
   return ok;
 }
 
 void MainWindow::start_run() {
   if (!document_.valid() || running()) return;
+  // A new run supersedes the shown result's sweep: stop it rather than let it compete for the
+  // CPU with this run's simulation.
+  stop_scaling(tr("Scaling sweep stopped: a new run started."));
   const std::uint64_t generation = next_generation_++;
   running_generation_ = generation;
   auto cancel = std::make_shared<std::atomic<bool>>(false);
@@ -421,12 +481,21 @@ void MainWindow::start_run() {
   const Scenario scenario = *document_.scenario();
   QPointer<MainWindow> self(this);
   QThread* thread = QThread::create([=] {
-    auto out = std::make_shared<RunOutput>(
-        compute_run(*catalog, dirs, file, doc, scenario, cancel.get()));
-    if (self)
-      QMetaObject::invokeMethod(
-          self, [self, generation, out] { if (self) self->finish_async(generation, out); },
-          Qt::QueuedConnection);
+    // Phase 1: the scenario's own simulation, shown as soon as it is done.
+    auto out = std::make_shared<RunOutput>(compute_run(doc, scenario, cancel.get()));
+    const bool ok = out->report.has_value();
+    if (!self) return;
+    QMetaObject::invokeMethod(
+        self, [self, generation, out] { if (self) self->finish_async(generation, out); },
+        Qt::QueuedConnection);
+    if (!ok || cancel->load()) return;
+    // Phase 2: the scaling tab's sweep, while the user reads the other tabs.
+    auto lines = std::make_shared<std::vector<ScalingLine>>(
+        compute_scaling(*catalog, dirs, file, doc, scenario, cancel.get()));
+    if (cancel->load() || !self) return;
+    QMetaObject::invokeMethod(
+        self, [self, generation, lines] { if (self) self->finish_scaling(generation, lines); },
+        Qt::QueuedConnection);
   });
   threads_.push_back(thread);
   connect(thread, &QThread::finished, this, [this, thread, cancel] {
@@ -440,9 +509,17 @@ void MainWindow::start_run() {
 }
 
 void MainWindow::cancel_run() {
-  if (!running()) return;
-  // The analytical step cannot be interrupted mid-way; cancelling discards its result when it
-  // arrives and stops the scaling sweep between two runs.
+  if (!running()) {
+    // Only the sweep is left: stop it between two points; the shown result stays.
+    if (scaling_pending()) {
+      stop_scaling(tr("Scaling sweep cancelled; Run again to compute it."));
+      status_->setText(tr("%1 Scaling sweep cancelled.").arg(done_status_));
+      update_run_state();
+    }
+    return;
+  }
+  // The simulation cannot be interrupted mid-way; cancelling discards its result when it
+  // arrives, and its worker then does not start the scaling sweep.
   if (cancel_flag_) cancel_flag_->store(true);
   running_generation_ = 0;
   status_->setText(result_ && !result_is_current()
@@ -455,7 +532,29 @@ void MainWindow::cancel_run() {
 void MainWindow::finish_async(std::uint64_t generation, std::shared_ptr<RunOutput> out) {
   if (generation != running_generation_) return;  // cancelled, or superseded
   running_generation_ = 0;
+  // The worker goes on with this result's sweep.
+  if (out->report) scaling_generation_ = generation;
   show_output(std::move(*out));
+}
+
+void MainWindow::finish_scaling(std::uint64_t generation,
+                                std::shared_ptr<std::vector<ScalingLine>> lines) {
+  if (generation != scaling_generation_) return;  // cancelled, or superseded
+  scaling_generation_ = 0;
+  show_scaling(*lines);
+  if (!running()) status_->setText(done_status_);
+  update_run_state();
+  emit scaling_finished(true);
+}
+
+void MainWindow::stop_scaling(const QString& why) {
+  if (!scaling_pending()) return;
+  if (cancel_flag_) cancel_flag_->store(true);
+  scaling_generation_ = 0;
+  scaling_days_->clear(why);
+  scaling_cost_->clear(QString());
+  scaling_note_->clear();
+  emit scaling_finished(false);
 }
 
 void MainWindow::show_output(RunOutput out) {
@@ -509,8 +608,51 @@ void MainWindow::show_output(RunOutput out) {
 
   show_des_results(r);
 
+  show_scaling_pending();
+
+  timeline_->show_timeline(
+      out.timeline,
+      r.step.fidelity == "des"
+          ? QString()
+          : tr("The report uses the %1 step model: %2 s per step (the DES gives %3 s).")
+                .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
+                     qs(format_si(out.timeline.step_time_s))));
+  timeline_caption_->setText(timeline_->caption());
+  traffic_->show_traffic(r.step.moe);
+  // A dense model (or ep = 1) has no token matrix: the links get the whole tab.
+  traffic_->setVisible(traffic_->ranks() > 0);
+  links_->show_links(r.step);
+  last_error_.clear();
+  done_status_ = tr("Done: %1 s per step, %2 days, $%3.")
+                     .arg(qs(format_si(r.step.step_time.value)), qs(format_si(r.run.wall_days)),
+                          qs(format_si(r.cost.total_usd)));
+  status_->setText(scaling_pending() ? tr("%1 Computing the scaling chart…").arg(done_status_)
+                                     : done_status_);
+  update_run_state();
+  emit run_finished(true);
+}
+
+void MainWindow::show_scaling_pending() {
+  if (!scaling_pending()) {
+    scaling_days_->clear(tr("No scaling sweep for this result: Run to compute it."));
+    scaling_cost_->clear(QString());
+    scaling_note_->clear();
+    return;
+  }
+  scaling_days_->clear(tr("Scaling chart: computing… (every catalogue GPU type at 0.25–4× the "
+                          "GPUs, %1 step model)")
+                           .arg(kScalingFidelity));
+  scaling_cost_->clear(QString());
+  scaling_note_->setText(tr("The other tabs show the finished result; this one fills when the "
+                            "sweep is done (Cancel stops it)."));
+}
+
+void MainWindow::show_scaling(const std::vector<ScalingLine>& lines) {
+  if (!result_) return;
+  const Report& r = *result_;
+  const Scenario& s = r.scenario;
   std::vector<ChartSeries> days, cost;
-  for (const auto& line : out.scaling) {
+  for (const auto& line : lines) {
     ChartSeries d{qs(line.gpu), {}, {}}, c{qs(line.gpu), {}, {}};
     for (const auto& p : line.points) {
       d.x.push_back(static_cast<double>(p.gpus));
@@ -544,26 +686,8 @@ void MainWindow::show_output(RunOutput out) {
           .arg(s.parallelism.pp)
           .arg(s.parallelism.ep)
           .arg(qs(s.gpu.name))
-          .arg(qs(format_fixed(r.cost.gpu_hour_usd, 2))));
-
-  timeline_->show_timeline(
-      out.timeline,
-      r.step.fidelity == "des"
-          ? QString()
-          : tr("The report uses the %1 step model: %2 s per step (the DES gives %3 s).")
-                .arg(qs(r.step.fidelity), qs(format_si(r.step.step_time.value)),
-                     qs(format_si(out.timeline.step_time_s))));
-  timeline_caption_->setText(timeline_->caption());
-  traffic_->show_traffic(r.step.moe);
-  // A dense model (or ep = 1) has no token matrix: the links get the whole tab.
-  traffic_->setVisible(traffic_->ranks() > 0);
-  links_->show_links(r.step);
-  last_error_.clear();
-  status_->setText(tr("Done: %1 s per step, %2 days, $%3")
-                       .arg(qs(format_si(r.step.step_time.value)), qs(format_si(r.run.wall_days)),
-                            qs(format_si(r.cost.total_usd))));
-  update_run_state();
-  emit run_finished(true);
+          .arg(qs(format_fixed(r.cost.gpu_hour_usd, 2))) +
+      " " + scaling_fidelity_note(r, lines));
 }
 
 void MainWindow::show_des_results(const Report& r) {
@@ -774,6 +898,11 @@ bool MainWindow::export_pdf(const QString& path, QString* error) {
     more += "<h2>Scaling with the GPU count</h2>\n<p>" + scaling_note_->text().toHtmlEscaped() +
             "</p>\n<p><img src=\"gui-scaling-days\"></p>\n<p><img src=\"gui-scaling-cost\"></p>\n";
   }
+  else if (scaling_pending())
+    more += "<h2>Scaling with the GPU count</h2>\n<p>" +
+            tr("The scaling sweep was still computing when this report was written.")
+                .toHtmlEscaped() +
+            "</p>\n";
   if (timeline_->scene() && timeline_->block_count() > 0) {
     images.push_back({"gui-timeline", timeline_->render_image()});
     more += "<h2>One step, simulated</h2>\n<p><img src=\"gui-timeline\"></p>\n<p>" +

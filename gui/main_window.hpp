@@ -2,10 +2,13 @@
 /// The what-if window: scenario panel on the left, result tabs on the right (summary,
 /// breakdown, memory, scaling, timeline, traffic, compare), File menu for open/save/export.
 ///
-/// Runs happen on a worker thread (the analytical model takes milliseconds, the discrete-event
-/// timeline and the scaling sweep up to a second or so); Cancel stops waiting: the result is discarded when it arrives and the
-/// sweep stops between runs. run_blocking() does the same work on the calling thread
-/// (scripting and tests).
+/// Runs happen on a worker thread in two phases. The first simulates the scenario itself (one
+/// DES run gives the report and the timeline) and shows every tab but scaling as soon as it is
+/// done (run_finished); the second, on the same thread, runs the scaling sweep at the
+/// analytical fidelity (kScalingFidelity) and fills the scaling tab, which says "computing…"
+/// meanwhile (scaling_finished). Cancel during the first phase discards its result when it
+/// arrives; during the second it stops the sweep between two points; a new Run cancels a
+/// running sweep. run_blocking() does both phases on the calling thread (scripting and tests).
 
 #include <atomic>
 #include <functional>
@@ -32,10 +35,9 @@ class QThread;
 
 namespace clustercost {
 
-/// Everything one run produces for the tabs.
+/// What the first phase of a run produces for the tabs (all but scaling).
 struct RunOutput {
   std::optional<Report> report;
-  std::vector<ScalingLine> scaling;
   /// The timeline tab always shows the discrete-event simulation, whatever fidelity the report
   /// used.
   PipelineTimeline timeline;
@@ -43,10 +45,17 @@ struct RunOutput {
   std::string error;  // InputError::what() or another exception's message
 };
 
-/// The work of one run; reads only its arguments (safe on a worker thread).
-RunOutput compute_run(const Catalog& catalog, const DataDirs& dirs, const std::string& file,
-                      const Json& doc, const Scenario& scenario,
+/// The first phase of a run: the report and the timeline. At DES fidelity one simulation with
+/// task records gives both. Reads only its arguments (safe on a worker thread).
+RunOutput compute_run(const Json& doc, const Scenario& scenario,
                       const std::atomic<bool>* cancel = nullptr);
+
+/// The second phase: the scaling tab's sweep (scaling_sweep at kScalingFidelity over
+/// default_scaling_factors()). Reads only its arguments; stops early when `cancel` is set.
+std::vector<ScalingLine> compute_scaling(const Catalog& catalog, const DataDirs& dirs,
+                                         const std::string& file, const Json& doc,
+                                         const Scenario& scenario,
+                                         const std::atomic<bool>* cancel = nullptr);
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -83,9 +92,14 @@ class MainWindow : public QMainWindow {
   bool run_blocking();
   /// Starts a run on a worker thread (the Run button).
   void start_run();
-  /// Stops waiting for the running job (the Cancel button).
+  /// Stops waiting for the running job, or stops its scaling sweep (the Cancel button).
   void cancel_run();
+  /// The first phase (the scenario's own simulation) is under way.
   bool running() const { return running_generation_ != 0; }
+  /// The shown result's scaling sweep is under way (its tab says "computing…").
+  bool scaling_pending() const { return scaling_generation_ != 0; }
+  /// The scaling tab's note: what the points are, or that they are being computed.
+  QLabel* scaling_note() const { return scaling_note_; }
 
   /// The shown result, nullptr before the first run.
   const Report* result() const { return result_ ? &*result_ : nullptr; }
@@ -142,8 +156,11 @@ class MainWindow : public QMainWindow {
   ComparePanel* compare() const { return compare_; }
 
  signals:
-  /// A result (or an error) has been shown, or a run was cancelled.
+  /// A result (or an error) has been shown, or a run was cancelled. The scaling sweep may
+  /// still be running (scaling_pending()).
   void run_finished(bool ok);
+  /// The scaling tab has been filled (true) or its sweep cancelled (false).
+  void scaling_finished(bool ok);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -155,6 +172,13 @@ class MainWindow : public QMainWindow {
   void build_menu();
   void update_run_state();
   void show_output(RunOutput out);
+  /// The scaling tab while its sweep runs, and once it is done.
+  void show_scaling_pending();
+  void show_scaling(const std::vector<ScalingLine>& lines);
+  /// Stops a pending scaling sweep (its late result is ignored); `why` goes in the tab.
+  void stop_scaling(const QString& why);
+  void finish_scaling(std::uint64_t generation,
+                      std::shared_ptr<std::vector<ScalingLine>> lines);
   /// The DES's critical path by category and per-GPU peak memory (messages when analytical).
   void show_des_results(const Report& r);
   void finish_async(std::uint64_t generation, std::shared_ptr<RunOutput> out);
@@ -171,7 +195,10 @@ class MainWindow : public QMainWindow {
   QString last_error_;
   std::uint64_t next_generation_ = 1;
   std::uint64_t running_generation_ = 0;
+  /// The run whose scaling sweep is pending (0: none); its worker shares cancel_flag_.
+  std::uint64_t scaling_generation_ = 0;
   std::shared_ptr<std::atomic<bool>> cancel_flag_;
+  QString done_status_;  // the status line of the shown result
   std::vector<QThread*> threads_;
   std::vector<std::shared_ptr<std::atomic<bool>>> cancel_flags_;
 

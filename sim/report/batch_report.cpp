@@ -533,6 +533,23 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
   scaling_chart(os, "chart-days", "Wall-clock days against GPU count, per GPU type",
                 "/run/wall_days", reports, false);
 
+  // The DES's own results (critical path, links, per-GPU peaks) of each report that has them:
+  // in full for a single report, behind a toggle per point for a sweep (its PDF has them on
+  // each point's page).
+  std::vector<const BatchEntry*> des;
+  for (const auto* e : reports)
+    if (!des_results_html(e->report).empty()) des.push_back(e);
+  if (reports.size() == 1 && des.size() == 1) {
+    os << des_results_html(des.front()->report);
+  } else if (!des.empty()) {
+    os << "<h2>Discrete-event simulation per point</h2>\n<p>" << des.size() << " of "
+       << reports.size() << " points ran the discrete-event simulation; open one for its "
+       << "critical path, links and per-GPU peak memory.</p>\n";
+    for (const auto* e : des)
+      os << "<details><summary>" << html_escape(e->id.empty() ? label_of(*e) : e->id + ": " + label_of(*e))
+         << "</summary>\n" << des_results_html(e->report, "Point " + e->id) << "</details>\n";
+  }
+
   if (!errors.empty()) {
     os << "<h2 class=\"warn\">Failed points</h2>\n<table id=\"errors\"><tr><th class=\"l\">id</th>"
        << "<th class=\"l\">what-if</th><th class=\"l\">file</th><th class=\"l\">path</th>"

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -27,13 +28,17 @@ StepResult simulate_step(const Scenario& s, StepCache* cache) {
 Report run_scenario(const Scenario& s) { return run_scenario(s, nullptr); }
 
 Report run_scenario(const Scenario& s, StepCache* cache) {
+  return run_scenario_with_step(s, simulate_step(s, cache), cache);
+}
+
+Report run_scenario_with_step(const Scenario& s, StepResult step, StepCache* cache) {
   // One step model call; the analytical one reuses the cache's topology and routing samples.
   const auto step_of = [cache](const Scenario& sc) { return simulate_step(sc, cache); };
   Report r;
   r.scenario = s;
   r.version = clustercost_version();
   r.params = count_parameters(s.model);
-  r.step = step_of(s);
+  r.step = std::move(step);
   // The DES states how it scaled the problem ("des: simulated the pipeline of replica 0 ..."):
   // information for the report, not a warning.
   for (const auto& w : r.step.warnings) {
@@ -680,6 +685,122 @@ void assumption(std::ostream& os, const std::string& what, const std::string& us
 
 }  // namespace
 
+std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links) {
+  std::stable_sort(links.begin(), links.end(), [](const LinkUse& a, const LinkUse& b) {
+    if (a.peak_utilisation != b.peak_utilisation) return a.peak_utilisation > b.peak_utilisation;
+    if (a.mean_utilisation != b.mean_utilisation) return a.mean_utilisation > b.mean_utilisation;
+    if (a.bytes.value != b.bytes.value) return a.bytes.value > b.bytes.value;
+    return a.name < b.name;
+  });
+  return links;
+}
+
+std::string des_results_html(const Json& j, const std::string& heading) {
+  const Json* sim = at_ptr(j, "/step/simulation");
+  if (str_at(j, "/step/fidelity") != "des" || !sim || !sim->is_object()) return {};
+  std::ostringstream os;
+  const double step_s = num_at(j, "/step/time_s");
+  os << "<h2>" << html_escape(heading) << "</h2>\n<p>The op-level discrete-event simulation "
+     << "of one step: " << grouped(num_at(j, "/step/simulation/simulated_gpus"))
+     << " GPUs simulated, " << grouped(num_at(j, "/step/simulation/events")) << " events, a step of "
+     << fx(step_s, 3) << " s.</p>\n";
+
+  // Critical path by op category: adds up to the step time; most time first.
+  const Json* path = at_ptr(j, "/step/simulation/critical_path_s");
+  if (path && path->is_object() && !path->empty()) {
+    std::vector<std::pair<std::string, double>> parts;
+    for (auto it = path->begin(); it != path->end(); ++it)
+      if (it.value().is_number()) parts.emplace_back(it.key(), it.value().get<double>());
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    os << "<h3>Critical path by op category</h3>\n<p>Where the critical rank's step time goes; "
+          "\"bubble\" is that rank waiting for work of other ranks.</p>\n"
+       << "<table class=\"des-critical-path\"><tr><th class=\"l\">op category</th>"
+       << "<th>seconds per step</th><th>share of the step</th></tr>\n";
+    double total = 0;
+    for (const auto& [category, seconds] : parts) {
+      total += seconds;
+      os << "<tr><td class=\"l\">" << html_escape(category) << "</td><td>" << fx(seconds, 4)
+         << "</td><td>" << (step_s > 0 ? fx(100 * seconds / step_s, 1) + " %" : "–")
+         << "</td></tr>\n";
+    }
+    os << "<tr><td class=\"l\"><b>total</b></td><td><b>" << fx(total, 4) << "</b></td><td>"
+       << (step_s > 0 ? fx(100 * total / step_s, 1) + " %" : "–") << "</td></tr>\n</table>\n";
+  }
+
+  // Links, hottest first (the GUI's traffic tab's order).
+  const Json* links_json = at_ptr(j, "/step/simulation/links");
+  if (links_json && links_json->is_array() && !links_json->empty()) {
+    std::vector<LinkUse> links;
+    for (const auto& l : *links_json) {
+      LinkUse u;
+      u.name = l.value("link", "");
+      u.bytes = Bytes(l.value("gb", 0.0) * 1e9);
+      u.peak_utilisation = l.value("peak_utilisation", 0.0);
+      u.mean_utilisation = l.value("mean_utilisation", 0.0);
+      links.push_back(std::move(u));
+    }
+    links = links_by_utilisation(std::move(links));
+    const std::size_t shown = links.size() <= kReportLinks ? links.size() : kReportLinks;
+    os << "<h3>Links, hottest first</h3>\n<p>The simulated flows crossed " << links.size()
+       << " link" << (links.size() == 1 ? "" : "s") << "; sorted by peak utilisation, then mean "
+       << "utilisation and bytes. The hottest is <b>" << html_escape(links.front().name) << "</b>.";
+    if (shown < links.size())
+      os << " The " << shown << " hottest are listed; " << links.size() - shown
+         << " more are in the report JSON (step.simulation.links).";
+    os << "</p>\n<table class=\"des-links\"><tr><th>#</th><th class=\"l\">link</th>"
+       << "<th>GB carried</th><th>peak utilisation</th><th>mean utilisation</th></tr>\n";
+    for (std::size_t k = 0; k < shown; ++k) {
+      const LinkUse& l = links[k];
+      os << "<tr><td>" << k + 1 << "</td><td class=\"l\">" << html_escape(l.name) << "</td><td>"
+         << fx(l.bytes.value / 1e9, 2) << "</td><td>" << fx(100 * l.peak_utilisation, 1)
+         << " %</td><td>" << fx(100 * l.mean_utilisation, 1) << " %</td></tr>\n";
+    }
+    os << "</table>\n";
+  }
+
+  // Each simulated GPU's peak: the static part plus the activations in flight at its peak.
+  const Json* gpus_json = at_ptr(j, "/step/simulation/gpu_peak_memory");
+  if (gpus_json && gpus_json->is_array() && !gpus_json->empty()) {
+    std::vector<const Json*> shown;
+    const bool per_stage = gpus_json->size() > kReportGpus;
+    if (!per_stage) {
+      for (const auto& g : *gpus_json) shown.push_back(&g);
+    } else {
+      // Every rank simulated: the largest GPU of each stage, in stage order.
+      std::map<int, const Json*> largest;
+      for (const auto& g : *gpus_json) {
+        const int stage = g.value("stage", 0);
+        auto it = largest.find(stage);
+        if (it == largest.end() || g.value("peak_gib", 0.0) > it->second->value("peak_gib", 0.0))
+          largest[stage] = &g;
+      }
+      for (const auto& [stage, g] : largest) shown.push_back(g);
+    }
+    const double capacity = num_at(j, "/memory/capacity_gib");
+    os << "<h3>Peak memory per simulated GPU</h3>\n<p>Weights, gradients and optimizer state "
+          "plus the activations in flight at each GPU's simulated peak, against "
+       << fx(capacity, 1) << " GiB usable HBM.";
+    if (per_stage)
+      os << " " << gpus_json->size() << " GPUs were simulated; the largest of each stage is "
+         << "listed, every GPU is in the report JSON (step.simulation.gpu_peak_memory).";
+    os << "</p>\n<table class=\"des-gpu-memory\"><tr><th>GPU</th><th>stage</th>"
+       << "<th>weights, gradients, optimizer (GiB)</th><th>activations (GiB)</th>"
+       << "<th>peak (GiB)</th></tr>\n";
+    for (const Json* g : shown) {
+      const double peak = g->value("peak_gib", std::nan("")),
+                   acts = g->value("activations_gib", std::nan(""));
+      const bool over = std::isfinite(capacity) && peak > capacity;
+      os << "<tr><td>" << g->value("gpu", -1) << "</td><td>" << g->value("stage", -1)
+         << "</td><td>" << fx(peak - acts, 2) << "</td><td>" << fx(acts, 2) << "</td><td"
+         << (over ? " class=\"warn\"" : "") << ">" << fx(peak, 2)
+         << (over ? " (does not fit)" : "") << "</td></tr>\n";
+    }
+    os << "</table>\n";
+  }
+  return os.str();
+}
+
 std::string report_html_style() {
   return "body{font-family:sans-serif;margin:2em;max-width:1000px;color:#222}"
          "h1{margin-bottom:0.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}"
@@ -814,6 +935,9 @@ std::string report_page_html(const Json& j, const ReportPageExtras& extras) {
       traffic_heatmap_svg(os, *extras.moe_traffic_bytes, static_cast<int>(num_at(j, "/moe/ep")));
     }
   }
+
+  // What only the DES gives: critical path by category, links, per-GPU peaks.
+  os << des_results_html(j);
 
   // Run and cost, with the spread of the Monte Carlo campaign.
   os << "<h2>Run and cost</h2>\n<table id=\"run\"><tr><th class=\"l\"></th><th>mean</th>"

@@ -34,6 +34,10 @@ Report run_scenario(const Scenario& s);
 /// As above; analytical steps keep their topology and routing samples in `cache` (null: none)
 /// for the next calls (sweeps, plan): the report is the same.
 Report run_scenario(const Scenario& s, StepCache* cache);
+/// As run_scenario, around a step already simulated at `s`'s fidelity (such as the result of a
+/// DES run made with task records for a timeline), so that it is not simulated twice. A batch
+/// ramp's second step is still simulated here.
+Report run_scenario_with_step(const Scenario& s, StepResult step, StepCache* cache = nullptr);
 
 /// The report JSON of DESIGN.md (schema clustercost.report/1), every key present.
 Json report_to_json(const Report& r);
@@ -59,6 +63,22 @@ struct ReportPageExtras {
 /// step breakdown and memory charts with axes, MoE traffic, run and cost with P10/P50/P90,
 /// hardware assumptions with sources, inputs and provenance, notes and warnings.
 std::string report_page_html(const Json& report, const ReportPageExtras& extras = {});
+/// The discrete-event simulation's results in a report JSON (`step.simulation`), for the HTML
+/// and PDF reports: the critical path by op category (most time first, seconds and share of the
+/// step), the links the simulated flows crossed (links_by_utilisation order: every link when
+/// there are at most kReportLinks, else the kReportLinks hottest and how many more the JSON
+/// has) and each simulated GPU's peak memory (every GPU up to kReportGpus, else the largest of
+/// each stage). Headed `<h2>heading</h2>`; empty for a report without them (analytical).
+inline constexpr std::size_t kReportLinks = 20;
+inline constexpr std::size_t kReportGpus = 32;
+std::string des_results_html(const Json& report,
+                             const std::string& heading = "Discrete-event simulation");
+
+/// The DES's links (StepResult::link_use) in the order reports and the GUI list them: highest
+/// peak utilisation first, ties by mean utilisation, then bytes (both decreasing), then name,
+/// so the first is the hottest link.
+std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links);
+
 /// The report pages' CSS.
 std::string report_html_style();
 /// A complete HTML document around `body` with report_html_style().

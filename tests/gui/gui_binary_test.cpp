@@ -154,6 +154,44 @@ TEST(GuiBinary, SweepPdfHasOneRowPerPoint) {
   }
 }
 
+// A DES report's PDF (what `clustercost report r.json -o r.pdf` runs) has the DES's results:
+// every critical-path category and the hottest link, as the report JSON names them.
+TEST(GuiBinary, ReportPdfHasTheDesCriticalPathAndLinks) {
+  if (std::system("pdftotext -v > /dev/null 2>&1") != 0) GTEST_SKIP() << "pdftotext not installed";
+  using namespace clustercost;
+  TempDir dir;
+  const DataDirs dirs = data_dirs_from_environment(clustercost::test::data_root().string());
+  const Catalog catalog = Catalog::load(dirs.catalog());
+  const Report r = run_scenario(load_scenario(dirs.scenarios() / "llama3-70b-h100.json",
+                                              {"reliability.replicas=0"}, catalog, dirs));
+  ASSERT_EQ(r.step.fidelity, "des");
+  const Json j = report_to_json(r);
+  const fs::path report = dir.path / "r.json", pdf = dir.path / "r.pdf", log = dir.path / "log.txt",
+                 text = dir.path / "r.txt";
+  std::ofstream(report) << j.dump(2);
+  ASSERT_EQ(run_gui("--report " + report.string() + " --pdf " + pdf.string(), log), 0) << slurp(log);
+  ASSERT_EQ(std::system(("pdftotext -layout " + pdf.string() + " " + text.string()).c_str()), 0);
+  const std::string t = slurp(text);
+  // (pdftotext writes the "fi" ligature as one character: "first" is left out.)
+  for (const char* heading : {"Critical path by op category", "Links, hottest",
+                              "Peak memory per simulated GPU"})
+    EXPECT_NE(t.find(heading), std::string::npos) << heading;
+  const Json& path = j["step"]["simulation"]["critical_path_s"];
+  ASSERT_FALSE(path.empty());
+  for (auto it = path.begin(); it != path.end(); ++it)
+    EXPECT_NE(t.find(it.key()), std::string::npos) << it.key();
+  // The hottest link as the HTML names it (its sentence and row 1 of the table).
+  const std::string html = report_to_html(r);
+  const std::string tag = "The hottest is <b>";
+  const auto at = html.find(tag);
+  ASSERT_NE(at, std::string::npos);
+  const std::string hottest = html.substr(at + tag.size(), html.find("</b>", at) - at - tag.size());
+  ASSERT_FALSE(hottest.empty());
+  std::size_t mentions = 0;
+  for (auto k = t.find(hottest); k != std::string::npos; k = t.find(hottest, k + 1)) ++mentions;
+  EXPECT_GE(mentions, 2u) << hottest;
+}
+
 }  // namespace
 
 #endif

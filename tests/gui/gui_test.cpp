@@ -64,10 +64,11 @@ std::vector<std::filesystem::path> shipped_scenarios() {
 }
 
 // The library's report for a file, computed without the GUI.
-Json reference_report(const std::filesystem::path& file) {
+Json reference_report(const std::filesystem::path& file,
+                      const std::vector<std::string>& overrides = {}) {
   const DataDirs dirs = test_dirs();
   const Catalog catalog = Catalog::load(dirs.catalog());
-  return report_to_json(run_scenario(load_scenario(file, {}, catalog, dirs)));
+  return report_to_json(run_scenario(load_scenario(file, overrides, catalog, dirs)));
 }
 
 // report_to_json rounds to 6 significant digits.
@@ -163,7 +164,21 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
           << w.summary()->card_detail("wall_days").toStdString();
     }
 
-    // Scaling: the scenario's own GPU at its own count is the report itself (when it fits).
+    // Scaling: the points run the analytical model (kScalingFidelity), so the scenario's own
+    // GPU at its own count is the scenario's analytical report, and the note says so next to
+    // the summary's step.
+    ASSERT_FALSE(w.scaling_pending());
+    const Json ja = reference_report(file, {"simulation.fidelity=analytical"});
+    const QString note = w.scaling_note()->text();
+    EXPECT_TRUE(note.contains("analytical step model")) << note.toStdString();
+    if (j["step"]["fidelity"] == "des") {
+      EXPECT_TRUE(note.contains(QString("this scenario's des step is %1 s")
+                                    .arg(QString::fromStdString(format_si(j["step"]["time_s"].get<double>())))))
+          << note.toStdString();
+      EXPECT_TRUE(note.contains(QString("gives %1 s per step")
+                                    .arg(QString::fromStdString(format_si(ja["step"]["time_s"].get<double>())))))
+          << note.toStdString();
+    }
     const std::string gpu = j["scenario"]["cluster"]["gpu"].get<std::string>();
     const double gpus = j["scenario"]["cluster"]["gpus"].get<double>();
     const ChartSeries* line = find_series(w.scaling_days_chart(), QString::fromStdString(gpu));
@@ -173,9 +188,9 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
       for (std::size_t k = 0; k < line->x.size(); ++k) {
         if (line->x[k] == gpus) {
           found = true;
-          expect_close6(line->y[k], j["run"]["wall_days"].get<double>(), "scaling wall days");
+          expect_close6(line->y[k], ja["run"]["wall_days"].get<double>(), "scaling wall days");
           ASSERT_EQ(line->flagged.size(), line->x.size());
-          EXPECT_EQ(line->flagged[k], !j["memory"]["fits"].get<bool>());
+          EXPECT_EQ(line->flagged[k], !ja["memory"]["fits"].get<bool>());
         }
       }
       const ChartSeries* cost_line =
@@ -183,7 +198,7 @@ TEST(GuiScenarios, ChartsAndCardsShowTheLibraryNumbers) {
       ASSERT_NE(cost_line, nullptr);
       for (std::size_t k = 0; k < cost_line->x.size(); ++k)
         if (cost_line->x[k] == gpus)
-          expect_close6(cost_line->y[k] * 1e6, j["cost"]["total_usd"].get<double>(), "cost");
+          expect_close6(cost_line->y[k] * 1e6, ja["cost"]["total_usd"].get<double>(), "cost");
       EXPECT_TRUE(found);
       EXPECT_TRUE(w.scaling_days_chart()->x_axis_title().contains("GPUs"));
       EXPECT_TRUE(w.scaling_cost_chart()->value_axis_title().contains("USD"));
@@ -480,8 +495,8 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_TRUE(w.running());
   EXPECT_FALSE(w.run_button()->isEnabled());
   EXPECT_TRUE(w.cancel_button()->isEnabled());
-  // A liveness bound, not a speed check: the worker runs the DES report, the DES timeline and
-  // the scaling sweep (about 50 DES steps of DeepSeek-V3), 21 s on a loaded 2-core machine.
+  // A liveness bound, not a speed check: the first phase is one DES run of DeepSeek-V3 (report
+  // and timeline), a few seconds on a loaded 2-core machine.
   ASSERT_TRUE(wait_for([&] { return !w.running(); }, 180000));
   ASSERT_NE(w.result(), nullptr);
   EXPECT_TRUE(w.run_button()->isEnabled());
@@ -496,6 +511,106 @@ TEST(GuiRun, WorkerThreadRunAndCancel) {
   EXPECT_TRUE(w.run_button()->isEnabled());
   wait_for([] { return false; }, 300);  // let the worker deliver (and be ignored)
   EXPECT_EQ(w.result()->run.wall_days, days);
+}
+
+// The step result is shown as soon as the scenario's own simulation is done: when run_finished
+// arrives the summary and the other tabs are filled while the scaling tab says "computing…";
+// the scaling chart fills afterwards (scaling_finished(true)).
+TEST(GuiRun, ResultIsShownBeforeTheScalingSweepWhichFillsAfterwards) {
+  for (const char* name : {"deepseek-v3-h800.json", "llama3-70b-h100.json"}) {
+    SCOPED_TRACE(name);
+    MainWindow w(test_dirs());
+    ASSERT_TRUE(w.open_scenario(QString::fromStdString((test_dirs().scenarios() / name).string())));
+    bool shown = false, pending_when_shown = false, computing_shown = false, summary_filled = false;
+    int scaling_done = 0, scaling_ok = 0;
+    qint64 shown_ms = -1, scaling_ms = -1;
+    QElapsedTimer clock;
+    QObject::connect(&w, &MainWindow::run_finished, &w, [&](bool ok) {
+      shown = ok;
+      shown_ms = clock.elapsed();
+      pending_when_shown = w.scaling_pending();
+      computing_shown = w.scaling_days_chart()->series().empty() &&
+                        w.scaling_days_chart()->title().contains("computing");
+      summary_filled = w.result() != nullptr && !w.summary()->card_value("wall_days").isEmpty() &&
+                       !w.breakdown_chart()->series().empty() &&
+                       !w.critical_path_chart()->series().empty();
+    });
+    QObject::connect(&w, &MainWindow::scaling_finished, &w, [&](bool ok) {
+      ++scaling_done;
+      scaling_ok += ok;
+      scaling_ms = clock.elapsed();
+    });
+    clock.start();
+    w.start_run();
+    ASSERT_TRUE(wait_for([&] { return scaling_done > 0; }, 300000));
+    EXPECT_TRUE(shown);
+    EXPECT_TRUE(pending_when_shown);
+    EXPECT_TRUE(computing_shown);
+    EXPECT_TRUE(summary_filled);
+    EXPECT_EQ(scaling_ok, 1);
+    EXPECT_FALSE(w.scaling_pending());
+    EXPECT_FALSE(w.scaling_days_chart()->series().empty());
+    EXPECT_FALSE(w.scaling_cost_chart()->series().empty());
+    EXPECT_FALSE(w.cancel_button()->isEnabled());
+    EXPECT_LE(shown_ms, scaling_ms);
+    // The two phases' times, for the record (the result is not held back by the sweep).
+    std::printf("[ timing ] %s: result shown after %lld ms, scaling chart after %lld ms\n", name,
+                static_cast<long long>(shown_ms), static_cast<long long>(scaling_ms));
+  }
+}
+
+// Cancel while only the sweep runs: the result stays, the scaling tab says it was cancelled and
+// the sweep's late result is ignored. A new Run during a sweep cancels that sweep.
+TEST(GuiRun, CancelAndNewRunStopTheScalingSweep) {
+  MainWindow w(test_dirs());
+  ASSERT_TRUE(w.open_scenario(QString::fromStdString(
+      (test_dirs().scenarios() / "llama3-70b-h100.json").string())));
+  std::vector<bool> scaling;
+  QObject::connect(&w, &MainWindow::scaling_finished, &w, [&](bool ok) { scaling.push_back(ok); });
+  bool cancelled_in_sweep = false;
+  auto once = std::make_shared<QMetaObject::Connection>();
+  *once = QObject::connect(&w, &MainWindow::run_finished, &w, [&, once](bool ok) {
+    QObject::disconnect(*once);
+    // The sweep has just started on the worker: Cancel is on for it, and so is Run.
+    cancelled_in_sweep = ok && w.scaling_pending() && w.cancel_button()->isEnabled() &&
+                         w.run_button()->isEnabled();
+    w.cancel_run();
+  });
+  w.start_run();
+  ASSERT_TRUE(wait_for([&] { return !scaling.empty(); }, 300000));
+  EXPECT_TRUE(cancelled_in_sweep);
+  EXPECT_EQ(scaling, std::vector<bool>{false});
+  ASSERT_NE(w.result(), nullptr);
+  EXPECT_FALSE(w.scaling_pending());
+  EXPECT_FALSE(w.cancel_button()->isEnabled());
+  EXPECT_TRUE(w.scaling_days_chart()->series().empty());
+  EXPECT_TRUE(w.scaling_days_chart()->title().contains("cancelled"))
+      << w.scaling_days_chart()->title().toStdString();
+  EXPECT_TRUE(w.status_label()->text().contains("Scaling sweep cancelled"));
+  // Long enough for the whole analytical sweep: its late delivery must not fill the tab.
+  wait_for([] { return false; }, 5000);
+  EXPECT_TRUE(w.scaling_days_chart()->series().empty());
+  EXPECT_EQ(scaling.size(), 1u);
+
+  // A new run while a sweep runs: that sweep stops, the new run's sweep fills the tab.
+  scaling.clear();
+  auto* gpus = qobject_cast<QSpinBox*>(w.panel()->field("cluster.gpus"));
+  auto again = std::make_shared<QMetaObject::Connection>();
+  *again = QObject::connect(&w, &MainWindow::run_finished, &w, [&, again](bool ok) {
+    QObject::disconnect(*again);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(w.scaling_pending());
+    gpus->setValue(1024);
+    w.start_run();
+  });
+  w.start_run();
+  ASSERT_TRUE(wait_for([&] { return scaling.size() == 2; }, 300000));
+  EXPECT_EQ(scaling, (std::vector<bool>{false, true}));
+  ASSERT_NE(w.result(), nullptr);
+  EXPECT_EQ(w.result()->scenario.cluster.gpus, 1024);
+  const ChartSeries* own = find_series(w.scaling_days_chart(), "H100-SXM");
+  ASSERT_NE(own, nullptr);
+  EXPECT_NE(std::find(own->x.begin(), own->x.end(), 1024.0), own->x.end());
 }
 
 // ---- the DES timeline ----------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_set>
 
 #include "sim/report/batch_report.hpp"
@@ -481,4 +482,58 @@ TEST(BatchReport, ParsesOneReportOrJsonLinesAndWritesSelfContainedHtml) {
   // Self-contained: no scripts, stylesheets or images fetched from anywhere.
   for (const char* forbidden : {"<script", "<link", "src=", "url(", "https://"})
     EXPECT_EQ(html.find(forbidden), std::string::npos) << forbidden;
+}
+
+// The HTML reports (one report's page, and `clustercost report`'s page for a report JSON) carry
+// what only the DES gives: the critical path by op category, the links hottest first and each
+// simulated GPU's peak memory, read from the report JSON.
+TEST(ReportHtml, DesResultsHaveTheCriticalPathHottestLinkAndGpuPeaks) {
+  const Report r = run_scenario(test::load_shipped("llama3-70b-h100.json", {"reliability.replicas=0"}));
+  ASSERT_EQ(r.step.fidelity, "des");
+  ASSERT_FALSE(r.step.critical_path.empty());
+  ASSERT_FALSE(r.step.link_use.empty());
+  ASSERT_FALSE(r.step.gpu_memory.empty());
+  const Json j = report_to_json(r);
+  // The hottest link as the report JSON gives it (its figures rounded to 6 digits, so links
+  // whose exact figures differ in the last bits tie there and go by name).
+  const Json& links = j["step"]["simulation"]["links"];
+  ASSERT_EQ(links.size(), r.step.link_use.size());
+  const auto key = [](const Json& l) {
+    return std::make_tuple(-l["peak_utilisation"].get<double>(), -l["mean_utilisation"].get<double>(),
+                           -l["gb"].get<double>(), l["link"].get<std::string>());
+  };
+  const std::string hottest =
+      (*std::min_element(links.begin(), links.end(),
+                         [&](const Json& a, const Json& b) { return key(a) < key(b); }))["link"];
+  const std::string page = report_to_html(r);
+  const std::string batch = batch_to_html(parse_batch(j.dump(), "r.json"), "r");
+  for (const std::string* html : {&page, &batch}) {
+    for (const auto& c : r.step.critical_path)
+      EXPECT_NE(html->find("<td class=\"l\">" + html_escape(c.category) + "</td>"), std::string::npos)
+          << c.category;
+    EXPECT_NE(html->find("The hottest is <b>" + html_escape(hottest) + "</b>"), std::string::npos);
+    // Row 1 of the link table is the hottest link.
+    EXPECT_NE(html->find("<tr><td>1</td><td class=\"l\">" + html_escape(hottest) + "</td>"),
+              std::string::npos);
+    // Every simulated GPU's peak (Llama 3 70B simulates one GPU per stage, under 32).
+    ASSERT_LE(r.step.gpu_memory.size(), kReportGpus);
+    const std::string mem = html->substr(html->find("class=\"des-gpu-memory\""));
+    std::size_t rows = 0;
+    for (std::size_t at = mem.find("<tr><td>"); at != std::string::npos && at < mem.find("</table>");
+         at = mem.find("<tr><td>", at + 1))
+      ++rows;
+    EXPECT_EQ(rows, r.step.gpu_memory.size());
+  }
+  // More links than kReportLinks: the hottest kReportLinks, and how many more the JSON has.
+  if (r.step.link_use.size() > kReportLinks) {
+    const std::string more = std::to_string(r.step.link_use.size() - kReportLinks) +
+                             " more are in the report JSON";
+    EXPECT_NE(page.find(more), std::string::npos);
+    EXPECT_EQ(page.find("<tr><td>" + std::to_string(kReportLinks + 1) + "</td>"), std::string::npos);
+  }
+  // An analytical report has no DES section.
+  const Report a = run_scenario(test::load_shipped(
+      "llama3-70b-h100.json", {"reliability.replicas=0", "simulation.fidelity=analytical"}));
+  EXPECT_TRUE(des_results_html(report_to_json(a)).empty());
+  EXPECT_EQ(report_to_html(a).find("Critical path by op category"), std::string::npos);
 }

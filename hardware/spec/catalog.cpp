@@ -107,6 +107,19 @@ Capability read_capability(ObjectReader& parent, std::string_view key) {
   return c;
 }
 
+// An NCCL channel count (scale_up.nccl_*_channels): a sourced whole number of CTAs, at most
+// NCCL's MAXCHANNELS (64 in src/include/device.h of NCCL 2.2x), or null where the GPU's
+// collectives are not NCCL's. Absent: "not given" (older catalogue files).
+constexpr double kMaxNcclChannels = 64;
+Figure read_channel_count(ObjectReader& s, std::string_view key) {
+  Figure f = read_optional_figure(s, key);
+  if (f.value && (*f.value != std::floor(*f.value) || *f.value > kMaxNcclChannels))
+    throw InputError(s.file(), join_path(s.path_of(key), "value"),
+                     "expected a whole number of channels from 1 to 64, got " +
+                         std::to_string(*f.value));
+  return f;
+}
+
 ScaleUpFabric read_scale_up(ObjectReader& parent) {
   ObjectReader s = parent.object("scale_up");
   ScaleUpFabric f;
@@ -120,6 +133,8 @@ ScaleUpFabric read_scale_up(ObjectReader& parent) {
   f.in_switch_reduction = read_capability(s, "in_switch_reduction");
   if (f.in_switch_reduction.value && f.topology != "switch")
     s.fail("in_switch_reduction", "needs topology \"switch\": a full mesh has no switch to reduce in");
+  f.nccl_coll_channels = read_channel_count(s, "nccl_coll_channels");
+  f.nccl_p2p_channels = read_channel_count(s, "nccl_p2p_channels");
   if (f.topology == "full-mesh") {
     if (f.domain_size < 2) s.fail("domain_size", "a full mesh needs at least 2 devices");
     f.per_pair_gbs_uni = read_figure(s, "per_pair_gbs_uni", ValueRule::kRequired);
@@ -349,6 +364,8 @@ Json gpu_spec_to_json(const GpuSpec& g) {
     put_optional(cj, "note", c.note);
     s["in_switch_reduction"] = std::move(cj);
   }
+  s["nccl_coll_channels"] = figure_to_json(g.scale_up.nccl_coll_channels);
+  s["nccl_p2p_channels"] = figure_to_json(g.scale_up.nccl_p2p_channels);
   j["scale_up"] = std::move(s);
   j["nic_gbps"] = figure_to_json(g.nic_gbps);
   j["nic_latency_us"] = figure_to_json(g.nic_latency_us);

@@ -41,6 +41,14 @@ struct ScaleUpFabric {
   /// The switches reduce and multicast in the network (NVLink SHARP, "NVLS" in NCCL): NVSwitch
   /// gen3 and later with H100-class GPUs. Absent in the file: false.
   Capability in_switch_reduction;
+  /// NCCL's channel counts inside one scale-up domain, from its init log line "N coll channels,
+  /// ..., K p2p channels, J p2p channels per peer" on a node of these GPUs. NCCL runs one CTA per
+  /// channel, so a kernel holds that many SMs (docs/reference/communication-sms.md §1, §2).
+  /// `nccl_coll_channels`: ring/tree collectives (N); `nccl_p2p_channels`: send/recv between two
+  /// GPUs of the domain (J, which equals K in every in-node log we have). Whole numbers; null for
+  /// GPUs whose collectives are not NCCL's (Ascend HCCL, AMD RCCL: §4). Absent: "not given".
+  Figure nccl_coll_channels;
+  Figure nccl_p2p_channels;
 };
 
 struct Price {

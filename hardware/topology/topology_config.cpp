@@ -268,6 +268,10 @@ TopologyConfig topology_config_from(const GpuSpec& gpu, const NodeSpec* node, in
   // NVLink 64 B latency 3.33 µs (arXiv 2505.09343 Table 5) when the catalogue has none.
   u.latency_us = gpu.scale_up.latency_us.value.value_or(3.33);
   u.in_switch_reduction = net.in_switch_reduction.value_or(gpu.scale_up.in_switch_reduction.value);
+  // NCCL's channel counts come from the catalogue alone (one owner); a GPU without a figure
+  // (null: not NCCL; absent: not given) gets 0, and its kernels hold no SMs.
+  u.nccl_coll_channels = static_cast<int>(gpu.scale_up.nccl_coll_channels.value.value_or(0.0));
+  u.nccl_p2p_channels = static_cast<int>(gpu.scale_up.nccl_p2p_channels.value.value_or(0.0));
   if (u.in_switch_reduction && u.topology != ScaleUpTopology::Switch)
     throw InputError(net.source, "cluster.network.in_switch_reduction",
                      "the " + gpu.name + "'s scale-up fabric is a full mesh: there is no switch to reduce in");

@@ -70,6 +70,14 @@ struct ScaleUpConfig {
   /// The domain's switches reduce and multicast (NVLink SHARP): NCCL's NVLS algorithm is
   /// available to collectives inside one domain (sim/network/collective_runs.hpp).
   bool in_switch_reduction = false;
+  /// NCCL's channels (= SMs its kernel holds, one CTA each) for a collective, and for a
+  /// send/recv between two GPUs, inside one domain: the catalogue's scale_up.nccl_coll_channels
+  /// and nccl_p2p_channels (docs/reference/communication-sms.md §2). 0 where the catalogue has
+  /// no figure (GPUs whose collectives are not NCCL's): their kernels then hold no SMs. The
+  /// defaults are the 8 x H800 log's "16 coll channels, ..., 16 p2p channels per peer"
+  /// (NVIDIA/nccl#892), for configurations built without a catalogue entry.
+  int nccl_coll_channels = 16;
+  int nccl_p2p_channels = 16;
   bool operator==(const ScaleUpConfig&) const = default;
 };
 

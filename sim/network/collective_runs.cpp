@@ -59,13 +59,14 @@ int nccl_collective_sms(const Topology& topo, std::span<const int> group,
   if (group.size() < 2) return 0;
   bool one_domain = true;
   for (int g : group) one_domain &= topo.same_domain(g, group.front());
-  if (one_domain) return kNcclScaleUpChannels;
+  if (one_domain) return topo.config().scale_up.nccl_coll_channels;
   return kNcclChannelsPerNic * ring_cost(topo, group, eff).channels;
 }
 
 int nccl_p2p_sms(const Topology& topo, int src, int dst) {
   if (src == dst) return 0;
-  return topo.same_domain(src, dst) ? kNcclScaleUpChannels : kNcclNetChannelsPerPeer;
+  return topo.same_domain(src, dst) ? topo.config().scale_up.nccl_p2p_channels
+                                    : kNcclNetChannelsPerPeer;
 }
 
 namespace {

@@ -74,14 +74,15 @@ CoalescedFlows coalesce(const Topology& topo, const TransferDag& dag);
 /// SMs an NCCL kernel holds on each GPU it runs on, from its launch to its end (waiting for late
 /// peers included): one per channel, since NCCL runs one CTA per channel and its CTAs do not
 /// share an SM with compute kernels (docs/reference/communication-sms.md §1). Channel counts
-/// are NCCL's defaults on 8-GPU Hopper nodes (same file, §2):
+/// are NCCL's defaults (same file, §2):
 ///  - a collective (ring, tree or the all-to-all of NCCL's send/recv) whose members stay in one
-///    scale-up domain: 16 (kNcclScaleUpChannels);
+///    scale-up domain: the GPU's in-node collective channels (catalogue
+///    scale_up.nccl_coll_channels via ScaleUpConfig: 24 on A100 and H100, 16 on H800, 32 on B200);
 ///  - one that crosses the scale-out network: 2 per NIC it runs a ring through
 ///    (kNcclChannelsPerNic × ring_cost's channels), 16 for a node with 8 NICs;
-///  - a point-to-point transfer: 16 inside a scale-up domain, 2 across the network
-///    (kNcclNetChannelsPerPeer, NCCL_NCHANNELS_PER_NET_PEER).
-inline constexpr int kNcclScaleUpChannels = 16;
+///  - a point-to-point transfer: the GPU's in-node p2p channels inside a scale-up domain
+///    (catalogue scale_up.nccl_p2p_channels), 2 across the network (kNcclNetChannelsPerPeer,
+///    NCCL_NCHANNELS_PER_NET_PEER).
 inline constexpr int kNcclChannelsPerNic = 2;
 inline constexpr int kNcclNetChannelsPerPeer = 2;
 int nccl_collective_sms(const Topology& topo, std::span<const int> group,

@@ -1,6 +1,7 @@
 // The shipped catalogue: it loads, holds the accelerators and nodes the simulator needs, and its
 // figures say what the reference (docs/reference/hardware.md) says.
 
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -174,6 +175,39 @@ TEST(ShippedCatalog, EveryFigureHasASourceAndAValidFlag) {
       }
     }
   }
+}
+
+TEST(ShippedCatalog, NcclChannelCountsAreSourcedPerGpu) {
+  // Every GPU states NCCL's in-node channel counts with a source (docs/reference/
+  // communication-sms.md §2): a whole number for NVIDIA parts, null for parts whose collectives
+  // are not NCCL's (§4). None may be the "not given" of a file that predates the field.
+  for (const auto& g : shipped().gpus()) {
+    SCOPED_TRACE(g.name);
+    for (const Figure* f : {&g.scale_up.nccl_coll_channels, &g.scale_up.nccl_p2p_channels}) {
+      EXPECT_EQ(f->source.find("not given"), std::string::npos) << f->source;
+      EXPECT_FALSE(f->source.empty());
+      EXPECT_TRUE(is_valid_flag(f->flag)) << f->flag;
+      if (g.vendor == "NVIDIA") {
+        ASSERT_TRUE(f->value.has_value());
+        EXPECT_EQ(*f->value, std::floor(*f->value));
+        EXPECT_GE(*f->value, 1.0);
+        EXPECT_LE(*f->value, 64.0);
+      } else {
+        EXPECT_FALSE(f->value.has_value());
+      }
+    }
+  }
+  // The logged figures: 8 x H800 "16 coll channels, ..., 16 p2p channels per peer"
+  // (NVIDIA/nccl#892); HGX A100 rings "Channel 23/24" (NVIDIA/nccl-tests#100) and
+  // "32 p2p channels per peer"; 8 x H100 "24 coll channels, ..., 32 p2p channels per peer";
+  // DGX B200 rings "Channel 04/32" (NVIDIA/nccl#1646).
+  EXPECT_DOUBLE_EQ(gpu("H800-SXM").scale_up.nccl_coll_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(gpu("H800-SXM").scale_up.nccl_p2p_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(gpu("A100-80G-SXM").scale_up.nccl_coll_channels.get(), 24.0);
+  EXPECT_DOUBLE_EQ(gpu("A100-80G-SXM").scale_up.nccl_p2p_channels.get(), 32.0);
+  EXPECT_DOUBLE_EQ(gpu("H100-SXM").scale_up.nccl_coll_channels.get(), 24.0);
+  EXPECT_DOUBLE_EQ(gpu("H100-SXM").scale_up.nccl_p2p_channels.get(), 32.0);
+  EXPECT_DOUBLE_EQ(gpu("B200").scale_up.nccl_coll_channels.get(), 32.0);
 }
 
 TEST(ShippedCatalog, EveryGpuHasPricesAndExportNotes) {

@@ -219,6 +219,34 @@ TEST(ParseGpu, InSwitchReductionIsASourcedYesOrNo) {
   expect_gpu_error(j, "scale_up.in_switch_reduction", "full mesh");
 }
 
+TEST(ParseGpu, NcclChannelCountsAreSourcedWholeNumbers) {
+  // H800 ships its logged 16/16 (NVIDIA/nccl#892); a count is a whole number of CTAs up to
+  // NCCL's MAXCHANNELS (64); null (not NCCL) parses; absent reads as "not given".
+  Json j = h800_json();
+  const GpuSpec g = parse_gpu_spec(j, "H800-SXM.json");
+  EXPECT_DOUBLE_EQ(g.scale_up.nccl_coll_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(g.scale_up.nccl_p2p_channels.get(), 16.0);
+  j["scale_up"]["nccl_coll_channels"]["value"] = nullptr;
+  EXPECT_FALSE(parse_gpu_spec(j, "H800-SXM.json").scale_up.nccl_coll_channels.value.has_value());
+  j["scale_up"].erase("nccl_coll_channels");
+  const GpuSpec absent = parse_gpu_spec(j, "H800-SXM.json");
+  EXPECT_FALSE(absent.scale_up.nccl_coll_channels.value.has_value());
+  EXPECT_NE(absent.scale_up.nccl_coll_channels.source.find("not given"), std::string::npos);
+
+  j = h800_json();
+  j["scale_up"]["nccl_coll_channels"]["value"] = 16.5;
+  expect_gpu_error(j, "scale_up.nccl_coll_channels.value", "whole number");
+  j = h800_json();
+  j["scale_up"]["nccl_p2p_channels"]["value"] = 128;
+  expect_gpu_error(j, "scale_up.nccl_p2p_channels.value", "whole number");
+  j = h800_json();
+  j["scale_up"]["nccl_p2p_channels"]["value"] = 0;
+  expect_gpu_error(j, "scale_up.nccl_p2p_channels.value", "positive");
+  j = h800_json();
+  j["scale_up"]["nccl_p2p_channels"]["source"] = "";
+  expect_gpu_error(j, "scale_up.nccl_p2p_channels.source", "where");
+}
+
 TEST(ParseGpu, UsableMemoryCannotExceedMarketed) {
   Json j = h800_json();
   j["hbm_usable_gib"]["value"] = 81;

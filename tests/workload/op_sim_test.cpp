@@ -371,8 +371,10 @@ TEST(OpDes, DeepSeekChunkPairOverlapsComputeAndCommunication) {
 TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
   // Llama 3 70B on 64 H100 (TP8 with sequence parallelism, PP4, DP2; no SMs reserved). While an
   // NCCL kernel runs it holds one SM per channel (collective_runs.hpp): backward's SP re-gather,
-  // an all-gather over the node's 8 GPUs beside the layer's input-gradient GEMMs, holds
-  // kNcclScaleUpChannels = 16; a gradient-bucket reduce-scatter over the 2 data-parallel GPUs
+  // an all-gather over the node's 8 GPUs beside the layer's input-gradient GEMMs, holds the
+  // H100's in-node collective channels (catalogue scale_up.nccl_coll_channels: 24, from the
+  // 8 x H100 log "24 coll channels"; it was a fixed 16, the H800's, before the catalogue had
+  // the figure); a gradient-bucket reduce-scatter over the 2 data-parallel GPUs
   // (one per node, one NIC ring) holds kNcclChannelsPerNic = 2. A GEMM entirely under one of
   // them runs on the SMs left: kernel_cost at (132 - k) / 132. The same GEMM with no NCCL kernel
   // beside it takes kernel_cost at all SMs.
@@ -389,6 +391,8 @@ TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
     return nullptr;
   };
   const double sms = s.gpu.sms.get();
+  const int coll_channels = static_cast<int>(s.gpu.scale_up.nccl_coll_channels.get());
+  ASSERT_EQ(coll_channels, 24) << "catalogue: NCCL logs 24 coll channels on 8 x H100";
   // The kernels holding SMs on each GPU: its own collectives and PP sends, and the PP transfers
   // it receives.
   std::map<int, std::vector<const TaskRecord*>> held;
@@ -426,7 +430,7 @@ TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
     // One kernel beside the GEMM, there when it starts: the GEMM runs at the slower rate while
     // the kernel runs, at full rate after it (processor sharing).
     if (overlapping != 1 || with->start > r.start) continue;
-    const int k = with->lane == StreamLane::CommAsync      ? kNcclScaleUpChannels
+    const int k = with->lane == StreamLane::CommAsync      ? coll_channels
                   : with->lane == StreamLane::DataParallel ? kNcclChannelsPerNic
                                                            : kNcclNetChannelsPerPeer;
     const double t_slow = SimTime::from_seconds(compute_op_time(s, *op, (sms - k) / sms)).seconds().value;

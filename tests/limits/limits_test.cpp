@@ -263,17 +263,17 @@ TEST(SimulationBudget, PassBudgetRefusesBeforeBuildingTheGraph) {
 }
 
 TEST(SimulationBudget, TheCliReportsAnOverBudgetStep) {
-  // 2^24 sequences on few data-parallel ranks: millions of micro-batches per pipeline. The DES
-  // refuses (exit 1, the budget named) instead of building a graph of hundreds of millions of
-  // tasks; the analytical model, which does not enumerate micro-batches, still answers.
+  // 2^20 sequences on few data-parallel ranks: 65,536 micro-batches per pipeline, 184 M tasks
+  // on the four simulated GPUs against a budget of 100 M. The DES refuses (exit 1, the budget
+  // named) instead of building that graph; the analytical model, which does not enumerate micro-batches, still answers.
   // (That it refuses before building the graph is PassBudgetRefusesBeforeBuildingTheGraph's
   // check; no wall-clock bound here: the CLI also runs the campaign, and timings belong in bench.)
   const auto r = cli_test::run("run " + shipped_path() +
-                               " --set training.global_batch=16777216 --format json");
+                               " --set training.global_batch=1048576 --format json");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
   const auto a = cli_test::run("run " + shipped_path() +
-                               " --set training.global_batch=16777216"
+                               " --set training.global_batch=1048576"
                                " --set simulation.fidelity=analytical --format json");
   EXPECT_EQ(a.code, 0) << a.err;
 }

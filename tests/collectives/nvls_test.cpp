@@ -14,53 +14,26 @@
 #include "sim/common/input_error.hpp"
 #include "sim/network/analytical.hpp"
 #include "sim/network/collective_runs.hpp"
-#include "tests/common/test_paths.hpp"
+#include "tests/common/shipped_network.hpp"
 
 using namespace clustercost;
 
 namespace {
 
-std::filesystem::path data_dir() {
-  if (const char* env = std::getenv("CLUSTERCOST_DATA_DIR")) return env;
-  return clustercost::test::data_root();
-}
-
-std::vector<int> gpus(int n, int first = 0) {
-  std::vector<int> g;
-  for (int i = 0; i < n; ++i) g.push_back(first + i);
-  return g;
-}
-
-struct Shipped {
-  Topology topo;
-  FabricEfficiency eff;
-};
-
-/// The shipped catalogue's GPU on `nodes` of its default node, at its shipped profile's
-/// network efficiencies.
-Shipped shipped(const char* gpu_name, int nodes, NetworkOverrides net = {}) {
-  const Catalog catalog = Catalog::load(data_dir() / "hardware" / "catalog");
-  const GpuSpec* gpu = catalog.find_gpu(gpu_name);
-  if (!gpu) throw std::runtime_error(std::string("no GPU ") + gpu_name);
-  const NodeSpec* node = catalog.find_node(gpu->default_node);
-  const EfficiencyProfile p = load_default_profile(data_dir() / "hardware" / "profiles", *gpu);
-  FabricEfficiency eff;
-  eff.scale_up = p.network.scale_up;
-  eff.scale_out = p.network.scale_out;
-  eff.nvls = p.network.nvls;
-  return Shipped{Topology(topology_config_from(*gpu, node, 8 * nodes, 0, net)), eff};
-}
+using test::gpu_range;
+using test::shipped_network;
+using Shipped = test::ShippedNetwork;
 
 }  // namespace
 
 TEST(Nvls, AllReduceInsideAnH100NodeReachesThePublishedBusbw) {
-  const Shipped h = shipped("H100-SXM", 1);
+  const Shipped h = shipped_network("H100-SXM", 1);
   ASSERT_TRUE(h.topo.config().scale_up.in_switch_reduction) << "catalogue: H100 NVSwitch reduces";
   ASSERT_GT(h.eff.nvls, 0.0) << "profile: NVLS efficiency measured";
   const Bytes size(8.0 * kGiB);
-  const AlgorithmChoice c = nccl_algorithm(h.topo, CollectiveKind::AllReduce, gpus(8), size, h.eff);
+  const AlgorithmChoice c = nccl_algorithm(h.topo, CollectiveKind::AllReduce, gpu_range(8), size, h.eff);
   EXPECT_EQ(c.algorithm, CollectiveAlgorithm::Nvls);
-  const CollectiveCost ring = ring_all_reduce_cost(h.topo, gpus(8), size, h.eff);
+  const CollectiveCost ring = ring_all_reduce_cost(h.topo, gpu_range(8), size, h.eff);
   // Published (nccl-tests#212): NVLS busbw ~480 GB/s (algbw ~275), ring ~370 GB/s.
   std::printf("H100 x8 all_reduce 8 GiB: nvls busbw %.1f GB/s (published ~480), ring %.1f (~370)\n",
               c.cost.busbw_bytes_per_s / 1e9, ring.busbw_bytes_per_s / 1e9);
@@ -69,21 +42,21 @@ TEST(Nvls, AllReduceInsideAnH100NodeReachesThePublishedBusbw) {
   EXPECT_NEAR(ring.busbw_bytes_per_s / 1e9, 370.0, 370.0 * 0.03);
   // Two steps of α against the ring's 2(n−1): NVLS also wins small messages.
   const Bytes small(1 << 20);
-  const AlgorithmChoice s = nccl_algorithm(h.topo, CollectiveKind::AllReduce, gpus(8), small, h.eff);
+  const AlgorithmChoice s = nccl_algorithm(h.topo, CollectiveKind::AllReduce, gpu_range(8), small, h.eff);
   EXPECT_EQ(s.algorithm, CollectiveAlgorithm::Nvls);
   EXPECT_EQ(s.cost.steps, 2);
-  EXPECT_LT(s.cost.time, ring_all_reduce_cost(h.topo, gpus(8), small, h.eff).time);
+  EXPECT_LT(s.cost.time, ring_all_reduce_cost(h.topo, gpu_range(8), small, h.eff).time);
 }
 
 TEST(Nvls, ReduceScatterAndAllGatherStayOnTheRing) {
   // NVLS moves the whole buffer over each GPU's link for these (the ring (n−1)/n of it), at a
   // lower efficiency: the ring is cheaper for large buffers, as NCCL's tuner finds.
-  const Shipped h = shipped("H100-SXM", 1);
+  const Shipped h = shipped_network("H100-SXM", 1);
   const Bytes size(1.0 * kGiB);
   for (CollectiveKind k : {CollectiveKind::ReduceScatter, CollectiveKind::AllGather}) {
-    const AlgorithmChoice c = nccl_algorithm(h.topo, k, gpus(8), size, h.eff);
+    const AlgorithmChoice c = nccl_algorithm(h.topo, k, gpu_range(8), size, h.eff);
     EXPECT_EQ(c.algorithm, CollectiveAlgorithm::Ring) << to_string(k);
-    const CollectiveCost nvls = nvls_cost(h.topo, k, gpus(8), size, h.eff);
+    const CollectiveCost nvls = nvls_cost(h.topo, k, gpu_range(8), size, h.eff);
     EXPECT_EQ(nvls.steps, 1);
     EXPECT_NEAR(nvls.bandwidth_term.value, size.value / (450e9 * h.eff.nvls), 1e-12);
     EXPECT_GT(nvls.time, c.cost.time);
@@ -94,51 +67,51 @@ TEST(Nvls, NotOfferedWithoutAReducingSwitchAMeasurementOrOneDomain) {
   const Bytes size(256.0 * 1024 * 1024);
   // A100 (NVSwitch gen2) and H800 (NCCL logs 0 NVLS channels): catalogue says no.
   for (const char* g : {"A100-80G-SXM", "H800-SXM"}) {
-    const Shipped x = shipped(g, 1);
+    const Shipped x = shipped_network(g, 1);
     EXPECT_FALSE(x.topo.config().scale_up.in_switch_reduction) << g;
-    EXPECT_FALSE(nvls_available(x.topo, gpus(8), x.eff)) << g;
-    EXPECT_NE(nccl_algorithm(x.topo, CollectiveKind::AllReduce, gpus(8), size, x.eff).algorithm,
+    EXPECT_FALSE(nvls_available(x.topo, gpu_range(8), x.eff)) << g;
+    EXPECT_NE(nccl_algorithm(x.topo, CollectiveKind::AllReduce, gpu_range(8), size, x.eff).algorithm,
               CollectiveAlgorithm::Nvls)
         << g;
   }
   // H100 across two nodes: NVLS-Tree is not modelled, so not NVLS.
-  const Shipped two = shipped("H100-SXM", 2);
-  EXPECT_FALSE(nvls_available(two.topo, gpus(16), two.eff));
-  EXPECT_TRUE(nvls_available(two.topo, gpus(8, 8), two.eff)) << "the second node alone";
+  const Shipped two = shipped_network("H100-SXM", 2);
+  EXPECT_FALSE(nvls_available(two.topo, gpu_range(16), two.eff));
+  EXPECT_TRUE(nvls_available(two.topo, gpu_range(8, 8), two.eff)) << "the second node alone";
   // No measured efficiency: not offered.
-  Shipped unmeasured = shipped("H100-SXM", 1);
+  Shipped unmeasured = shipped_network("H100-SXM", 1);
   unmeasured.eff.nvls = 0.0;
-  EXPECT_FALSE(nvls_available(unmeasured.topo, gpus(8), unmeasured.eff));
+  EXPECT_FALSE(nvls_available(unmeasured.topo, gpu_range(8), unmeasured.eff));
   // The scenario's what-if switch turns it off.
   NetworkOverrides off;
   off.in_switch_reduction = false;
-  const Shipped h_off = shipped("H100-SXM", 1, off);
-  EXPECT_EQ(nccl_algorithm(h_off.topo, CollectiveKind::AllReduce, gpus(8), size, h_off.eff).algorithm,
+  const Shipped h_off = shipped_network("H100-SXM", 1, off);
+  EXPECT_EQ(nccl_algorithm(h_off.topo, CollectiveKind::AllReduce, gpu_range(8), size, h_off.eff).algorithm,
             CollectiveAlgorithm::Ring);
   // A single rank has nothing to reduce.
-  EXPECT_FALSE(nvls_available(shipped("H100-SXM", 1).topo, gpus(1), unmeasured.eff));
+  EXPECT_FALSE(nvls_available(shipped_network("H100-SXM", 1).topo, gpu_range(1), unmeasured.eff));
   // nvls_cost refuses where it is not available.
-  EXPECT_THROW(nvls_cost(two.topo, CollectiveKind::AllReduce, gpus(16), size, two.eff),
+  EXPECT_THROW(nvls_cost(two.topo, CollectiveKind::AllReduce, gpu_range(16), size, two.eff),
                std::invalid_argument);
-  EXPECT_THROW(nvls_cost(shipped("H100-SXM", 1).topo, CollectiveKind::AllToAll, gpus(8), size,
-                         shipped("H100-SXM", 1).eff),
+  EXPECT_THROW(nvls_cost(shipped_network("H100-SXM", 1).topo, CollectiveKind::AllToAll, gpu_range(8), size,
+                         shipped_network("H100-SXM", 1).eff),
                std::invalid_argument);
 }
 
 TEST(Nvls, TheLoadDagPutsNvlsBytesOnEveryGpusLinks) {
   const Bytes size(64.0 * 1024 * 1024);
-  const TransferDag ar = collective_dag(CollectiveKind::AllReduce, CollectiveAlgorithm::Nvls, gpus(8), size);
+  const TransferDag ar = collective_dag(CollectiveKind::AllReduce, CollectiveAlgorithm::Nvls, gpu_range(8), size);
   EXPECT_EQ(ar.steps, 2);
   for (int g = 0; g < 8; ++g) {
     EXPECT_DOUBLE_EQ(ar.bytes_sent_by(g).value, size.value * 9.0 / 8.0) << g;
     EXPECT_DOUBLE_EQ(ar.bytes_received_by(g).value, size.value * 9.0 / 8.0) << g;
   }
-  const TransferDag ag = collective_dag(CollectiveKind::AllGather, CollectiveAlgorithm::Nvls, gpus(4), size);
+  const TransferDag ag = collective_dag(CollectiveKind::AllGather, CollectiveAlgorithm::Nvls, gpu_range(4), size);
   EXPECT_EQ(ag.steps, 1);
   EXPECT_DOUBLE_EQ(ag.bytes_received_by(2).value, size.value);
   // The α-β bandwidth term is those bytes at the line rate times the NVLS efficiency.
-  const Shipped h = shipped("H100-SXM", 1);
-  const CollectiveCost c = nvls_cost(h.topo, CollectiveKind::AllReduce, gpus(8), size, h.eff);
+  const Shipped h = shipped_network("H100-SXM", 1);
+  const CollectiveCost c = nvls_cost(h.topo, CollectiveKind::AllReduce, gpu_range(8), size, h.eff);
   EXPECT_NEAR(c.bandwidth_term.value, size.value * 9.0 / 8.0 / (450e9 * h.eff.nvls), 1e-12);
 }
 
@@ -148,7 +121,7 @@ TEST(Nvls, SwitchingItOnForAFullMeshIsAnInputError) {
   on.in_switch_reduction = true;
   on.source = "what-if.json";
   try {
-    (void)shipped("MI300X", 1, on);
+    (void)shipped_network("MI300X", 1, on);
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     const std::string m = e.what();

@@ -538,7 +538,7 @@ std::string batch_to_html(const std::vector<BatchEntry>& entries, const std::str
   // each point's page).
   std::vector<const BatchEntry*> des;
   for (const auto* e : reports)
-    if (!des_results_html(e->report).empty()) des.push_back(e);
+    if (has_des_results(e->report)) des.push_back(e);
   if (reports.size() == 1 && des.size() == 1) {
     os << des_results_html(des.front()->report);
   } else if (!des.empty()) {

@@ -695,9 +695,13 @@ std::vector<LinkUse> links_by_utilisation(std::vector<LinkUse> links) {
   return links;
 }
 
-std::string des_results_html(const Json& j, const std::string& heading) {
+bool has_des_results(const Json& j) {
   const Json* sim = at_ptr(j, "/step/simulation");
-  if (str_at(j, "/step/fidelity") != "des" || !sim || !sim->is_object()) return {};
+  return str_at(j, "/step/fidelity") == "des" && sim && sim->is_object();
+}
+
+std::string des_results_html(const Json& j, const std::string& heading) {
+  if (!has_des_results(j)) return {};
   std::ostringstream os;
   const double step_s = num_at(j, "/step/time_s");
   os << "<h2>" << html_escape(heading) << "</h2>\n<p>The op-level discrete-event simulation "

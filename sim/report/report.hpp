@@ -73,6 +73,9 @@ inline constexpr std::size_t kReportLinks = 20;
 inline constexpr std::size_t kReportGpus = 32;
 std::string des_results_html(const Json& report,
                              const std::string& heading = "Discrete-event simulation");
+/// The report JSON holds the discrete-event simulation's results (des_results_html is not
+/// empty).
+bool has_des_results(const Json& report);
 
 /// The DES's links (StepResult::link_use) in the order reports and the GUI list them: highest
 /// peak utilisation first, ties by mean utilisation, then bytes (both decreasing), then name,

@@ -130,18 +130,23 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
   build_csr(graph.stream_count(), membership, stream_offset_, stream_tasks_);
   cursor_.resize(graph.stream_count());
   for (StreamId s = 0; s < graph.stream_count(); ++s) {
-    cursor_[s].head = stream_offset_[s];
-    cursor_[s].end = stream_offset_[s + 1];
+    StreamCursor& c = cursor_[s];
+    c.head = stream_offset_[s];
+    c.end = stream_offset_[s + 1];
+    if (c.head < c.end) c.head_task = stream_tasks_[c.head];
   }
 
   slot_.assign(n, Slot{});
-  for (TaskId t = 0; t < n; ++t) slot_[t].stream = graph.tasks_[t].stream;
+  for (TaskId t = 0; t < n; ++t) {
+    slot_[t].stream = graph.tasks_[t].stream;
+    if (graph.tasks_[t].external) slot_[t].deps_and_state = Slot::kExternal;
+  }
   for (const auto& e : graph.dependencies()) {
     if (slot_[e.second].deps_left() == Slot::kDepsMask) {
       throw std::length_error("TaskExecutor: task " + std::to_string(e.second) +
-                              " has 2^30 or more dependencies");
+                              " has 2^29 or more dependencies");
     }
-    ++slot_[e.second].deps_and_state;  // the state bits are kWaiting (0)
+    ++slot_[e.second].deps_and_state;  // the low bits; the state bits are kWaiting (0)
   }
   kind_ = engine.register_handler(*this, "task_complete");
 }
@@ -164,9 +169,8 @@ void TaskExecutor::start() {
 
 void TaskExecutor::try_start_head(StreamId stream) {
   const StreamCursor& c = cursor_[stream];
-  if (c.busy || c.head == c.end) return;
-  const TaskId t = stream_tasks_[c.head];
-  if (slot_[t].deps_left() == 0) start_task(t);
+  if (c.busy || c.head_task == kNoTask) return;
+  if (slot_[c.head_task].deps_left() == 0) start_task(c.head_task);
 }
 
 void TaskExecutor::start_task(TaskId t) {
@@ -178,19 +182,22 @@ void TaskExecutor::start_task(TaskId t) {
   // Which constraint released the task: the later of its last dependency and its stream
   // predecessor (the dependency on a tie).
   const TaskId dep = slot.last_dep;
-  const std::uint32_t pos = c.head;
-  const TaskId prev = pos > stream_offset_[slot.stream] ? stream_tasks_[pos - 1] : kNoTask;
+  const TaskId prev = c.prev_task;
   if (dep != kNoTask && (prev == kNoTask || slot_[dep].end >= slot_[prev].end)) {
     slot.released_by = dep;
   } else {
     slot.released_by = prev;
   }
   // The stream's next task is read when this one ends, usually many events later: ask for its
-  // record now (with 10^6-10^8 tasks it is rarely in cache; measured as most of the executor's
-  // time in perf).
-  if (pos + 1 < c.end) __builtin_prefetch(&slot_[stream_tasks_[pos + 1]], 1);
+  // records now (with 10^6-10^8 tasks they are rarely in cache; measured as most of the
+  // executor's time in perf).
+  c.next_task = c.head + 1 < c.end ? stream_tasks_[c.head + 1] : kNoTask;
+  if (c.next_task != kNoTask) {
+    __builtin_prefetch(&slot_[c.next_task], 1);
+    __builtin_prefetch(&graph_.tasks_[c.next_task], 0);
+  }
   const TaskGraph::Task& task = graph_.tasks_[t];
-  if (task.external) {
+  if (slot.external()) {
     if (runner_ != nullptr) {
       runner_->start_external(t, static_cast<std::uint64_t>(task.value), *this, engine_);
     }
@@ -214,6 +221,8 @@ void TaskExecutor::finish(TaskId t) {
   StreamCursor& c = cursor_[stream];
   c.busy = false;
   ++c.head;
+  c.prev_task = t;
+  c.head_task = c.next_task;
   const std::uint32_t first = succ_offset_[t], last = succ_offset_[t + 1];
   for (std::uint32_t i = first; i < last; ++i) {
     Slot& s = slot_[succ_[i]];
@@ -225,7 +234,7 @@ void TaskExecutor::finish(TaskId t) {
   try_start_head(stream);
   for (std::uint32_t i = first; i < last; ++i) {
     const Slot& s = slot_[succ_[i]];
-    if (s.deps_and_state == 0) try_start_head(s.stream);  // no dependency left, still waiting
+    if (s.ready()) try_start_head(s.stream);
   }
 }
 
@@ -244,7 +253,7 @@ void TaskExecutor::drain() {
 }
 
 void TaskExecutor::complete(TaskId task) {
-  if (task >= graph_.task_count() || !graph_.is_external(task) ||
+  if (task >= slot_.size() || !slot_[task].external() ||
       slot_[task].state() != TaskState::kRunning) {
     throw std::logic_error("TaskExecutor: complete(" + std::to_string(task) +
                            ") on a task that is not a running external task");

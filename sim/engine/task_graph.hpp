@@ -133,6 +133,9 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   bool finished() const { return done_count_ == graph_.task_count(); }
   std::size_t completed_count() const { return done_count_; }
   TaskState state(TaskId task) const { return slot_.at(task).state(); }
+  /// The stream of `task` (a valid id: not bounds-checked, as runners call it on the hot path
+  /// for the task they were just given, whose record the executor has just touched).
+  StreamId stream_of(TaskId task) const { return slot_[task].stream; }
   /// Start / end of a task (SimTime{-1} while it has not started / ended).
   SimTime start_time(TaskId task) const { return slot_.at(task).start; }
   SimTime end_time(TaskId task) const { return slot_.at(task).end; }
@@ -172,16 +175,23 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   /// Per stream, where its queue stands: the position of its head in stream_tasks_, the end of
   /// its range there, and whether a task of it runs. One small record per stream, read on every
   /// start and end, so that a stream's state is one load, not three arrays.
+  /// The head's task id and its neighbours are kept here too: reading them from stream_tasks_
+  /// was a cache miss per start in perf on the every-rank DeepSeek-V3 case (85% of
+  /// try_start_head), as the stream's array line is long gone when its next task is due.
   struct StreamCursor {
     std::uint32_t head = 0;
     std::uint32_t end = 0;
+    TaskId head_task = kNoTask;  ///< stream_tasks_[head] (kNoTask at the end)
+    TaskId next_task = kNoTask;  ///< stream_tasks_[head + 1], read when the head starts
+    TaskId prev_task = kNoTask;  ///< stream_tasks_[head - 1]: the stream's last completed task
     bool busy = false;
   };
   std::vector<StreamCursor> cursor_;
   /// Per task, one 32-byte record: the executor reads and writes these fields together, and
   /// with 10^8 tasks (every-rank simulations) an array per field cost a cache miss per field.
   /// The task's stream is copied here from the graph for the same reason; its state shares a
-  /// word with the count of dependencies left (below 2^30, checked at construction).
+  /// word with the count of dependencies left (below 2^29, checked at construction) and
+  /// whether it is external (so that completing a task reads no graph record: another miss).
   struct Slot {
     SimTime start{-1};  ///< -1: not started
     SimTime end{-1};    ///< -1: not ended
@@ -189,14 +199,20 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
     TaskId last_dep = kNoTask;
     /// The constraint that released the task (kNoTask for tasks released by start()).
     TaskId released_by = kNoTask;
-    std::uint32_t deps_and_state = 0;  ///< dependencies left (low 30 bits), TaskState (top 2)
+    /// Dependencies left (low 29 bits), external (bit 29), TaskState (top 2 bits).
+    std::uint32_t deps_and_state = 0;
     StreamId stream = 0;
 
-    static constexpr std::uint32_t kDepsMask = (std::uint32_t{1} << 30) - 1;
+    static constexpr std::uint32_t kDepsMask = (std::uint32_t{1} << 29) - 1;
+    static constexpr std::uint32_t kExternal = std::uint32_t{1} << 29;
     std::uint32_t deps_left() const { return deps_and_state & kDepsMask; }
+    bool external() const { return (deps_and_state & kExternal) != 0; }
+    /// No dependency left and not started.
+    bool ready() const { return (deps_and_state & ~kExternal) == 0; }
     TaskState state() const { return static_cast<TaskState>(deps_and_state >> 30); }
     void set_state(TaskState s) {
-      deps_and_state = (deps_and_state & kDepsMask) | (static_cast<std::uint32_t>(s) << 30);
+      deps_and_state = (deps_and_state & ~(std::uint32_t{3} << 30)) |
+                       (static_cast<std::uint32_t>(s) << 30);
     }
   };
   static_assert(sizeof(Slot) == 32);

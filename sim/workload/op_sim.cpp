@@ -154,9 +154,9 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
  public:
   CollectiveRunner(Engine& engine, FlowModel& flows, LargeVector<Instance>& inst,
                    const std::vector<FlowSet>& sets, const std::vector<std::vector<LinkId>>& paths,
-                   SmShare& share, const LargeVector<std::uint32_t>& slot_of)
+                   SmShare& share, const std::vector<int>& slot_of_stream)
       : engine_(engine), flows_(flows), inst_(inst), sets_(sets), paths_(paths), share_(share),
-        slot_of_(slot_of) {
+        slot_of_stream_(slot_of_stream) {
     kind_ = engine.register_handler(*this, "collectives");
   }
   ~CollectiveRunner() override { engine_.unregister_handler(kind_); }
@@ -164,13 +164,13 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
   void start_external(TaskId task, std::uint64_t tag, TaskExecutor& executor, Engine&) override {
     exec_ = &executor;
     if (tag & kComputeTag) {
-      share_.start(task, static_cast<std::uint32_t>(tag & ~kComputeTag), static_cast<int>(slot_of_[task]), executor);
+      share_.start(task, static_cast<std::uint32_t>(tag & ~kComputeTag), slot_of(task), executor);
       return;
     }
     Instance& in = inst_[tag];
     in.tasks.push_back(task);
     if (in.sms > 0) {
-      share_.hold(static_cast<int>(slot_of_[task]), in.sms);
+      share_.hold(slot_of(task), in.sms);
       share_.hold(in.peer_slot, in.sms);
     }
     if (++in.arrived < in.expected) return;
@@ -199,7 +199,7 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
     if (in.sms > 0) {
       // SMs come back before the tasks complete, so compute released by them runs at full rate.
       for (TaskId t : in.tasks) {
-        share_.hold(static_cast<int>(slot_of_[t]), -static_cast<int>(in.sms));
+        share_.hold(slot_of(t), -static_cast<int>(in.sms));
         share_.hold(in.peer_slot, -static_cast<int>(in.sms));
       }
     }
@@ -213,7 +213,10 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
   const std::vector<FlowSet>& sets_;
   const std::vector<std::vector<LinkId>>& paths_;
   SmShare& share_;
-  const LargeVector<std::uint32_t>& slot_of_;
+  /// The simulated GPU of a task, from its stream (the executor holds a task's stream in the
+  /// record it has just touched; a per-task array of slots was a cache miss per start).
+  int slot_of(TaskId t) const { return slot_of_stream_[exec_->stream_of(t)]; }
+  const std::vector<int>& slot_of_stream_;
   TaskExecutor* exec_ = nullptr;
   EventKind kind_;
 };
@@ -299,7 +302,7 @@ class OpSim {
   double est_tasks_ = 0;
   LargeVector<Cat> cat_;
   LargeVector<std::int32_t> pcat_;
-  LargeVector<std::uint32_t> slot_of_;
+  std::vector<int> slot_of_stream_;  // per stream: its GPU's slot
   std::vector<TaskRecord> rec_;
   std::vector<std::string> names_;
   std::unordered_map<std::string, std::int32_t> name_index_;
@@ -698,7 +701,6 @@ TaskId OpSim::add_external(StreamId st, std::uint64_t tag, Cat c, std::int32_t p
 void OpSim::note_task(Cat c, std::int32_t path_cat, const Label& l, const std::string* name) {
   cat_.push_back(c);
   pcat_.push_back(path_cat);
-  slot_of_.push_back(static_cast<std::uint32_t>(l.slot));
   if (!sp_.record_tasks) return;
   TaskRecord r;
   r.gpu = gpus_[static_cast<std::size_t>(l.slot)];
@@ -738,6 +740,7 @@ void OpSim::build_gpu(int slot) {
   const StreamId send_f = g_.add_stream(gname + " send forward");
   const StreamId send_b = g_.add_stream(gname + " send backward");
   const StreamId dps = g_.add_stream(gname + " data-parallel");
+  slot_of_stream_.resize(g_.stream_count(), slot);
   const double speed = static_cast<std::size_t>(gpu) < sp_.gpu_speed.size()
                            ? sp_.gpu_speed[static_cast<std::size_t>(gpu)] : 1.0;
   auto scaled = [&](SimTime t) {
@@ -1282,7 +1285,6 @@ PipelineRun OpSim::run() {
     g_.reserve(n, 0);
     cat_.reserve(n);
     pcat_.reserve(n);
-    slot_of_.reserve(n);
   }
   for (std::size_t k = 0; k < gpus_.size(); ++k) build_gpu(static_cast<int>(k));
 
@@ -1314,7 +1316,7 @@ PipelineRun OpSim::run() {
 
   SmShare share(*engine_, gpus_.size(),
                 [this](std::uint32_t kind, int slot, int held) { return compute_time(kind, slot, held); });
-  CollectiveRunner runner(*engine_, *flows_, inst_, sets_, paths_, share, slot_of_);
+  CollectiveRunner runner(*engine_, *flows_, inst_, sets_, paths_, share, slot_of_stream_);
   TaskExecutor exec(*engine_, g_, &runner);
   exec.start();
   RunLimits budget;
@@ -1441,7 +1443,8 @@ PipelineRun OpSim::run() {
     (void)crit_slot;
     const std::vector<TaskId> cpath = exec.critical_path();
     std::vector<double> on(gpus_.size(), 0.0);
-    for (TaskId t : cpath) on[slot_of_[t]] += (exec.end_time(t) - exec.start_time(t)).seconds().value;
+    auto slot_of = [&](TaskId t) { return static_cast<std::size_t>(slot_of_stream_[g_.stream(t)]); };
+    for (TaskId t : cpath) on[slot_of(t)] += (exec.end_time(t) - exec.start_time(t)).seconds().value;
     const auto owner = static_cast<std::uint32_t>(std::max_element(on.begin(), on.end()) - on.begin());
     std::vector<double> by(path_names_.size(), 0.0);
     const std::int32_t bubble = intern_path("bubble");
@@ -1463,7 +1466,7 @@ PipelineRun OpSim::run() {
       const SimTime a = exec.start_time(t), b = exec.end_time(t);
       const double d = (b - a).seconds().value;
       if (d <= 0) continue;
-      if (slot_of_[t] == owner) {
+      if (slot_of(t) == owner) {
         by[static_cast<std::size_t>(pcat_[t])] += d;
         continue;
       }

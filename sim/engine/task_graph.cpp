@@ -11,14 +11,70 @@ namespace {
 constexpr SimTime kUnset{-1};
 
 /// Builds CSR adjacency (offsets of size n+1) from (from, to) pairs, keeping insertion order.
+/// The offsets serve as the fill cursors and are shifted back afterwards: no second array of
+/// n entries (graphs of every-rank simulations have 10^8 tasks, and on this VM each fresh GiB
+/// costs about a second of page clearing).
 template <class Edges, class Offsets, class Targets>
 void build_csr(std::size_t n, const Edges& edges, Offsets& offset, Targets& targets) {
   offset.assign(n + 1, 0);
   for (const auto& [from, to] : edges) ++offset[from + 1];
   for (std::size_t i = 0; i < n; ++i) offset[i + 1] += offset[i];
   targets.assign(edges.size(), 0);
-  LargeVector<std::uint32_t> fill(offset.begin(), offset.end() - 1);
-  for (const auto& [from, to] : edges) targets[fill[from]++] = to;
+  for (const auto& [from, to] : edges) targets[offset[from]++] = to;  // offset[i] -> start(i+1)
+  for (std::size_t i = n; i > 0; --i) offset[i] = offset[i - 1];
+  offset[0] = 0;
+}
+
+/// Tasks of each stream in program (id) order, CSR form, by counting: `stream_of(t)`.
+template <class StreamOf>
+void build_stream_csr(std::size_t tasks, std::size_t streams, StreamOf stream_of,
+                      LargeVector<std::uint32_t>& offset, LargeVector<TaskId>& members) {
+  offset.assign(streams + 1, 0);
+  for (TaskId t = 0; t < tasks; ++t) ++offset[stream_of(t) + 1];
+  for (std::size_t s = 0; s < streams; ++s) offset[s + 1] += offset[s];
+  members.assign(tasks, 0);
+  for (TaskId t = 0; t < tasks; ++t) members[offset[stream_of(t)]++] = t;
+  for (std::size_t s = streams; s > 0; --s) offset[s] = offset[s - 1];
+  offset[0] = 0;
+}
+
+/// Whether the graph can run to the end: executes it in zero time, stream by stream (a task
+/// runs once it heads its stream and `ready(t)`; completing it calls `release(u)` for each
+/// successor u, true when u has no dependency left). Returns the smallest id of a task that
+/// never runs (a cycle through dependencies and stream order), or kNoTask. The one owner of
+/// the cycle check for TaskGraph::validate and the executor, which runs it on its own arrays.
+template <class Ready, class Release, class StreamOf>
+TaskId first_blocked_task(const LargeVector<std::uint32_t>& stream_offset,
+                          const LargeVector<TaskId>& stream_tasks,
+                          const LargeVector<std::uint32_t>& succ_offset,
+                          const LargeVector<TaskId>& succ, Ready ready, Release release,
+                          StreamOf stream_of) {
+  const std::size_t streams = stream_offset.size() - 1;
+  std::vector<std::uint32_t> head(stream_offset.begin(), stream_offset.end() - 1);
+  std::vector<StreamId> work(streams);
+  std::vector<std::uint8_t> queued(streams, 1);
+  for (StreamId s = 0; s < streams; ++s) work[s] = static_cast<StreamId>(streams - 1 - s);
+  while (!work.empty()) {
+    const StreamId s = work.back();
+    work.pop_back();
+    queued[s] = 0;
+    for (; head[s] < stream_offset[s + 1]; ++head[s]) {
+      const TaskId t = stream_tasks[head[s]];
+      if (!ready(t)) break;
+      for (std::uint32_t i = succ_offset[t]; i < succ_offset[t + 1]; ++i) {
+        if (!release(succ[i])) continue;
+        const StreamId u = stream_of(succ[i]);
+        if (!queued[u]) {
+          queued[u] = 1;
+          work.push_back(u);
+        }
+      }
+    }
+  }
+  TaskId blocked = kNoTask;
+  for (StreamId s = 0; s < streams; ++s)
+    if (head[s] < stream_offset[s + 1]) blocked = std::min(blocked, stream_tasks[head[s]]);
+  return blocked;
 }
 
 }  // namespace
@@ -72,44 +128,22 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
 }
 
 void TaskGraph::validate() const {
-  // Kahn's algorithm over the dependency edges plus the implicit edges of stream order (each
-  // task's successor on its stream, kept as one array rather than as copied edges: the graphs
-  // of every-rank simulations hold 10^8 tasks).
   const std::size_t n = tasks_.size();
-  LargeVector<std::uint32_t> offset;
-  LargeVector<TaskId> succ;
+  LargeVector<std::uint32_t> offset, stream_offset;
+  LargeVector<TaskId> succ, stream_tasks;
   build_csr(n, edges_, offset, succ);
-  LargeVector<std::uint32_t> indegree(n, 0);
-  LargeVector<TaskId> next_on_stream(n, kNoTask);
-  {
-    std::vector<TaskId> last_on_stream(stream_names_.size(), kNoTask);
-    for (TaskId t = 0; t < n; ++t) {
-      TaskId& last = last_on_stream[tasks_[t].stream];
-      if (last != kNoTask) {
-        next_on_stream[last] = t;
-        ++indegree[t];
-      }
-      last = t;
-    }
-  }
-  for (const auto& e : edges_) ++indegree[e.second];
-  std::vector<TaskId> ready;
-  for (TaskId t = 0; t < n; ++t) {
-    if (indegree[t] == 0) ready.push_back(t);
-  }
-  std::size_t seen = 0;
-  while (!ready.empty()) {
-    const TaskId t = ready.back();
-    ready.pop_back();
-    ++seen;
-    for (std::uint32_t i = offset[t]; i < offset[t + 1]; ++i) {
-      if (--indegree[succ[i]] == 0) ready.push_back(succ[i]);
-    }
-    if (const TaskId s = next_on_stream[t]; s != kNoTask && --indegree[s] == 0) ready.push_back(s);
-  }
-  if (seen == n) return;
-  TaskId blocked = 0;
-  while (indegree[blocked] == 0) ++blocked;
+  build_stream_csr(
+      n, stream_names_.size(), [&](TaskId t) { return tasks_[t].stream; }, stream_offset,
+      stream_tasks);
+  LargeVector<std::uint32_t> deps(n, 0);
+  for (const auto& e : edges_) ++deps[e.second];
+  const TaskId blocked = first_blocked_task(
+      stream_offset, stream_tasks, offset, succ, [&](TaskId t) { return deps[t] == 0; },
+      [&](TaskId u) { return --deps[u] == 0; }, [&](TaskId u) { return tasks_[u].stream; });
+  if (blocked != kNoTask) throw_cycle(blocked);
+}
+
+void TaskGraph::throw_cycle(TaskId blocked) const {
   throw std::invalid_argument(
       "TaskGraph: task " + std::to_string(blocked) + " (stream \"" +
       stream_names_[tasks_[blocked].stream] +
@@ -120,14 +154,11 @@ void TaskGraph::validate() const {
 
 TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskRunner* runner)
     : engine_(engine), graph_(graph), runner_(runner) {
-  graph.validate();
   const std::size_t n = graph.task_count();
   build_csr(n, graph.dependencies(), succ_offset_, succ_);
-
-  LargeVector<std::pair<TaskId, TaskId>> membership;  // (stream, task) in program order
-  membership.reserve(n);
-  for (TaskId t = 0; t < n; ++t) membership.emplace_back(graph.tasks_[t].stream, t);
-  build_csr(graph.stream_count(), membership, stream_offset_, stream_tasks_);
+  build_stream_csr(
+      n, graph.stream_count(), [&](TaskId t) { return graph.tasks_[t].stream; }, stream_offset_,
+      stream_tasks_);
   cursor_.resize(graph.stream_count());
   for (StreamId s = 0; s < graph.stream_count(); ++s) {
     StreamCursor& c = cursor_[s];
@@ -139,15 +170,29 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
   slot_.assign(n, Slot{});
   for (TaskId t = 0; t < n; ++t) {
     slot_[t].stream = graph.tasks_[t].stream;
-    if (graph.tasks_[t].external) slot_[t].deps_and_state = Slot::kExternal;
+    std::uint32_t flags = graph.tasks_[t].external ? Slot::kExternal : 0;
+    if (succ_offset_[t + 1] > succ_offset_[t]) flags |= Slot::kHasSuccessors;
+    slot_[t].deps_and_state = flags;
   }
-  for (const auto& e : graph.dependencies()) {
-    if (slot_[e.second].deps_left() == Slot::kDepsMask) {
-      throw std::length_error("TaskExecutor: task " + std::to_string(e.second) +
-                              " has 2^29 or more dependencies");
+  auto count_dependencies = [&] {
+    for (const auto& e : graph.dependencies()) {
+      if (slot_[e.second].deps_left() == Slot::kDepsMask) {
+        throw std::length_error("TaskExecutor: task " + std::to_string(e.second) + " has 2^" +
+                                std::to_string(Slot::kDepsBits) + " or more dependencies");
+      }
+      ++slot_[e.second].deps_and_state;  // the low bits; the state bits are kWaiting (0)
     }
-    ++slot_[e.second].deps_and_state;  // the low bits; the state bits are kWaiting (0)
-  }
+  };
+  count_dependencies();
+  // The graph's cycle check, run on these arrays rather than on copies of the graph's own
+  // (TaskGraph::validate): counting the dependencies down, then again up.
+  const TaskId blocked = first_blocked_task(
+      stream_offset_, stream_tasks_, succ_offset_, succ_,
+      [&](TaskId t) { return slot_[t].deps_left() == 0; },
+      [&](TaskId u) { return (--slot_[u].deps_and_state & Slot::kDepsMask) == 0; },
+      [&](TaskId u) { return slot_[u].stream; });
+  if (blocked != kNoTask) graph.throw_cycle(blocked);
+  count_dependencies();
   kind_ = engine.register_handler(*this, "task_complete");
 }
 
@@ -223,6 +268,12 @@ void TaskExecutor::finish(TaskId t) {
   ++c.head;
   c.prev_task = t;
   c.head_task = c.next_task;
+  // Most tasks' only successor is the next one on their stream: their successor offsets (a
+  // cache miss per task) are not read.
+  if (!slot.has_successors()) {
+    try_start_head(stream);
+    return;
+  }
   const std::uint32_t first = succ_offset_[t], last = succ_offset_[t + 1];
   for (std::uint32_t i = first; i < last; ++i) {
     Slot& s = slot_[succ_[i]];

@@ -91,6 +91,8 @@ class TaskGraph {
   };
   TaskId add(StreamId stream, SimTime duration, bool external, std::uint64_t tag,
              std::span<const TaskId> deps);
+  /// Throws validate's error for `blocked`, the smallest id of a task that can never start.
+  [[noreturn]] void throw_cycle(TaskId blocked) const;
 
   LargeVector<Task> tasks_;
   LargeVector<std::pair<TaskId, TaskId>> edges_;
@@ -190,8 +192,9 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   /// Per task, one 32-byte record: the executor reads and writes these fields together, and
   /// with 10^8 tasks (every-rank simulations) an array per field cost a cache miss per field.
   /// The task's stream is copied here from the graph for the same reason; its state shares a
-  /// word with the count of dependencies left (below 2^29, checked at construction) and
-  /// whether it is external (so that completing a task reads no graph record: another miss).
+  /// word with the count of dependencies left (below 2^28, checked at construction), whether
+  /// it is external (so that completing a task reads no graph record: another miss) and
+  /// whether it has dependency successors (so that most ends read no successor offsets).
   struct Slot {
     SimTime start{-1};  ///< -1: not started
     SimTime end{-1};    ///< -1: not ended
@@ -199,16 +202,20 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
     TaskId last_dep = kNoTask;
     /// The constraint that released the task (kNoTask for tasks released by start()).
     TaskId released_by = kNoTask;
-    /// Dependencies left (low 29 bits), external (bit 29), TaskState (top 2 bits).
+    /// Dependencies left (low 28 bits), has successors beyond its stream (bit 28), external
+    /// (bit 29), TaskState (top 2 bits).
     std::uint32_t deps_and_state = 0;
     StreamId stream = 0;
 
-    static constexpr std::uint32_t kDepsMask = (std::uint32_t{1} << 29) - 1;
+    static constexpr int kDepsBits = 28;
+    static constexpr std::uint32_t kDepsMask = (std::uint32_t{1} << kDepsBits) - 1;
+    static constexpr std::uint32_t kHasSuccessors = std::uint32_t{1} << 28;
     static constexpr std::uint32_t kExternal = std::uint32_t{1} << 29;
     std::uint32_t deps_left() const { return deps_and_state & kDepsMask; }
     bool external() const { return (deps_and_state & kExternal) != 0; }
+    bool has_successors() const { return (deps_and_state & kHasSuccessors) != 0; }
     /// No dependency left and not started.
-    bool ready() const { return (deps_and_state & ~kExternal) == 0; }
+    bool ready() const { return (deps_and_state & ~(kExternal | kHasSuccessors)) == 0; }
     TaskState state() const { return static_cast<TaskState>(deps_and_state >> 30); }
     void set_state(TaskState s) {
       deps_and_state = (deps_and_state & ~(std::uint32_t{3} << 30)) |

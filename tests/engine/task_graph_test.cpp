@@ -226,6 +226,34 @@ TEST(TaskGraph, RejectsCyclesIncludingThroughStreamOrder) {
   }
 }
 
+TEST(TaskGraph, TheExecutorNamesTheSameBlockedTaskAsValidate) {
+  // x runs; a waits for c, which waits for b, queued behind a on its stream: a, b, c never
+  // run, and both checks name a (the smallest such id), in the same words.
+  TaskGraph g;
+  const StreamId s0 = g.add_stream("s0");
+  const StreamId s1 = g.add_stream("s1");
+  const TaskId x = g.add_task(s1, us(1));
+  const TaskId a = g.add_task(s0, us(1), {x});
+  const TaskId b = g.add_task(s0, us(1));
+  const TaskId c = g.add_task(s1, us(1), {b});
+  g.add_dependency(c, a);
+  std::string from_validate, from_executor;
+  try {
+    g.validate();
+  } catch (const std::invalid_argument& e) {
+    from_validate = e.what();
+  }
+  try {
+    Engine engine;
+    TaskExecutor exec(engine, g);
+  } catch (const std::invalid_argument& e) {
+    from_executor = e.what();
+  }
+  EXPECT_NE(from_validate.find("task " + std::to_string(a) + " (stream \"s0\")"), std::string::npos)
+      << from_validate;
+  EXPECT_EQ(from_executor, from_validate);
+}
+
 TEST(TaskGraph, RejectsBadArguments) {
   TaskGraph g;
   const StreamId s = g.add_stream("s");

@@ -1,6 +1,7 @@
 #include "sim/workload/op_sim.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -746,6 +747,21 @@ void OpSim::build_gpu(int slot) {
   auto scaled = [&](SimTime t) {
     return speed == 1.0 ? t : SimTime{static_cast<std::int64_t>(static_cast<double>(t.ns) / speed + 0.5)};
   };
+  // This GPU's group of each kind, computed once: a collective op of every micro-batch and
+  // layer asks for it (perf on the every-rank DeepSeek-V3 build: group_of and its allocations
+  // were 5% of the run).
+  constexpr std::size_t kGroupKinds = static_cast<std::size_t>(ParallelGroup::DpExpert) + 1;
+  std::array<std::vector<int>, kGroupKinds> groups;
+  std::array<bool, kGroupKinds> have_group{};
+  std::vector<TaskId> op_deps;  // one buffer for the ops' dependencies (no allocation per op)
+  auto group = [&](ParallelGroup g) -> const std::vector<int>& {
+    const auto k = static_cast<std::size_t>(g);
+    if (!have_group[k]) {
+      groups[k] = group_of(gpu, g);
+      have_group[k] = true;
+    }
+    return groups[k];
+  };
   auto& ctasks = compute_tasks_[static_cast<std::size_t>(slot)];
   auto& mem = mem_[static_cast<std::size_t>(slot)];
   const std::int32_t pc_gemm = intern_path("gemm"), pc_attn = intern_path("attention"),
@@ -805,7 +821,7 @@ void OpSim::build_gpu(int slot) {
   };
   auto dp_task = [&](std::size_t ch, const Op& op, std::int64_t bucket, std::int64_t parts,
                      std::span<const TaskId> deps) -> TaskId {
-    const std::vector<int> grp = group_of(gpu, op.group);
+    const std::vector<int>& grp = group(op.group);
     if (grp.size() < 2) return kNoTask;
     const auto& ops = prog_.stages[static_cast<std::size_t>(stage_of[ch])].step_ops;
     const auto opi = static_cast<std::uint64_t>(&op - ops.data());
@@ -964,7 +980,8 @@ void OpSim::build_gpu(int slot) {
         }
         if (op && !op->is_collective()) {
           const SimTime d = scaled(op_time_[ps.layer_idx[i]][ps.op_idx[i]]);
-          std::vector<TaskId> deps = c.pending;
+          std::vector<TaskId>& deps = op_deps;
+          deps.assign(c.pending.begin(), c.pending.end());
           for (auto& a : c.asyncs)
             if (a.until == 3 || (a.until == 1 && op->pass == Pass::WeightGrad)) {
               deps.push_back(a.task);
@@ -991,7 +1008,7 @@ void OpSim::build_gpu(int slot) {
             for (auto& a : c.asyncs)
               if (a.until == 2) a.until = 3;
         } else if (op && op->collective != OpCollective::None) {
-          const std::vector<int> grp = group_of(gpu, op->group);
+          const std::vector<int>& grp = group(op->group);
           std::uint32_t in = 0;
           bool skip = false;
           const std::uint64_t site =
@@ -1035,8 +1052,8 @@ void OpSim::build_gpu(int slot) {
             const bool gather = op->collective == OpCollective::AllGather;
             l.kind = gather ? TaskKind::DpAllGather : TaskKind::DpReduceScatter;
             l.lane = StreamLane::DataParallel;
-            std::vector<TaskId> deps{c.last};
-            const TaskId t = add_external(dps, in, Cat::Dp, comm_cat(*op), l, &op->name, deps);
+            op_deps.assign(1, c.last);
+            const TaskId t = add_external(dps, in, Cat::Dp, comm_cat(*op), l, &op->name, op_deps);
             if (gather) c.asyncs.push_back({t, static_cast<std::uint8_t>(0)});
             else rs_tasks.push_back(t);
           } else if (!skip) {
@@ -1046,9 +1063,9 @@ void OpSim::build_gpu(int slot) {
             l.kind = op->group == ParallelGroup::Ep ? TaskKind::EpComm : TaskKind::TpComm;
             l.lane = overlapped ? StreamLane::CommAsync : StreamLane::Comm;
             const Cat cc = op->group == ParallelGroup::Ep ? Cat::Ep : Cat::Tp;
-            std::vector<TaskId> deps{c.last};
+            op_deps.assign(1, c.last);
             const TaskId t = add_external(overlapped ? comm_async : comm, in, cc, comm_cat(*op), l,
-                                          &op->name, deps);
+                                          &op->name, op_deps);
             if (op->async) c.asyncs.push_back({t, static_cast<std::uint8_t>(1)});
             else if (cp_ring) c.asyncs.push_back({t, static_cast<std::uint8_t>(2)});
             else if (tp_hidden) c.asyncs.push_back({t, static_cast<std::uint8_t>(0)});

@@ -302,7 +302,9 @@ class OpSim {
   TaskGraph g_;
   double est_tasks_ = 0;
   LargeVector<Cat> cat_;
-  LargeVector<std::int32_t> pcat_;
+  /// Per task: its critical-path category (index into path_names_: a few dozen at most, so
+  /// one byte; 10^8 tasks in every-rank simulations).
+  LargeVector<std::uint8_t> pcat_;
   std::vector<int> slot_of_stream_;  // per stream: its GPU's slot
   std::vector<TaskRecord> rec_;
   std::vector<std::string> names_;
@@ -401,6 +403,8 @@ std::uint32_t OpSim::optimizer_kind(const Op& op) {
 std::int32_t OpSim::intern_path(const std::string& c) {
   auto it = path_index_.find(c);
   if (it != path_index_.end()) return it->second;
+  if (path_names_.size() > std::numeric_limits<std::uint8_t>::max())
+    throw std::logic_error("simulate_op_program: more than 256 critical-path categories");
   path_names_.push_back(c);
   const auto i = static_cast<std::int32_t>(path_names_.size() - 1);
   path_index_.emplace(c, i);
@@ -701,7 +705,7 @@ TaskId OpSim::add_external(StreamId st, std::uint64_t tag, Cat c, std::int32_t p
 
 void OpSim::note_task(Cat c, std::int32_t path_cat, const Label& l, const std::string* name) {
   cat_.push_back(c);
-  pcat_.push_back(path_cat);
+  pcat_.push_back(static_cast<std::uint8_t>(path_cat));
   if (!sp_.record_tasks) return;
   TaskRecord r;
   r.gpu = gpus_[static_cast<std::size_t>(l.slot)];

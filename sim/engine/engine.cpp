@@ -136,6 +136,9 @@ EngineRunResult Engine::run(const RunLimits& limits) {
     fingerprint_ = mix(mix(mix(fingerprint_, static_cast<std::uint64_t>(e.time.ns)),
                            (static_cast<std::uint64_t>(e.kind) << 32) | e.target),
                        e.payload);
+    if (lookahead_) {
+      if (const Event* after = queue_.peek()) handlers_[after->kind].handler->prefetch(*after);
+    }
     handlers_[e.kind].handler->handle(e, *this);
     if (stop_requested_) {
       stop_requested_ = false;

@@ -197,9 +197,16 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
   if (blocked != kNoTask) graph.throw_cycle(blocked);
   count_dependencies();
   kind_ = engine.register_handler(*this, "task_complete");
+  // Task records beyond what the last-level cache holds are a miss per event: have the engine
+  // prefetch the next event's (Engine::set_lookahead_prefetch).
+  lookahead_was_ = engine.lookahead_prefetch();
+  if (n * sizeof(Slot) > kCacheBytes) engine.set_lookahead_prefetch(true);
 }
 
-TaskExecutor::~TaskExecutor() { engine_.unregister_handler(kind_); }
+TaskExecutor::~TaskExecutor() {
+  engine_.set_lookahead_prefetch(lookahead_was_);
+  engine_.unregister_handler(kind_);
+}
 
 void TaskExecutor::start() {
   if (started_) throw std::logic_error("TaskExecutor: start() called twice");

@@ -152,6 +152,9 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   SimTime stream_busy_time(StreamId stream) const;
 
   void handle(const Event& event, Engine& engine) override;
+  void prefetch(const Event& event) const override { prefetch_task(event.target); }
+  /// Asks for the record of `task` (a valid id), e.g. before completing it.
+  void prefetch_task(TaskId task) const { __builtin_prefetch(&slot_[task], 1); }
   /// CompletionSink: `token` is a TaskId.
   void on_complete(std::uint64_t token, Engine& engine) override;
 
@@ -161,7 +164,11 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   void finish(TaskId task);
   void drain();
 
+  /// Size of a last-level cache of today's server CPUs (32 MiB: one EPYC CCD's L3, the
+  /// machine these figures were measured on): beyond it the task records are a miss per event.
+  static constexpr std::size_t kCacheBytes = std::size_t{32} << 20;
   Engine& engine_;
+  bool lookahead_was_ = false;
   const TaskGraph& graph_;
   ExternalTaskRunner* runner_;
   EventKind kind_;

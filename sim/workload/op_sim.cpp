@@ -124,6 +124,10 @@ class SmShare final : public EventHandler {
     const auto left = static_cast<std::int64_t>(std::llround((1.0 - g.done) * static_cast<double>(next.ns)));
     engine_.schedule_in(SimTime{std::max<std::int64_t>(0, left)}, kind_, static_cast<std::uint32_t>(slot), ++g.gen);
   }
+  void prefetch(const Event& e) const override {
+    const Gpu& g = gpu_[e.target];
+    if (e.payload == g.gen && g.task != kNoTask) exec_->prefetch_task(g.task);
+  }
   void handle(const Event& e, Engine&) override {
     Gpu& g = gpu_[e.target];
     if (e.payload != g.gen || g.task == kNoTask) return;  // re-timed since
@@ -193,6 +197,7 @@ class CollectiveRunner final : public ExternalTaskRunner, public CompletionSink,
     else finish(static_cast<std::uint32_t>(token));
   }
   void handle(const Event& e, Engine&) override { finish(e.target); }
+  void prefetch(const Event& e) const override { __builtin_prefetch(&inst_[e.target]); }
 
  private:
   void finish(std::uint32_t i) {

@@ -92,6 +92,40 @@ TEST(Engine, ExecutesEventsInTimeOrder) {
   EXPECT_EQ(r.end_time, SimTime{30});
 }
 
+TEST(Engine, LookaheadPrefetchShowsTheNextEventAndChangesNothing) {
+  // A handler that, on each event, schedules one more at +3 ns until 20 events have run, and
+  // records which events it was asked to prefetch.
+  struct Chain : EventHandler {
+    EventKind kind = 0;
+    std::vector<std::uint32_t> handled;
+    mutable std::vector<std::uint32_t> prefetched;
+    void handle(const Event& e, Engine& engine) override {
+      handled.push_back(e.target);
+      if (e.target + 2 < 20) engine.schedule_in(SimTime{3}, kind, e.target + 2);
+    }
+    void prefetch(const Event& e) const override { prefetched.push_back(e.target); }
+  };
+  auto run = [](bool lookahead) {
+    Engine engine;
+    Chain chain;
+    chain.kind = engine.register_handler(chain, "chain");
+    engine.set_lookahead_prefetch(lookahead);
+    engine.schedule_at(SimTime{0}, chain.kind, 0);
+    engine.schedule_at(SimTime{1}, chain.kind, 1);
+    engine.run();
+    return std::make_tuple(chain.handled, chain.prefetched, engine.fingerprint());
+  };
+  const auto [off_handled, off_prefetched, off_fp] = run(false);
+  const auto [on_handled, on_prefetched, on_fp] = run(true);
+  EXPECT_EQ(on_handled, off_handled);
+  EXPECT_EQ(on_fp, off_fp);
+  EXPECT_TRUE(off_prefetched.empty());
+  // Before each event but the last, the one that was next in the queue: here always the next
+  // one handled (each schedules its successor later than the other chain's pending event).
+  ASSERT_EQ(on_handled.size(), 20u);
+  EXPECT_EQ(on_prefetched, std::vector<std::uint32_t>(on_handled.begin() + 1, on_handled.end()));
+}
+
 TEST(Engine, TiesRunInInsertionOrderOnHeapAndFifoPaths) {
   Engine engine;
   Recorder rec;

@@ -135,6 +135,7 @@ ScaleUpFabric read_scale_up(ObjectReader& parent) {
     s.fail("in_switch_reduction", "needs topology \"switch\": a full mesh has no switch to reduce in");
   f.nccl_coll_channels = read_channel_count(s, "nccl_coll_channels");
   f.nccl_p2p_channels = read_channel_count(s, "nccl_p2p_channels");
+  f.nccl_nvls_channels = read_channel_count(s, "nccl_nvls_channels");
   if (f.topology == "full-mesh") {
     if (f.domain_size < 2) s.fail("domain_size", "a full mesh needs at least 2 devices");
     f.per_pair_gbs_uni = read_figure(s, "per_pair_gbs_uni", ValueRule::kRequired);
@@ -366,6 +367,7 @@ Json gpu_spec_to_json(const GpuSpec& g) {
   }
   s["nccl_coll_channels"] = figure_to_json(g.scale_up.nccl_coll_channels);
   s["nccl_p2p_channels"] = figure_to_json(g.scale_up.nccl_p2p_channels);
+  s["nccl_nvls_channels"] = figure_to_json(g.scale_up.nccl_nvls_channels);
   j["scale_up"] = std::move(s);
   j["nic_gbps"] = figure_to_json(g.nic_gbps);
   j["nic_latency_us"] = figure_to_json(g.nic_latency_us);

@@ -45,10 +45,14 @@ struct ScaleUpFabric {
   /// ..., K p2p channels, J p2p channels per peer" on a node of these GPUs. NCCL runs one CTA per
   /// channel, so a kernel holds that many SMs (docs/reference/communication-sms.md §1, §2).
   /// `nccl_coll_channels`: ring/tree collectives (N); `nccl_p2p_channels`: send/recv between two
-  /// GPUs of the domain (J, which equals K in every in-node log we have). Whole numbers; null for
-  /// GPUs whose collectives are not NCCL's (Ascend HCCL, AMD RCCL: §4). Absent: "not given".
+  /// GPUs of the domain (J, which equals K in every in-node log we have); `nccl_nvls_channels`:
+  /// NVLS (NVLink SHARP) collectives, which NCCL runs on their own channels (the log's "M nvls
+  /// channels"; NVLS_NCHANNELS_* in NCCL's src/transport/nvls.cc). Whole numbers; null for GPUs
+  /// whose collectives are not NCCL's (Ascend HCCL, AMD RCCL: §4), and for the nvls count where
+  /// NCCL runs no NVLS on the GPU. Absent: "not given".
   Figure nccl_coll_channels;
   Figure nccl_p2p_channels;
+  Figure nccl_nvls_channels;
 };
 
 struct Price {

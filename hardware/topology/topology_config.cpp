@@ -272,6 +272,7 @@ TopologyConfig topology_config_from(const GpuSpec& gpu, const NodeSpec* node, in
   // (null: not NCCL; absent: not given) gets 0, and its kernels hold no SMs.
   u.nccl_coll_channels = static_cast<int>(gpu.scale_up.nccl_coll_channels.value.value_or(0.0));
   u.nccl_p2p_channels = static_cast<int>(gpu.scale_up.nccl_p2p_channels.value.value_or(0.0));
+  u.nccl_nvls_channels = static_cast<int>(gpu.scale_up.nccl_nvls_channels.value.value_or(0.0));
   if (u.in_switch_reduction && u.topology != ScaleUpTopology::Switch)
     throw InputError(net.source, "cluster.network.in_switch_reduction",
                      "the " + gpu.name + "'s scale-up fabric is a full mesh: there is no switch to reduce in");

@@ -74,10 +74,15 @@ struct ScaleUpConfig {
   /// send/recv between two GPUs, inside one domain: the catalogue's scale_up.nccl_coll_channels
   /// and nccl_p2p_channels (docs/reference/communication-sms.md §2). 0 where the catalogue has
   /// no figure (GPUs whose collectives are not NCCL's): their kernels then hold no SMs. The
-  /// defaults are the 8 x H800 log's "16 coll channels, ..., 16 p2p channels per peer"
-  /// (NVIDIA/nccl#892), for configurations built without a catalogue entry.
+  /// defaults are the 8 x H800 log's "16 coll channels, 0 nvls channels, ..., 16 p2p channels
+  /// per peer" (NVIDIA/nccl#892), for configurations built without a catalogue entry.
   int nccl_coll_channels = 16;
   int nccl_p2p_channels = 16;
+  /// NCCL's channels for an NVLS collective inside the domain (catalogue
+  /// scale_up.nccl_nvls_channels: 16 on H100, NVLS_NCHANNELS_SM90 in NCCL's
+  /// src/transport/nvls.cc). 0 where the catalogue has no figure: an NVLS kernel then holds the
+  /// coll channels (nccl_collective_sms). The default is the H800 log's "0 nvls channels".
+  int nccl_nvls_channels = 0;
   bool operator==(const ScaleUpConfig&) const = default;
 };
 

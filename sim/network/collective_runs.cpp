@@ -55,11 +55,18 @@ AlgorithmChoice nccl_algorithm(const Topology& topo, CollectiveKind kind, std::s
 }
 
 int nccl_collective_sms(const Topology& topo, std::span<const int> group,
-                        const FabricEfficiency& eff) {
+                        CollectiveAlgorithm algorithm, const FabricEfficiency& eff) {
   if (group.size() < 2) return 0;
   bool one_domain = true;
   for (int g : group) one_domain &= topo.same_domain(g, group.front());
-  if (one_domain) return topo.config().scale_up.nccl_coll_channels;
+  const ScaleUpConfig& u = topo.config().scale_up;
+  if (algorithm == CollectiveAlgorithm::Nvls) {
+    if (!one_domain)
+      throw std::invalid_argument("nccl_collective_sms: NVLS runs inside one scale-up domain only");
+    // NCCL's NVLS kernels run on its nvls channels; without a catalogue figure, the coll ones.
+    return u.nccl_nvls_channels > 0 ? u.nccl_nvls_channels : u.nccl_coll_channels;
+  }
+  if (one_domain) return u.nccl_coll_channels;
   return kNcclChannelsPerNic * ring_cost(topo, group, eff).channels;
 }
 
@@ -67,6 +74,18 @@ int nccl_p2p_sms(const Topology& topo, int src, int dst) {
   if (src == dst) return 0;
   return topo.same_domain(src, dst) ? topo.config().scale_up.nccl_p2p_channels
                                     : kNcclNetChannelsPerPeer;
+}
+
+int nccl_all_to_all_sms(const Topology& topo, std::span<const int> group) {
+  // The pool NCCL spreads a grouped send/recv's peers over (comm->p2pnChannels).
+  const int pool = topo.config().scale_up.nccl_p2p_channels;
+  if (group.size() < 2 || pool <= 0) return 0;
+  int sum = 0;
+  for (int peer : group) {
+    sum += nccl_p2p_sms(topo, group.front(), peer);  // 0 for the member itself
+    if (sum >= pool) return pool;
+  }
+  return sum;
 }
 
 namespace {

@@ -75,18 +75,33 @@ CoalescedFlows coalesce(const Topology& topo, const TransferDag& dag);
 /// peers included): one per channel, since NCCL runs one CTA per channel and its CTAs do not
 /// share an SM with compute kernels (docs/reference/communication-sms.md §1). Channel counts
 /// are NCCL's defaults (same file, §2):
-///  - a collective (ring, tree or the all-to-all of NCCL's send/recv) whose members stay in one
-///    scale-up domain: the GPU's in-node collective channels (catalogue
-///    scale_up.nccl_coll_channels via ScaleUpConfig: 24 on A100 and H100, 16 on H800, 32 on B200);
+///  - a ring or tree collective whose members stay in one scale-up domain: the GPU's in-node
+///    collective channels (catalogue scale_up.nccl_coll_channels via ScaleUpConfig: 24 on A100
+///    and H100, 16 on H800, 32 on B200);
+///  - an NVLS collective (only ever inside one domain, nvls_available): NCCL's separate nvls
+///    channels (catalogue scale_up.nccl_nvls_channels: 16 on H100 and H200, 24 on B200; NCCL's
+///    src/transport/nvls.cc). A catalogue without the figure (null or absent, ScaleUpConfig 0)
+///    gives it the coll channels instead, so that a copy which turns NVLS on for a GPU NCCL
+///    runs none on (the H800 logs "0 nvls channels") still holds SMs; NCCL's SM90 figure, 16,
+///    equals the H800's coll channels;
 ///  - one that crosses the scale-out network: 2 per NIC it runs a ring through
 ///    (kNcclChannelsPerNic × ring_cost's channels), 16 for a node with 8 NICs;
 ///  - a point-to-point transfer: the GPU's in-node p2p channels inside a scale-up domain
 ///    (catalogue scale_up.nccl_p2p_channels), 2 across the network (kNcclNetChannelsPerPeer,
-///    NCCL_NCHANNELS_PER_NET_PEER).
+///    NCCL_NCHANNELS_PER_NET_PEER);
+///  - an all-to-all: NCCL runs it as grouped send/recv, on its p2p channels. Each peer gets its
+///    per-peer channels (nccl_p2p_sms) out of the communicator's pool of p2p channels
+///    (comm->p2pnChannels, the catalogue's nccl_p2p_channels), so the kernel holds the sum over
+///    the first member's peers, capped at the pool: 32 on an 8 x H100 node (7 × 32 capped),
+///    16 on H800, 2 for a pair across nodes.
+/// `algorithm` is nccl_algorithm's choice for the group (std::invalid_argument for NVLS on a
+/// group that leaves its domain). Groups of fewer than 2 GPUs, and GPUs whose catalogue has no
+/// NCCL figure, give 0.
 inline constexpr int kNcclChannelsPerNic = 2;
 inline constexpr int kNcclNetChannelsPerPeer = 2;
 int nccl_collective_sms(const Topology& topo, std::span<const int> group,
-                        const FabricEfficiency& eff);
+                        CollectiveAlgorithm algorithm, const FabricEfficiency& eff);
 int nccl_p2p_sms(const Topology& topo, int src, int dst);
+int nccl_all_to_all_sms(const Topology& topo, std::span<const int> group);
 
 }  // namespace clustercost

@@ -528,14 +528,16 @@ std::uint32_t OpSim::collective_instance(std::uint64_t site, const std::vector<i
   std::vector<int> rel(group);
   for (int& x : rel) x -= base;
   const auto rkey = std::make_tuple(static_cast<int>(kind), size.value, rel);
+  // The algorithm first: an NVLS kernel holds NCCL's nvls channels, not its coll channels. The
+  // SM figure is cached per relative group like the rest: the choice is a function of the key.
+  const AlgorithmChoice choice = nccl_algorithm(topo_, kind, group, size, eff_);
   {
     auto [it, first] = sms_rel_.try_emplace(rkey, 0);
-    if (first) it->second = nccl_ ? nccl_collective_sms(topo_, group, eff_) : 0;
+    if (first) it->second = nccl_ ? nccl_collective_sms(topo_, group, choice.algorithm, eff_) : 0;
     inst_[i].sms = static_cast<std::uint16_t>(it->second);
   }
   auto ai = is_alone_.find(rkey);
   bool alone = false;
-  const AlgorithmChoice choice = nccl_algorithm(topo_, kind, group, size, eff_);
   if (ai == is_alone_.end()) {
     const TransferDag dag = collective_dag(kind, choice.algorithm, group, size);
     alone = sp_.link_factor.empty();
@@ -1030,10 +1032,11 @@ void OpSim::build_gpu(int slot) {
             in = fixed_instance(site, grp, d);
             // DeepEP's SMs are reserved for the whole step where the scenario says so
             // (software.comm_sms, DeepSeek-V3 report §3.2.2): compute already runs on the rest
-            // (cf_). Without a reservation the all-to-all is NCCL's and holds its channels.
+            // (cf_). Without a reservation the all-to-all is NCCL's grouped send/recv and holds
+            // its p2p channels (nccl_all_to_all_sms).
             if (par.comm_sms == 0 && nccl_) {
               auto [it, first] = a2a_sms_.try_emplace(grp, 0);
-              if (first) it->second = nccl_collective_sms(topo_, grp, eff_);
+              if (first) it->second = nccl_all_to_all_sms(topo_, grp);
               inst_[in].sms = static_cast<std::uint16_t>(it->second);
             }
             est_comm_free = std::max(est_comm_free, est_clock) + d.ns;

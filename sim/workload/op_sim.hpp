@@ -40,13 +40,16 @@
 /// Communication kernels take SMs. An NCCL kernel holds one SM per channel on its GPU from the
 /// moment its task starts there (it spins while late members arrive) to the collective's end;
 /// a point-to-point transfer holds them on the sending and the receiving GPU. How many:
-/// nccl_collective_sms / nccl_p2p_sms (sim/network/collective_runs.hpp, the one owner; figures
-/// in docs/reference/communication-sms.md): 16 for a group inside a scale-up domain, 2 per NIC
-/// ring across the network, 2 per peer for a PP send across nodes. DeepEP's dispatch and
-/// combine hold software.comm_sms, reserved for the whole step as DeepSeek-V3 runs them (report
-/// §3.2.2: 20 of the H800's 132 SMs; its compute kernels are launched on the other 112), so they
-/// are already in program_compute_fraction and hold nothing more; without a reservation
-/// (comm_sms 0) an EP all-to-all is NCCL's and holds its channels like any collective. On GPUs
+/// nccl_collective_sms / nccl_p2p_sms / nccl_all_to_all_sms (sim/network/collective_runs.hpp,
+/// the one owner; figures in docs/reference/communication-sms.md): inside a scale-up domain the
+/// GPU's catalogue channels, the coll channels for a ring or tree collective (24 on H100), the
+/// nvls channels for an NVLS one (16 on H100), the p2p channels for a send/recv (32 on H100);
+/// 2 per NIC ring across the network, 2 per peer for a PP send across nodes. DeepEP's dispatch
+/// and combine hold software.comm_sms, reserved for the whole step as DeepSeek-V3 runs them
+/// (report §3.2.2: 20 of the H800's 132 SMs; its compute kernels are launched on the other 112),
+/// so they are already in program_compute_fraction and hold nothing more; without a reservation
+/// (comm_sms 0) an EP all-to-all is NCCL's grouped send/recv and holds its p2p channels: each
+/// peer's, summed, capped at the GPU's p2p channels (32 on H100, 16 on H800). On GPUs
 /// other than NVIDIA's the collectives library is not NCCL (HCCL, RCCL): not modelled, its
 /// kernels hold no SMs here.
 /// While NCCL kernels hold k SMs on a GPU, the op on its compute stream progresses at the rate

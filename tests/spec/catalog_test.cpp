@@ -210,6 +210,35 @@ TEST(ShippedCatalog, NcclChannelCountsAreSourcedPerGpu) {
   EXPECT_DOUBLE_EQ(gpu("B200").scale_up.nccl_coll_channels.get(), 32.0);
 }
 
+TEST(ShippedCatalog, NcclNvlsChannelsAreSourcedPerGpu) {
+  // Every GPU states NCCL's nvls channel count with a source (docs/reference/
+  // communication-sms.md §2): a whole number where NCCL runs NVLS, null where it runs none
+  // (H800 "0 nvls channels", NVIDIA/nccl#892; A100 and A800, NVIDIA/nccl-tests#228) and where
+  // the collectives are not NCCL's (§4). A GPU whose switches reduce has a figure.
+  for (const auto& g : shipped().gpus()) {
+    SCOPED_TRACE(g.name);
+    const Figure& f = g.scale_up.nccl_nvls_channels;
+    EXPECT_EQ(f.source.find("not given"), std::string::npos) << f.source;
+    EXPECT_FALSE(f.source.empty());
+    EXPECT_TRUE(is_valid_flag(f.flag)) << f.flag;
+    if (f.value) {
+      EXPECT_EQ(g.vendor, "NVIDIA");
+      EXPECT_EQ(*f.value, std::floor(*f.value));
+      EXPECT_GE(*f.value, 1.0);
+      EXPECT_LE(*f.value, 64.0);
+    }
+    if (g.scale_up.in_switch_reduction.value) EXPECT_TRUE(f.value.has_value());
+  }
+  // NCCL's src/transport/nvls.cc: NVLS_NCHANNELS_SM90 16 (the p5.48xlarge log: "24 coll
+  // channels, 16 nvls channels"), NVLS_NCHANNELS_SM100_NVL 24 inside one NVLink domain.
+  EXPECT_DOUBLE_EQ(gpu("H100-SXM").scale_up.nccl_nvls_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(gpu("H200-SXM").scale_up.nccl_nvls_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(gpu("H20").scale_up.nccl_nvls_channels.get(), 16.0);
+  EXPECT_DOUBLE_EQ(gpu("B200").scale_up.nccl_nvls_channels.get(), 24.0);
+  for (const char* none : {"H800-SXM", "A100-40G-SXM", "A100-80G-SXM", "A800-80G-SXM"})
+    EXPECT_FALSE(gpu(none).scale_up.nccl_nvls_channels.value.has_value()) << none;
+}
+
 TEST(ShippedCatalog, EveryGpuHasPricesAndExportNotes) {
   for (const auto& g : shipped().gpus()) {
     SCOPED_TRACE(g.name);

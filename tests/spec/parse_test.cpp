@@ -247,6 +247,37 @@ TEST(ParseGpu, NcclChannelCountsAreSourcedWholeNumbers) {
   expect_gpu_error(j, "scale_up.nccl_p2p_channels.source", "where");
 }
 
+TEST(ParseGpu, NcclNvlsChannelsAreSourcedWholeNumbersOrNull) {
+  // H800 ships null (its log reads "0 nvls channels", NVIDIA/nccl#892) with a source; a figure
+  // parses as the other channel counts do: a whole number from 1 to 64, null, or absent ("not
+  // given"), and it is written back.
+  Json j = h800_json();
+  const GpuSpec g = parse_gpu_spec(j, "H800-SXM.json");
+  EXPECT_FALSE(g.scale_up.nccl_nvls_channels.value.has_value());
+  EXPECT_NE(g.scale_up.nccl_nvls_channels.source.find("0 nvls channels"), std::string::npos);
+  j["scale_up"]["nccl_nvls_channels"]["value"] = 16;
+  const GpuSpec sixteen = parse_gpu_spec(j, "H800-SXM.json");
+  EXPECT_DOUBLE_EQ(sixteen.scale_up.nccl_nvls_channels.get(), 16.0);
+  EXPECT_EQ(gpu_spec_to_json(sixteen)["scale_up"]["nccl_nvls_channels"]["value"], 16);
+  j["scale_up"].erase("nccl_nvls_channels");
+  const GpuSpec absent = parse_gpu_spec(j, "H800-SXM.json");
+  EXPECT_FALSE(absent.scale_up.nccl_nvls_channels.value.has_value());
+  EXPECT_NE(absent.scale_up.nccl_nvls_channels.source.find("not given"), std::string::npos);
+
+  j = h800_json();
+  j["scale_up"]["nccl_nvls_channels"]["value"] = 16.5;
+  expect_gpu_error(j, "scale_up.nccl_nvls_channels.value", "whole number");
+  j = h800_json();
+  j["scale_up"]["nccl_nvls_channels"]["value"] = 65;
+  expect_gpu_error(j, "scale_up.nccl_nvls_channels.value", "whole number");
+  j = h800_json();
+  j["scale_up"]["nccl_nvls_channels"]["value"] = 0;
+  expect_gpu_error(j, "scale_up.nccl_nvls_channels.value", "positive");
+  j = h800_json();
+  j["scale_up"]["nccl_nvls_channels"]["source"] = "";
+  expect_gpu_error(j, "scale_up.nccl_nvls_channels.source", "where");
+}
+
 TEST(ParseGpu, UsableMemoryCannotExceedMarketed) {
   Json j = h800_json();
   j["hbm_usable_gib"]["value"] = 81;

@@ -459,6 +459,81 @@ TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
   }
 }
 
+TEST(OpDes, NvlsAllReducesHoldTheNvlsChannelsBesideCompute) {
+  // Llama 3 70B on 64 H100 without sequence parallelism, TP communication overlapped: the TP8
+  // all-reduces run as NVLS inside the node (collective_runs.hpp), and an NVLS kernel holds
+  // NCCL's nvls channels (catalogue scale_up.nccl_nvls_channels: 16, NVLS_NCHANNELS_SM90 in
+  // NCCL's src/transport/nvls.cc and the p5.48xlarge log's "16 nvls channels"), not the 24 coll
+  // channels of a ring. A compute op beside one of them runs at (132 - 16) / 132 while it lasts.
+  const Scenario s = load("llama3-70b-h100.json", llama64({"parallelism.sequence_parallel=false",
+                                                            "software.overlap.tp_comm=true"}));
+  const int nvls_channels = static_cast<int>(s.gpu.scale_up.nccl_nvls_channels.get());
+  const int coll_channels = static_cast<int>(s.gpu.scale_up.nccl_coll_channels.get());
+  ASSERT_EQ(nvls_channels, 16);
+  ASSERT_EQ(coll_channels, 24);
+  DesOptions o;
+  o.record_tasks = true;
+  const DesStep d = simulate_step_des_detailed(s, o);
+  const StepProgram prog = build_step_program(s);
+  std::map<std::string, const Op*> ops;
+  std::set<std::string> tp_all_reduce;
+  for (const auto& lp : prog.layers)
+    for (const Op& op : lp.ops) {
+      ops.emplace(op.name, &op);
+      if (op.collective == OpCollective::AllReduce && op.group == ParallelGroup::Tp)
+        tp_all_reduce.insert(op.name);
+    }
+  ASSERT_FALSE(tp_all_reduce.empty());
+  const auto& recs = d.run.task_records;
+  auto name_of = [&](const TaskRecord& r) -> const std::string& {
+    return d.run.names[static_cast<std::size_t>(r.name)];
+  };
+  std::map<int, std::vector<const TaskRecord*>> held;  // the NCCL kernels on each GPU
+  for (const TaskRecord& r : recs) {
+    const bool comm = r.lane == StreamLane::Comm || r.lane == StreamLane::CommAsync ||
+                      r.lane == StreamLane::DataParallel || r.lane == StreamLane::SendForward ||
+                      r.lane == StreamLane::SendBackward;
+    if (!comm || r.end <= r.start) continue;
+    held[r.gpu].push_back(&r);
+    if (r.peer_stage >= 0) held[d.stage_gpu[static_cast<std::size_t>(r.peer_stage)]].push_back(&r);
+  }
+  const double sms = s.gpu.sms.get();
+  int under = 0;
+  for (const TaskRecord& r : recs) {
+    if (r.name < 0 || (r.lane != StreamLane::Compute && r.lane != StreamLane::WgradCompute)) continue;
+    if (r.end <= r.start) continue;
+    const TaskRecord* with = nullptr;
+    int overlapping = 0;
+    for (const TaskRecord* c : held[r.gpu]) {
+      if (c->end <= r.start || c->start >= r.end) continue;
+      ++overlapping;
+      with = c;
+    }
+    // Only ops beside one kernel, a TP all-reduce there when they start.
+    if (overlapping != 1 || with->name < 0 || !tp_all_reduce.count(name_of(*with))) continue;
+    if (with->start > r.start) continue;
+    const auto op = ops.find(name_of(r));
+    ASSERT_NE(op, ops.end()) << name_of(r);
+    const double t = (r.end - r.start).seconds().value;
+    const double t_alone = SimTime::from_seconds(compute_op_time(s, *op->second, 1.0)).seconds().value;
+    // At the slower rate while the kernel runs, at full rate after it (processor sharing).
+    auto expected_beside = [&](int k) {
+      const double t_slow =
+          SimTime::from_seconds(compute_op_time(s, *op->second, (sms - k) / sms)).seconds().value;
+      if (with->end >= r.end) return t_slow;
+      const double shared = (with->end - r.start).seconds().value;
+      return shared + (1.0 - shared / t_slow) * t_alone;
+    };
+    const double t_nvls = expected_beside(nvls_channels), t_ring = expected_beside(coll_channels);
+    EXPECT_NEAR(t, t_nvls, 3e-9) << name_of(r) << " beside " << name_of(*with);
+    // Memory-bound ops keep their rate whatever the SMs: only the others tell 16 from 24.
+    if (t_ring - t_nvls > 1e-8) ++under;
+  }
+  std::printf("compute-bound ops beside one NVLS all-reduce kernel (%d SMs of %.0f): %d\n",
+              nvls_channels, sms, under);
+  EXPECT_GT(under, 0);
+}
+
 TEST(OpDes, NvlsCarriesTensorParallelAllReducesOnH100) {
   // Llama 3 70B on 64 H100 without sequence parallelism: every layer all-reduces its TP8
   // outputs inside the node. H100's NVSwitch reduces in the switch (catalogue), so NCCL's NVLS

@@ -227,7 +227,9 @@ TEST(ShippedCatalog, NcclNvlsChannelsAreSourcedPerGpu) {
       EXPECT_GE(*f.value, 1.0);
       EXPECT_LE(*f.value, 64.0);
     }
-    if (g.scale_up.in_switch_reduction.value) EXPECT_TRUE(f.value.has_value());
+    if (g.scale_up.in_switch_reduction.value) {
+      EXPECT_TRUE(f.value.has_value()) << g.name << ": NVLS on, no nvls channel count";
+    }
   }
   // NCCL's src/transport/nvls.cc: NVLS_NCHANNELS_SM90 16 (the p5.48xlarge log: "24 coll
   // channels, 16 nvls channels"), NVLS_NCHANNELS_SM100_NVL 24 inside one NVLink domain.

@@ -36,6 +36,21 @@ std::vector<std::string> llama64(std::vector<std::string> sets = {}) {
   return sets;
 }
 
+/// The communication kernels (collectives, PP sends) that run on each simulated GPU, by GPU
+/// id: its own, and the PP transfers it receives.
+std::map<int, std::vector<const TaskRecord*>> communication_kernels_by_gpu(const DesStep& d) {
+  std::map<int, std::vector<const TaskRecord*>> held;
+  for (const TaskRecord& r : d.run.task_records) {
+    const bool comm = r.lane == StreamLane::Comm || r.lane == StreamLane::CommAsync ||
+                      r.lane == StreamLane::DataParallel || r.lane == StreamLane::SendForward ||
+                      r.lane == StreamLane::SendBackward;
+    if (!comm || r.end <= r.start) continue;
+    held[r.gpu].push_back(&r);
+    if (r.peer_stage >= 0) held[d.stage_gpu[static_cast<std::size_t>(r.peer_stage)]].push_back(&r);
+  }
+  return held;
+}
+
 double path_total(const StepResult& r) {
   double t = 0;
   for (const auto& c : r.critical_path) t += c.time.value;
@@ -395,15 +410,7 @@ TEST(OpDes, NcclKernelsSlowTheComputeTheyOverlap) {
   ASSERT_EQ(coll_channels, 24) << "catalogue: NCCL logs 24 coll channels on 8 x H100";
   // The kernels holding SMs on each GPU: its own collectives and PP sends, and the PP transfers
   // it receives.
-  std::map<int, std::vector<const TaskRecord*>> held;
-  for (const TaskRecord& r : recs) {
-    const bool comm = r.lane == StreamLane::Comm || r.lane == StreamLane::CommAsync ||
-                      r.lane == StreamLane::DataParallel || r.lane == StreamLane::SendForward ||
-                      r.lane == StreamLane::SendBackward;
-    if (!comm || r.end <= r.start) continue;
-    held[r.gpu].push_back(&r);
-    if (r.peer_stage >= 0) held[d.stage_gpu[static_cast<std::size_t>(r.peer_stage)]].push_back(&r);
-  }
+  auto held = communication_kernels_by_gpu(d);
   int alone = 0, partly = 0;
   std::map<int, int> under;         // SMs held -> GEMMs checked
   std::map<int, double> slowdown;   // SMs held -> time / time alone of the first
@@ -488,15 +495,7 @@ TEST(OpDes, NvlsAllReducesHoldTheNvlsChannelsBesideCompute) {
   auto name_of = [&](const TaskRecord& r) -> const std::string& {
     return d.run.names[static_cast<std::size_t>(r.name)];
   };
-  std::map<int, std::vector<const TaskRecord*>> held;  // the NCCL kernels on each GPU
-  for (const TaskRecord& r : recs) {
-    const bool comm = r.lane == StreamLane::Comm || r.lane == StreamLane::CommAsync ||
-                      r.lane == StreamLane::DataParallel || r.lane == StreamLane::SendForward ||
-                      r.lane == StreamLane::SendBackward;
-    if (!comm || r.end <= r.start) continue;
-    held[r.gpu].push_back(&r);
-    if (r.peer_stage >= 0) held[d.stage_gpu[static_cast<std::size_t>(r.peer_stage)]].push_back(&r);
-  }
+  auto held = communication_kernels_by_gpu(d);  // the NCCL kernels on each GPU
   const double sms = s.gpu.sms.get();
   int under = 0;
   for (const TaskRecord& r : recs) {

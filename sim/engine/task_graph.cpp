@@ -10,32 +10,45 @@ namespace {
 
 constexpr SimTime kUnset{-1};
 
-/// Builds CSR adjacency (offsets of size n+1) from (from, to) pairs, keeping insertion order.
-/// The offsets serve as the fill cursors and are shifted back afterwards: no second array of
-/// n entries (graphs of every-rank simulations have 10^8 tasks, and on this VM each fresh GiB
-/// costs about a second of page clearing).
-template <class Edges, class Offsets, class Targets>
-void build_csr(std::size_t n, const Edges& edges, Offsets& offset, Targets& targets) {
-  offset.assign(n + 1, 0);
-  for (const auto& [from, to] : edges) ++offset[from + 1];
-  for (std::size_t i = 0; i < n; ++i) offset[i + 1] += offset[i];
-  targets.assign(edges.size(), 0);
-  for (const auto& [from, to] : edges) targets[offset[from]++] = to;  // offset[i] -> start(i+1)
-  for (std::size_t i = n; i > 0; --i) offset[i] = offset[i - 1];
+/// CSR form of `items` (key, value) pairs that `for_each(emit)` emits in order, keys below
+/// `keys`: offsets of size keys+1, values grouped by key in emission order. The offsets serve
+/// as the fill cursors and are shifted back afterwards: no second array of `keys` entries
+/// (graphs of every-rank simulations have 10^8 tasks, and on this VM each fresh GiB costs
+/// about a second of page clearing).
+template <class ForEach>
+void build_csr_by_key(std::size_t keys, std::size_t items, ForEach for_each,
+                      LargeVector<std::uint32_t>& offset, LargeVector<TaskId>& values) {
+  offset.assign(keys + 1, 0);
+  for_each([&](std::size_t key, TaskId) { ++offset[key + 1]; });
+  for (std::size_t k = 0; k < keys; ++k) offset[k + 1] += offset[k];
+  values.assign(items, 0);
+  for_each([&](std::size_t key, TaskId v) { values[offset[key]++] = v; });  // -> start(key+1)
+  for (std::size_t k = keys; k > 0; --k) offset[k] = offset[k - 1];
   offset[0] = 0;
 }
 
-/// Tasks of each stream in program (id) order, CSR form, by counting: `stream_of(t)`.
+/// Successors of each of `n` tasks from (from, to) edges, keeping insertion order.
+template <class Edges>
+void build_csr(std::size_t n, const Edges& edges, LargeVector<std::uint32_t>& offset,
+               LargeVector<TaskId>& targets) {
+  build_csr_by_key(
+      n, edges.size(),
+      [&](auto emit) {
+        for (const auto& [from, to] : edges) emit(from, to);
+      },
+      offset, targets);
+}
+
+/// Tasks of each stream in program (id) order, CSR form: `stream_of(t)`.
 template <class StreamOf>
 void build_stream_csr(std::size_t tasks, std::size_t streams, StreamOf stream_of,
                       LargeVector<std::uint32_t>& offset, LargeVector<TaskId>& members) {
-  offset.assign(streams + 1, 0);
-  for (TaskId t = 0; t < tasks; ++t) ++offset[stream_of(t) + 1];
-  for (std::size_t s = 0; s < streams; ++s) offset[s + 1] += offset[s];
-  members.assign(tasks, 0);
-  for (TaskId t = 0; t < tasks; ++t) members[offset[stream_of(t)]++] = t;
-  for (std::size_t s = streams; s > 0; --s) offset[s] = offset[s - 1];
-  offset[0] = 0;
+  build_csr_by_key(
+      streams, tasks,
+      [&](auto emit) {
+        for (TaskId t = 0; t < tasks; ++t) emit(stream_of(t), t);
+      },
+      offset, members);
 }
 
 /// Whether the graph can run to the end: executes it in zero time, stream by stream (a task
@@ -161,10 +174,7 @@ TaskExecutor::TaskExecutor(Engine& engine, const TaskGraph& graph, ExternalTaskR
       stream_tasks_);
   cursor_.resize(graph.stream_count());
   for (StreamId s = 0; s < graph.stream_count(); ++s) {
-    StreamCursor& c = cursor_[s];
-    c.head = stream_offset_[s];
-    c.end = stream_offset_[s + 1];
-    if (c.head < c.end) c.head_task = stream_tasks_[c.head];
+    if (stream_offset_[s] < stream_offset_[s + 1]) cursor_[s].head_task = stream_tasks_[stream_offset_[s]];
   }
 
   slot_.assign(n, Slot{});
@@ -246,10 +256,9 @@ void TaskExecutor::start_task(TaskId t) {
   // The stream's next task is read when this one ends, usually many events later: ask for its
   // records now (with 10^6-10^8 tasks they are rarely in cache; measured as most of the
   // executor's time in perf).
-  c.next_task = slot.next_on_stream;
-  if (c.next_task != kNoTask) {
-    __builtin_prefetch(&slot_[c.next_task], 1);
-    __builtin_prefetch(&graph_.tasks_[c.next_task], 0);
+  if (const TaskId next = slot.next_on_stream; next != kNoTask) {
+    __builtin_prefetch(&slot_[next], 1);
+    __builtin_prefetch(&graph_.tasks_[next], 0);
   }
   const TaskGraph::Task& task = graph_.tasks_[t];
   if (slot.external()) {
@@ -275,9 +284,8 @@ void TaskExecutor::finish(TaskId t) {
   const StreamId stream = slot.stream;
   StreamCursor& c = cursor_[stream];
   c.busy = false;
-  ++c.head;
   c.prev_task = t;
-  c.head_task = c.next_task;
+  c.head_task = slot.next_on_stream;
   // Most tasks' only successor is the next one on their stream: their successor offsets (a
   // cache miss per task) are not read.
   if (!slot.has_successors()) {

@@ -181,18 +181,14 @@ class TaskExecutor final : public EventHandler, public CompletionSink {
   // Tasks of each stream in program order, CSR form.
   LargeVector<std::uint32_t> stream_offset_;
   LargeVector<TaskId> stream_tasks_;
-  /// Per stream, where its queue stands: the position of its head in stream_tasks_, the end of
-  /// its range there, and whether a task of it runs. One small record per stream, read on every
-  /// start and end, so that a stream's state is one load, not three arrays.
-  /// The head's task id and its neighbours are kept here too: reading them from stream_tasks_
-  /// was a cache miss per start in perf on the every-rank DeepSeek-V3 case (85% of
-  /// try_start_head), as the stream's array line is long gone when its next task is due.
+  /// Per stream, where its queue stands: its head task (kNoTask once it is done), the task
+  /// that ended last on it, and whether a task of it runs. One small record per stream, read on
+  /// every start and end; the ids are kept here (and each task's successor on its stream in its
+  /// slot) because reading them from stream_tasks_ was a cache miss per start in perf on the
+  /// every-rank DeepSeek-V3 case (85% of try_start_head).
   struct StreamCursor {
-    std::uint32_t head = 0;
-    std::uint32_t end = 0;
-    TaskId head_task = kNoTask;  ///< stream_tasks_[head] (kNoTask at the end)
-    TaskId next_task = kNoTask;  ///< stream_tasks_[head + 1], set when the head starts
-    TaskId prev_task = kNoTask;  ///< stream_tasks_[head - 1]: the stream's last completed task
+    TaskId head_task = kNoTask;
+    TaskId prev_task = kNoTask;
     bool busy = false;
   };
   std::vector<StreamCursor> cursor_;
